@@ -1,0 +1,37 @@
+# The two set-up commands the README promises, and their parts.
+#   make demo   start the bundled example server and run mcpgate against it
+#   make test   lint, type-check and run the test suite against real MCP servers
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck unit peers install clean
+
+$(BIN)/mcpgate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(BIN)/mcpgate
+
+demo: install
+	$(BIN)/python examples/demo.py
+
+peers:
+	tests/peers/install.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install peers
+	MCPGATE_REQUIRE_PEERS=1 $(BIN)/pytest
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .peers .mypy_cache .pytest_cache .ruff_cache

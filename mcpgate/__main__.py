@@ -1,0 +1,3 @@
+from mcpgate.cli import main
+
+raise SystemExit(main())

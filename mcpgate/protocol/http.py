@@ -1,0 +1,175 @@
+"""HTTP plumbing shared by the transports: settings, bounded reads, and naming failures.
+
+Every exception aiohttp or the OS can raise maps to exactly one outcome class
+here, so the transports never guess and a server's failure reads the same
+whichever transport met it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import aiohttp
+import orjson
+
+from mcpgate import __version__
+from mcpgate.protocol.jsonrpc import RequestId, error_failure, same_id
+from mcpgate.protocol.outcome import Failure, Kind, fail, protocol_error, shorten
+
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+ERROR_BODY_BYTES = 64 * 1024  # enough to name an error, never a whole error page
+USER_AGENT = f"mcpgate/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """Per-request limits and the headers every request carries."""
+
+    timeout: float = 10.0  # total per request, until its JSON-RPC response is in
+    connect_timeout: float = 5.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    headers: Mapping[str, str] = field(default_factory=dict)
+    # How long to wait for a server to end an SSE response stream after the
+    # response event, so the connection can be reused instead of closed.
+    drain_grace: float = 0.1
+    verify_tls: bool = True
+
+
+def make_http(settings: HttpSettings, *, limit: int = 0) -> aiohttp.ClientSession:
+    """One connection pool; shared by all virtual users of a process."""
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, ttl_dns_cache=300, ssl=settings.verify_tls)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout),
+        headers={"User-Agent": USER_AGENT},
+        trust_env=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+def seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def classify_exception(exc: BaseException, settings: HttpSettings) -> Failure:
+    """Map anything a request can raise to the one failure it means."""
+    if isinstance(exc, Failure):
+        return exc
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return fail(Kind.TIMEOUT, f"connect timed out after {seconds(settings.connect_timeout)}")
+    if isinstance(exc, TimeoutError):
+        return fail(Kind.TIMEOUT, f"no response within {seconds(settings.timeout)}")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return fail(Kind.CONNECTION_ERROR, f"DNS lookup failed for {exc.host}")
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return fail(Kind.CONNECTION_ERROR, f"TLS certificate rejected: {shorten(str(exc.certificate_error), 120)}")
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        return fail(Kind.CONNECTION_ERROR, f"TLS handshake failed: {_ssl_reason(exc)}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return fail(Kind.CONNECTION_ERROR, f"cannot connect to {exc.host}:{exc.port}: {_os_reason(exc.os_error)}")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return fail(Kind.CONNECTION_ERROR, "server closed the connection before responding")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return fail(Kind.CONNECTION_ERROR, f"response cut off: {_payload_reason(exc)}")
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return protocol_error(f"invalid HTTP response: {shorten(exc.message or str(exc), 120)}")
+    if isinstance(exc, ConnectionResetError | aiohttp.ClientConnectionResetError):
+        return fail(Kind.CONNECTION_ERROR, "connection reset by peer")
+    if isinstance(exc, OSError):
+        return fail(Kind.CONNECTION_ERROR, _os_reason(exc))
+    if isinstance(exc, aiohttp.ClientError):
+        return fail(Kind.CONNECTION_ERROR, shorten(f"{type(exc).__name__}: {exc}", 120))
+    if isinstance(exc, UnicodeDecodeError):
+        return protocol_error("response is not valid UTF-8")
+    raise exc  # a bug, not a server failure
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno:
+        return os.strerror(exc.errno).lower()
+    return shorten(exc.strerror or str(exc) or type(exc).__name__, 120)
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    inner = getattr(exc, "os_error", exc)
+    reason = getattr(inner, "reason", None) or getattr(inner, "strerror", None) or str(inner)
+    return shorten(str(reason), 120)
+
+
+def _payload_reason(exc: aiohttp.ClientPayloadError) -> str:
+    cause = exc.__cause__ or (exc.args[1] if len(exc.args) > 1 else None)
+    if isinstance(cause, ConnectionResetError):
+        return "connection reset mid-response"
+    text = str(exc.args[0]) if exc.args else str(exc)
+    if "Not enough data" in text or "incomplete" in text.lower():
+        return "connection closed mid-response"
+    return shorten(text, 120)
+
+
+async def read_body(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """Read a whole body, failing as soon as it passes ``cap``: the excess is never held."""
+    length = resp.content_length
+    if length is not None and length > cap:
+        raise protocol_error(f"response body of {length} bytes exceeds the {cap}-byte limit", http_status=resp.status)
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := await resp.content.readany():
+        total += len(chunk)
+        if total > cap:
+            raise protocol_error(f"response body exceeds the {cap}-byte limit", http_status=resp.status)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def body_excerpt(body: bytes, content_type: str) -> str:
+    """What a human needs from an unexpected body: an HTML page's title, or its first words."""
+    if "html" in content_type or body.lstrip()[:1] == b"<":
+        m = _TITLE.search(body)
+        title = m.group(1).decode("utf-8", "replace").strip() if m else ""
+        return f"HTML page {title!r}" if title else "an HTML page"
+    text = body.decode("utf-8", "replace").strip()
+    return repr(shorten(text, 100)) if text else "an empty body"
+
+
+async def status_failure(resp: aiohttp.ClientResponse, request_id: RequestId | None) -> Failure:
+    """Name a non-2xx answer: a JSON-RPC error to our request, or an HTTP error."""
+    status = resp.status
+    try:
+        body = await read_body(resp, ERROR_BODY_BYTES)
+    except Failure:
+        body = b""
+    except (aiohttp.ClientError, OSError):
+        body = b""
+    msg = _json_or_none(body)
+    if isinstance(msg, dict) and isinstance(msg.get("error"), dict):
+        if request_id is not None and same_id(msg.get("id"), request_id):
+            return error_failure(msg["error"], status)
+        message = msg["error"].get("message")
+        detail = shorten(str(message)) if message else "JSON-RPC error without an id"
+    elif isinstance(msg, dict) and isinstance(msg.get("error"), str):
+        detail = shorten(str(msg.get("error_description") or msg["error"]))  # OAuth-style error bodies
+    else:
+        detail = body_excerpt(body, resp.content_type) if body else (resp.reason or "")
+    extras = []
+    if status == 401 and (www := resp.headers.get("WWW-Authenticate")):
+        extras.append(f"WWW-Authenticate: {shorten(www, 160)}")
+    if status in (429, 503) and (after := resp.headers.get("Retry-After")):
+        extras.append(f"Retry-After: {shorten(after, 40)}")
+    reason = "; ".join([detail, *extras]) if extras else detail
+    return fail(Kind.HTTP_ERROR, reason or f"HTTP {status}", http_status=status)
+
+
+def _json_or_none(body: bytes) -> object:
+    if not body or body.lstrip()[:1] not in (b"{", b"["):
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None

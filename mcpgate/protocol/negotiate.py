@@ -1,0 +1,142 @@
+"""``--transport auto`` and ``--protocol-version auto``: find what the server speaks.
+
+The same order as the official 2.x client, then the spec's legacy detection:
+
+    1. POST server/discover at 2026-07-28   ok -> modern, stateless
+         anything but an outage (refused, timeout) falls through
+    2. POST initialize at 2025-11-25         ok -> Streamable HTTP with the handshake
+         400 / 404 / 405 without a JSON-RPC answer falls through (transport auto only)
+    3. GET the URL, expect an SSE stream whose first event is `endpoint`
+                                             ok -> legacy HTTP+SSE
+
+Attempts that only ruled an era out stay in the record, marked ``fallback``, so
+a reader sees what was tried. The result is a concrete ``Target`` that every
+later session of a run reuses without negotiating again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import aiohttp
+
+from mcpgate.protocol.http import HttpSettings
+from mcpgate.protocol.jsonrpc import IdSource
+from mcpgate.protocol.outcome import Kind, Outcome
+from mcpgate.protocol.session import CLIENT_INFO, McpSession, Step, StepSink, Target
+from mcpgate.protocol.transport import LEGACY_SSE, STREAMABLE_HTTP
+from mcpgate.protocol.versions import AUTO, LATEST_HANDSHAKE, LATEST_MODERN, is_modern
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectSpec:
+    """What the user asked for; ``auto`` where mcpgate should find out."""
+
+    url: str
+    transport: str = AUTO  # auto | streamable-http | sse
+    version: str = AUTO  # auto | a known version
+    settings: HttpSettings = field(default_factory=HttpSettings)
+    expect_version: str | None = None
+    client_info: Mapping[str, str] = field(default_factory=lambda: dict(CLIENT_INFO))
+
+
+@dataclass(slots=True)
+class Connection:
+    outcome: Outcome
+    session: McpSession | None  # open, when the outcome is ok
+    target: Target | None
+    chosen: str  # what was chosen and why, for people
+
+
+async def connect(http: aiohttp.ClientSession, spec: ConnectSpec, *, ids: IdSource, sink: StepSink) -> Connection:
+    tried: list[str] = []
+    pending: list[Step] = []
+    streamable = spec.transport in (AUTO, STREAMABLE_HTTP)
+    failure: Outcome | None = None
+
+    def target(transport: str, version: str) -> Target:
+        # Under auto the expectation is checked once negotiation is over, so an era the
+        # server also speaks is not mistaken for a wrong answer.
+        expect = spec.expect_version if spec.version != AUTO else None
+        return Target(spec.url, transport, version, spec.settings, expect, spec.client_info)
+
+    async def attempt(tgt: Target) -> tuple[McpSession, Outcome]:
+        session = McpSession(http, tgt, ids=ids, sink=pending.append)
+        return session, await session.open()
+
+    async def settle(session: McpSession | None, outcome: Outcome, tgt: Target | None, why: str) -> Connection:
+        if outcome.ok and session is not None and session.identity is not None and spec.expect_version:
+            negotiated = session.identity.protocol_version
+            if negotiated != spec.expect_version:
+                outcome = Outcome(
+                    Kind.PROTOCOL_ERROR, f"server negotiated {negotiated}, expected {spec.expect_version}"
+                )
+                opening = [s for s in pending if s.method in ("initialize", "server/discover")]
+                if opening:
+                    opening[-1].outcome = outcome
+                await session.close()
+        for step in pending:
+            sink(step)
+        if session is not None:
+            session.sink = sink
+        if not outcome.ok:
+            return Connection(outcome, None, None, why)
+        assert tgt is not None
+        return Connection(outcome, session, replace(tgt, expect_version=spec.expect_version), why)
+
+    def abandon(what: str, outcome: Outcome) -> None:
+        for step in pending:
+            step.fallback = True
+        for step in pending:
+            sink(step)
+        pending.clear()
+        status = outcome.http_status if outcome.kind is Kind.HTTP_ERROR else None
+        tried.append(f"{what} -> {status or outcome.kind.value}")
+
+    if streamable and (spec.version == AUTO or is_modern(spec.version)):
+        tgt = target(STREAMABLE_HTTP, LATEST_MODERN if spec.version == AUTO else spec.version)
+        session, outcome = await attempt(tgt)
+        if outcome.ok:
+            return await settle(session, outcome, tgt, f"{STREAMABLE_HTTP}, {tgt.version} (server/discover answered)")
+        if spec.version != AUTO or outcome.kind in (Kind.TIMEOUT, Kind.CONNECTION_ERROR):
+            return await settle(session, outcome, None, "server/discover failed")
+        abandon("server/discover", outcome)
+
+    if streamable and not is_modern(spec.version):
+        tgt = target(STREAMABLE_HTTP, LATEST_HANDSHAKE if spec.version == AUTO else spec.version)
+        session, outcome = await attempt(tgt)
+        if outcome.ok:
+            return await settle(session, outcome, tgt, _why(f"{STREAMABLE_HTTP}, handshake", tried))
+        await session.close()
+        if spec.transport != AUTO or not _answers_like_legacy(outcome):
+            return await settle(None, outcome, None, _why("initialize failed", tried))
+        abandon("POST initialize", outcome)
+        failure = outcome
+
+    tgt = target(LEGACY_SSE, LATEST_HANDSHAKE if spec.version == AUTO else spec.version)
+    session, outcome = await attempt(tgt)
+    if outcome.ok:
+        return await settle(session, outcome, tgt, _why(f"{LEGACY_SSE} (legacy HTTP+SSE), handshake", tried))
+    await session.close()
+    if failure is not None and _not_an_sse_endpoint(pending):
+        # Neither transport answered: say so with both answers, not just the last.
+        outcome = replace(
+            failure,
+            kind=failure.kind,
+            reason=f"no MCP endpoint at this URL: POST initialize got {failure.describe()}; "
+            f"GET for legacy SSE got {outcome.describe()}",
+        )
+    return await settle(None, outcome, None, _why("no transport answered", tried))
+
+
+def _answers_like_legacy(outcome: Outcome) -> bool:
+    return outcome.kind is Kind.HTTP_ERROR and outcome.http_status in (400, 404, 405)
+
+
+def _not_an_sse_endpoint(steps: list[Step]) -> bool:
+    return bool(steps) and steps[0].method == "sse/connect" and not steps[0].outcome.ok
+
+
+def _why(choice: str, tried: list[str]) -> str:
+    return f"{choice} (tried {', '.join(tried)})" if tried else choice

@@ -1,0 +1,46 @@
+"""What the session layer needs from a transport, whichever era or wire it speaks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from mcpgate.protocol.jsonrpc import JSONObject, RequestId
+
+STREAMABLE_HTTP = "streamable-http"
+LEGACY_SSE = "sse"
+TRANSPORTS = (STREAMABLE_HTTP, LEGACY_SSE)
+
+# Called for every server-to-client request or notification seen on any stream.
+ServerMessageHandler = Callable[[JSONObject], None]
+
+
+@dataclass(slots=True)
+class Reply:
+    """The raw answer to one request: the matching message, not yet checked."""
+
+    message: object
+    http_status: int
+    server_messages: int = 0  # notifications and requests that came before it
+    received: int = 0  # body bytes read
+    session_id: str | None = None
+    framing: str | None = None  # "json" or "sse" on Streamable HTTP; None on the legacy stream
+
+
+class Transport(Protocol):
+    name: str
+    on_server_message: ServerMessageHandler | None
+    status: int | None  # HTTP status of the latest response, once its headers are in
+
+    async def request(self, request_id: RequestId, body: bytes, headers: Mapping[str, str] | None = None) -> Reply:
+        """Send one JSON-RPC request and return the message answering it (or raise Failure)."""
+        ...
+
+    async def notify(self, body: bytes, headers: Mapping[str, str] | None = None) -> int:
+        """Send a notification or a response; return the HTTP status (or raise Failure)."""
+        ...
+
+    async def close(self) -> int | None:
+        """End the session on the wire; the HTTP status of the DELETE, if one was sent."""
+        ...

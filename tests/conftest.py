@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+
+from tests import servers
+from tests.faultserver import FaultServer
+
+# mode -> (command for a port, path of the MCP endpoint, extra environment)
+PEER_MODES: dict[str, tuple[Callable[[int], list[str]], str, bool]] = {
+    "stateful-sse": (servers.example_cmd, "/mcp", False),
+    "stateful-json": (lambda p: servers.example_cmd(p, "--json"), "/mcp", False),
+    "stateless-sse": (lambda p: servers.example_cmd(p, "--stateless"), "/mcp", False),
+    "stateless-json": (lambda p: servers.example_cmd(p, "--stateless", "--json"), "/mcp", False),
+    "legacy-sse": (lambda p: servers.example_cmd(p, "--transport", "sse"), "/sse", False),
+    "v1-stateful": (servers.mcp1_cmd, "/mcp", False),
+    "v1-stateless-json": (lambda p: servers.mcp1_cmd(p, "--stateless", "--json"), "/mcp", False),
+    "v1-sse": (lambda p: servers.mcp1_cmd(p, "--transport", "sse"), "/sse", False),
+    "ts-streamable": (lambda p: servers.everything_cmd("streamableHttp"), "/mcp", True),
+    "ts-sse": (lambda p: servers.everything_cmd("sse"), "/sse", True),
+}
+
+PeerFactory = Callable[[str], str]
+
+
+@pytest.fixture(scope="session")
+def peer() -> Iterator[PeerFactory]:
+    """``peer(mode)`` -> the MCP endpoint URL of a real server in that mode, started once per test run."""
+    started: dict[str, servers.Server] = {}
+    paths: dict[str, str] = {}
+
+    def get(mode: str) -> str:
+        if mode not in started:
+            command, path, wants_port_env = PEER_MODES[mode]
+            port = servers.free_port()
+            env = {"PORT": str(port)} if wants_port_env else None
+            started[mode] = servers.start(command(port), port, env=env)
+            paths[mode] = path
+        return started[mode].url(paths[mode])
+
+    yield get
+    for server in started.values():
+        servers.stop(server)
+
+
+@pytest.fixture(scope="session")
+async def faults() -> AsyncIterator[FaultServer]:
+    """Our own misbehaving server, one fault per route, in the test event loop."""
+    server = FaultServer()
+    await server.start()
+    yield server
+    await server.stop()

@@ -1,0 +1,538 @@
+"""A purpose-built misbehaving MCP server: one fault per route, for fault tests.
+
+It speaks just enough MCP (handshake era, JSON responses; 2026-07-28 where a
+fault needs it) that a client reaches the step where the fault fires, so each
+failure class can be produced on purpose and checked by name. Routes:
+
+    POST/DELETE /{fault}/mcp          Streamable HTTP
+    GET /{fault}/sse, POST /{fault}/messages?session_id=...   legacy HTTP+SSE
+
+Faults fire on ``tools/call`` unless their name says otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+Json = dict[str, Any]
+LATEST = "2025-11-25"
+TOOLS: list[Json] = [
+    {
+        "name": "echo",
+        "description": "Echo text",
+        "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}},
+    },
+    {
+        "name": "regional",
+        "description": "A tool whose region argument is mirrored into a header on 2026-07-28",
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region"},
+                "opts": {"type": "object", "properties": {"shard": {"type": "integer", "x-mcp-header": "Shard"}}},
+                "query": {"type": "string"},
+            },
+        },
+    },
+]
+BAD_HEADER_TOOL: Json = {
+    "name": "bad-header",
+    "inputSchema": {"type": "object", "properties": {"x": {"type": "number", "x-mcp-header": "X"}}},
+}
+
+
+def result(msg: Json, res: Json) -> Json:
+    return {"jsonrpc": "2.0", "id": msg.get("id"), "result": res}
+
+
+def error(msg: Json, code: int, message: str) -> Json:
+    return {"jsonrpc": "2.0", "id": msg.get("id"), "error": {"code": code, "message": message}}
+
+
+def sse_frame(payload: Json | str, *, eol: str = "\r\n", event: str | None = "message") -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    head = f"event: {event}{eol}" if event else ""
+    return f"{head}data: {data}{eol}{eol}".encode()
+
+
+Handler = Callable[["FaultServer", web.Request, Json], Awaitable[web.StreamResponse | None]]
+
+
+class FaultServer:
+    def __init__(self) -> None:
+        self.app = web.Application()
+        self.app.router.add_route("*", "/{fault}/mcp", self._streamable)
+        self.app.router.add_get("/{fault}/sse", self._legacy_stream)
+        self.app.router.add_post("/{fault}/messages", self._legacy_post)
+        self._runner: web.AppRunner | None = None
+        self.base = ""
+        self.sessions: set[str] = set()
+        self.seen: dict[str, list[Json]] = defaultdict(list)  # fault -> messages received
+        self.headers: dict[str, list[dict[str, str]]] = defaultdict(list)  # fault -> request headers
+        self.counts: dict[str, int] = defaultdict(int)
+        self._streams: dict[str, asyncio.Queue[bytes | None]] = {}
+        self.stopping = asyncio.Event()
+
+    async def stall(self, seconds: float) -> None:
+        """Hang like a stuck server, but let the test run end without waiting it out."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.base = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        for queue in self._streams.values():
+            queue.put_nowait(None)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def url(self, fault: str, path: str = "mcp") -> str:
+        return f"{self.base}/{fault}/{path}"
+
+    # -- Streamable HTTP -----------------------------------------------------------------
+
+    async def _streamable(self, request: web.Request) -> web.StreamResponse:
+        fault = request.match_info["fault"]
+        self.headers[fault].append(dict(request.headers))
+        if request.method == "DELETE":
+            self.sessions.discard(request.headers.get("Mcp-Session-Id", ""))
+            return web.Response(status=200)
+        if request.method != "POST":
+            return web.Response(status=405, text="Method Not Allowed")
+        msg = json.loads(await request.read())
+        self.seen[fault].append(msg)
+        special = FAULTS.get(fault)
+        if special is not None:
+            answer = await special(self, request, msg)
+            if answer is not None:
+                return answer
+        return await self.default(fault, request, msg)
+
+    async def default(self, fault: str, request: web.Request, msg: Json) -> web.StreamResponse:
+        method = msg.get("method")
+        if "method" not in msg or "id" not in msg:
+            return web.Response(status=202)
+        if method == "server/discover":
+            return web.Response(status=400, text="Bad Request: no such method")
+        if method == "initialize":
+            asked = msg.get("params", {}).get("protocolVersion", LATEST)
+            sid = uuid.uuid4().hex
+            self.sessions.add(sid)
+            res = {
+                "protocolVersion": asked,
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "faults", "version": "0"},
+            }
+            return web.json_response(result(msg, res), headers={"Mcp-Session-Id": sid})
+        if method == "tools/list":
+            return web.json_response(result(msg, {"tools": TOOLS}))
+        if method == "tools/call":
+            text = json.dumps(msg.get("params", {}).get("arguments", {}))
+            return web.json_response(result(msg, {"content": [{"type": "text", "text": text}], "isError": False}))
+        if method == "ping":
+            return web.json_response(result(msg, {}))
+        return web.json_response(error(msg, -32601, f"Method not found: {method}"))
+
+    # -- legacy HTTP+SSE -----------------------------------------------------------------
+
+    async def _legacy_stream(self, request: web.Request) -> web.StreamResponse:
+        fault = request.match_info["fault"]
+        sid = uuid.uuid4().hex
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._streams[sid] = queue
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        endpoint = {
+            "legacy-absolute": f"{self.base}/{fault}/messages?sessionId={sid}",
+            "legacy-foreign": f"http://localhost:1/{fault}/messages?session_id={sid}",
+        }.get(fault, f"messages?session_id={sid}")
+        await resp.write(sse_frame(endpoint, event="endpoint"))
+        if fault == "legacy-close-early":
+            return resp
+        try:
+            while (item := await queue.get()) is not None:
+                await resp.write(item)
+        finally:
+            self._streams.pop(sid, None)
+        return resp
+
+    async def _legacy_post(self, request: web.Request) -> web.StreamResponse:
+        fault = request.match_info["fault"]
+        sid = request.query.get("session_id") or request.query.get("sessionId", "")
+        queue = self._streams.get(sid)
+        if queue is None:
+            return web.Response(status=404, text="Could not find session")
+        msg = json.loads(await request.read())
+        self.seen[fault].append(msg)
+        if "id" not in msg or "method" not in msg:
+            return web.Response(status=202, text="Accepted")
+        method = msg["method"]
+        if method == "initialize":
+            res = {
+                "protocolVersion": LATEST,
+                "capabilities": {},
+                "serverInfo": {"name": "faults-legacy", "version": "0"},
+            }
+            answer: Json = result(msg, res)
+        elif method == "tools/list":
+            answer = result(msg, {"tools": TOOLS})
+        else:
+            answer = result(msg, {"content": [{"type": "text", "text": "ok"}]})
+        if fault == "legacy-silent" and method == "tools/call":
+            return web.Response(status=202, text="Accepted")  # and never answer
+        if fault == "legacy-stray" and method == "tools/call":
+            answer["id"] = 987654
+        queue.put_nowait(sse_frame(answer))
+        return web.Response(status=202, text="Accepted")
+
+
+# -- one function per fault; None falls through to the well-behaved default ---------------
+
+
+def on_call(fn: Callable[[FaultServer, web.Request, Json], Awaitable[web.StreamResponse]]) -> Handler:
+    async def handler(server: FaultServer, request: web.Request, msg: Json) -> web.StreamResponse | None:
+        return await fn(server, request, msg) if msg.get("method") == "tools/call" else None
+
+    return handler
+
+
+@on_call
+async def tool_error(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    return web.json_response(result(m, {"content": [{"type": "text", "text": "boom: disk full"}], "isError": True}))
+
+
+@on_call
+async def rpc_error(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    return web.json_response(error(m, -32603, "internal failure in handler"))
+
+
+@on_call
+async def http_500(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    return web.Response(status=500, text="Internal Server Error")
+
+
+@on_call
+async def http_503_json(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": "Too many sessions"}}
+    return web.json_response(body, status=503, headers={"Retry-After": "7"})
+
+
+@on_call
+async def http_429(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    return web.Response(status=429, text="slow down", headers={"Retry-After": "3"})
+
+
+@on_call
+async def proxy_html_502(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    page = "<html><head><title>502 Bad Gateway</title></head><body><h1>502</h1>nginx</body></html>"
+    return web.Response(status=502, text=page, content_type="text/html")
+
+
+@on_call
+async def html_200(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    page = "<!doctype html><html><head><title>Sign in</title></head><body>login</body></html>"
+    return web.Response(status=200, text=page, content_type="text/html")
+
+
+@on_call
+async def stall_headers(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    await s.stall(30)
+    return web.Response(status=500)
+
+
+@on_call
+async def stall_body(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(r)
+    await resp.write(b"id: 1\r\ndata: \r\n\r\n")
+    await s.stall(30)
+    return resp
+
+
+@on_call
+async def reset_mid_body(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": "4000"})
+    await resp.prepare(r)
+    await resp.write(b'{"jsonrpc": "2.0", "id": ')
+    await asyncio.sleep(0.05)
+    assert r.transport is not None
+    r.transport.abort()
+    return resp
+
+
+@on_call
+async def bad_json(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    return web.Response(status=200, body=b'{"jsonrpc": "2.0", "id": 3, "result": {', content_type="application/json")
+
+
+@on_call
+async def non_utf8(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    body = (
+        b'{"jsonrpc": "2.0", "id": '
+        + str(m["id"]).encode()
+        + b', "result": {"content": [{"type": "text", "text": "\xff\xfe"}]}}'
+    )
+    return web.Response(status=200, body=body, content_type="application/json")
+
+
+@on_call
+async def wrong_id(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    return web.json_response({"jsonrpc": "2.0", "id": m["id"] + 1000, "result": {"content": []}})
+
+
+@on_call
+async def string_id(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    return web.json_response({"jsonrpc": "2.0", "id": str(m["id"]), "result": {"content": []}})
+
+
+@on_call
+async def no_jsonrpc(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    return web.json_response({"id": m["id"], "result": {"content": []}})
+
+
+@on_call
+async def sse_no_response(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(r)
+    await resp.write(sse_frame({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info"}}))
+    await resp.write_eof()
+    return resp
+
+
+@on_call
+async def sse_silent_close(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(r)
+    await resp.write_eof()
+    return resp
+
+
+@on_call
+async def sse_cut(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(r)
+    await resp.write(b'event: message\r\ndata: {"jsonrpc": "2.0", "id": ')
+    await resp.write_eof()
+    return resp
+
+
+async def sse_chatty(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    """Everything a well-behaved SSE stream may carry before the answer: LF endings, a
+    priming event, comments, a notification and a ping request that must be answered."""
+    if "method" not in m and "id" in m:  # our client answering the ping
+        s.counts["ping-answered"] += 1
+        return web.Response(status=202)
+    if m.get("method") != "tools/call":
+        return None
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(r)
+    await resp.write(b"id: prime-1\ndata: \n\n: keep-alive\n\n")
+    await resp.write(
+        sse_frame({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progress": 1}}, eol="\n")
+    )
+    await resp.write(sse_frame({"jsonrpc": "2.0", "id": "srv-1", "method": "ping"}, eol="\n"))
+    frame = sse_frame(result(m, {"content": [{"type": "text", "text": "done"}]}), eol="\n")
+    await resp.write(frame[:7])  # split mid-line across writes
+    await asyncio.sleep(0.01)
+    await resp.write(frame[7:])
+    await resp.write_eof()
+    return resp
+
+
+async def missing_session(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    """A stateful server that forgets to hand out its session id, then demands one."""
+    if m.get("method") == "initialize":
+        res = {"protocolVersion": LATEST, "capabilities": {}, "serverInfo": {"name": "faults", "version": "0"}}
+        return web.json_response(result(m, res))
+    if "Mcp-Session-Id" not in r.headers:
+        body = {
+            "jsonrpc": "2.0",
+            "id": "server-error",
+            "error": {"code": -32600, "message": "Bad Request: Missing session ID"},
+        }
+        return web.json_response(body, status=400)
+    return None
+
+
+async def expire_once(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    """The session dies after initialize; a new one lives."""
+    sid = r.headers.get("Mcp-Session-Id")
+    if m.get("method") == "tools/list" and sid is not None and s.counts["expired"] == 0:
+        s.counts["expired"] += 1
+        s.sessions.discard(sid)
+        return web.json_response(
+            {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}}, status=404
+        )
+    return None
+
+
+async def expire_always(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    if m.get("method") == "tools/list" and r.headers.get("Mcp-Session-Id"):
+        return web.json_response(
+            {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}}, status=404
+        )
+    return None
+
+
+async def bad_version(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    if m.get("method") == "initialize":
+        res = {"protocolVersion": "1900-01-01", "capabilities": {}, "serverInfo": {"name": "faults", "version": "0"}}
+        return web.json_response(result(m, res), headers={"Mcp-Session-Id": "abc"})
+    return None
+
+
+async def bad_session_id(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    if m.get("method") == "initialize":
+        res = {"protocolVersion": LATEST, "capabilities": {}, "serverInfo": {"name": "faults", "version": "0"}}
+        return web.json_response(result(m, res), headers={"Mcp-Session-Id": "has space"})
+    return None
+
+
+async def notify_200(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    if m.get("method") == "notifications/initialized":
+        return web.Response(status=200, text="ok")
+    return None
+
+
+async def paged(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    if m.get("method") != "tools/list":
+        return None
+    cursor = m.get("params", {}).get("cursor")
+    page = {None: 0, "p2": 1, "p3": 2}.get(cursor, 0)
+    tools = [{"name": f"tool_{page}", "inputSchema": {"type": "object"}}]
+    res: Json = {"tools": tools}
+    if page < 2:
+        res["nextCursor"] = f"p{page + 2}"
+    return web.json_response(result(m, res))
+
+
+async def cursor_loop(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    if m.get("method") != "tools/list":
+        return None
+    return web.json_response(result(m, {"tools": [], "nextCursor": "again"}))
+
+
+async def unauthorized(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    if r.headers.get("Authorization") == "Bearer let-me-in-0123":
+        return None
+    www = 'Bearer error="invalid_token", resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource"'
+    return web.json_response(
+        {"error": "invalid_token", "error_description": "Authentication required"},
+        status=401,
+        headers={"WWW-Authenticate": www},
+    )
+
+
+@on_call
+async def echo_token(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    """An error page that repeats the caller's credentials back: they must not reach any output."""
+    return web.Response(status=500, text=f"upstream rejected {r.headers.get('Authorization')}")
+
+
+@on_call
+async def huge(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await resp.prepare(r)
+    chunk = b" " * 65536
+    with contextlib.suppress(ConnectionError):
+        for _ in range(20 * 16):  # 20 MiB, chunked, never built in memory
+            await resp.write(chunk)
+    return resp
+
+
+async def modern(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    """A 2026-07-28 server that checks every header the client must mirror."""
+    if "id" not in m:
+        return web.Response(status=202)
+    meta = m.get("params", {}).get("_meta", {})
+    version = meta.get("io.modelcontextprotocol/protocolVersion")
+    method = m.get("method")
+    problems = []
+    if r.headers.get("MCP-Protocol-Version") != version or version != "2026-07-28":
+        problems.append("MCP-Protocol-Version")
+    if r.headers.get("Mcp-Method") != method:
+        problems.append("Mcp-Method")
+    if "io.modelcontextprotocol/clientCapabilities" not in meta:
+        problems.append("clientCapabilities")
+    if method == "tools/call":
+        params = m["params"]
+        if r.headers.get("Mcp-Name") != params["name"]:
+            problems.append("Mcp-Name")
+        if params["name"] == "regional":
+            args = params.get("arguments", {})
+            if r.headers.get("Mcp-Param-Region") != args.get("region"):
+                problems.append("Mcp-Param-Region")
+            shard = args.get("opts", {}).get("shard")
+            if r.headers.get("Mcp-Param-Shard") != (None if shard is None else str(shard)):
+                problems.append("Mcp-Param-Shard")
+    if problems:
+        return web.json_response(error(m, -32020, "header mismatch: " + ", ".join(problems)), status=400)
+    if method == "server/discover":
+        res: Json = {
+            "supportedVersions": ["2026-07-28"],
+            "capabilities": {"tools": {}},
+            "resultType": "complete",
+            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "faults-modern", "version": "1"}},
+        }
+    elif method == "tools/list":
+        res = {"tools": [*TOOLS, BAD_HEADER_TOOL], "resultType": "complete"}
+    elif method == "tools/call":
+        res = {"content": [{"type": "text", "text": "ok"}], "resultType": "complete"}
+    else:
+        return web.json_response(error(m, -32601, "Method not found"), status=404)
+    if r.match_info["fault"] == "modern-no-resulttype":
+        res.pop("resultType")
+    return web.json_response(result(m, res))
+
+
+FAULTS: dict[str, Handler] = {
+    "tool-error": tool_error,
+    "rpc-error": rpc_error,
+    "http-500": http_500,
+    "http-503-json": http_503_json,
+    "http-429": http_429,
+    "proxy-html-502": proxy_html_502,
+    "html-200": html_200,
+    "stall-headers": stall_headers,
+    "stall-body": stall_body,
+    "reset-mid-body": reset_mid_body,
+    "bad-json": bad_json,
+    "non-utf8": non_utf8,
+    "wrong-id": wrong_id,
+    "string-id": string_id,
+    "no-jsonrpc": no_jsonrpc,
+    "sse-no-response": sse_no_response,
+    "sse-silent-close": sse_silent_close,
+    "sse-cut": sse_cut,
+    "sse-chatty": sse_chatty,
+    "missing-session": missing_session,
+    "expire-once": expire_once,
+    "expire-always": expire_always,
+    "bad-version": bad_version,
+    "bad-session-id": bad_session_id,
+    "notify-200": notify_200,
+    "paged": paged,
+    "cursor-loop": cursor_loop,
+    "unauthorized": unauthorized,
+    "echo-token": echo_token,
+    "huge": huge,
+    "modern": modern,
+    "modern-no-resulttype": modern,
+}
