@@ -1,6 +1,6 @@
 """The README's demo: start the bundled example server, point mcpgate at it, stop the server.
 
-    make demo        (or: python examples/demo.py, with mcpgate and mcp installed)
+make demo        (or: python examples/demo.py, with mcpgate and mcp installed)
 """
 
 from __future__ import annotations
@@ -51,7 +51,16 @@ def main() -> int:
         wait_ready(server, port)
         codes = [
             run("probe", url, "--call", "get_record", "--args", '{"id": "rec_42"}'),
-            run("probe", url, "--protocol-version", "2025-11-25", "--call", "search_records", "--args", '{"query": "test"}'),
+            run(
+                "probe",
+                url,
+                "--protocol-version",
+                "2025-11-25",
+                "--call",
+                "search_records",
+                "--args",
+                '{"query": "test"}',
+            ),
         ]
     finally:
         server.terminate()
