@@ -38,6 +38,8 @@ def parse_duration(text: str | float | int) -> float:
 
 def format_duration(seconds: float) -> str:
     """The shortest exact-enough form: 250ms, 30s, 2m, 1h30m."""
+    if seconds == 0:
+        return "0s"
     if seconds < 1:
         return f"{seconds * 1000:g}ms"
     whole = round(seconds)

@@ -1,0 +1,75 @@
+"""Every metric mcpgate records: its name, type and unit. Names are an API (README, thresholds).
+
+Types follow k6. A trend's values are milliseconds; a rate is a fraction of
+samples that were "true" (never a per-second figure); a counter's ``rate`` is
+per second, as in k6; a gauge holds the latest value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from mcpgate.protocol.outcome import Kind
+
+
+class MetricType(StrEnum):
+    TREND = "trend"
+    RATE = "rate"
+    COUNTER = "counter"
+    GAUGE = "gauge"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricInfo:
+    name: str
+    type: MetricType
+    unit: str  # "ms", "bytes" or "" (a count or a fraction)
+    description: str
+
+
+def _m(name: str, kind: MetricType, unit: str, description: str) -> MetricInfo:
+    return MetricInfo(name, kind, unit, description)
+
+
+T, R, C, G = MetricType.TREND, MetricType.RATE, MetricType.COUNTER, MetricType.GAUGE
+
+_ALL = [
+    _m("mcp_init_duration", T, "ms", "initialize request, until its response (handshake era)"),
+    _m("mcp_discover_duration", T, "ms", "server/discover request, until its response (2026-07-28)"),
+    _m("mcp_tools_list_duration", T, "ms", "one tools/list request (each page counts)"),
+    _m("mcp_tool_duration", T, "ms", "one tools/call request, tagged tool"),
+    _m("mcp_session_duration", T, "ms", "a whole MCP session, from opening it to ending it"),
+    _m("http_req_duration", T, "ms", "every HTTP request, tagged method (and tool)"),
+    _m("iteration_duration", T, "ms", "one iteration of a virtual user, think time included (as in k6)"),
+    _m("http_req_failed", R, "", "HTTP requests that got no response or a status >= 400"),
+    _m("mcp_tool_errors", R, "", "tools/call requests whose outcome was not ok"),
+    _m("mcp_tool_is_error", R, "", "tools/call requests answered with isError: true"),
+    _m("checks", R, "", "steps whose outcome was ok, tagged check"),
+    _m("http_reqs", C, "", "HTTP requests sent"),
+    _m("iterations", C, "", "iterations completed"),
+    _m("dropped_iterations", C, "", "arrival-rate iterations that could not start on time (no free VU)"),
+    _m("mcp_init_errors", C, "", "sessions that could not be opened (initialize or server/discover not ok)"),
+    _m("mcp_session_reinit", C, "", "sessions re-initialized after the server answered 404"),
+    _m("data_sent", C, "bytes", "request body bytes sent"),
+    _m("data_received", C, "bytes", "response body bytes received"),
+    _m("vus", G, "", "active virtual users"),
+    _m("vus_max", G, "", "virtual users allocated"),
+    *[
+        _m(f"mcp_errors_{kind.value}", C, "", f"steps that ended as {kind.value}")
+        for kind in Kind
+        if kind is not Kind.OK
+    ],
+]
+
+BUILTIN: dict[str, MetricInfo] = {m.name: m for m in _ALL}
+
+# Aggregations a threshold may use on each type; "p(N)" stands for any percentile.
+AGGREGATIONS: dict[MetricType, tuple[str, ...]] = {
+    MetricType.TREND: ("avg", "min", "med", "max", "p(N)", "count"),
+    MetricType.RATE: ("rate",),
+    MetricType.COUNTER: ("count", "rate"),
+    MetricType.GAUGE: ("value", "min", "max"),
+}
+
+TAG_KEYS = ("scenario", "method", "tool", "check")

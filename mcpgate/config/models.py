@@ -1,0 +1,171 @@
+"""The configuration schema (``mcpgate schema`` prints it as JSON Schema).
+
+Keys are snake_case; the scenario keys k6 users know in camelCase
+(``startVUs``, ``gracefulRampDown``, ``preAllocatedVUs``...) are accepted too.
+Unknown keys are errors. Durations are seconds once validated.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+from mcpgate.durations import format_duration, parse_duration
+from mcpgate.protocol.http import DEFAULT_MAX_RESPONSE_BYTES
+from mcpgate.protocol.versions import KNOWN_VERSIONS
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"expected a duration like 500ms, 30s, 2m or 1h30m, got {value!r}")
+    return parse_duration(value)
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(_duration),
+    PlainSerializer(format_duration, return_type=str),
+    Field(json_schema_extra={"type": "string", "examples": ["500ms", "30s", "2m", "1h30m"]}),
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ThinkTime(Model):
+    """Uniform between min and max; written ``0.5s..2s``, or one duration."""
+
+    min: float = 0.0
+    max: float = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        if isinstance(value, str) and ".." in value:
+            low, _, high = value.partition("..")
+            value = {"min": _duration(low.strip()), "max": _duration(high.strip())}
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            seconds = _duration(value)
+            value = {"min": seconds, "max": seconds}
+        if isinstance(value, dict):
+            value = {k: _duration(v) if k in ("min", "max") else v for k, v in value.items()}
+            if value.get("min", 0) > value.get("max", 0):
+                raise ValueError("think time min is larger than max")
+        return value
+
+    def __str__(self) -> str:
+        if self.min == self.max:
+            return format_duration(self.min)
+        return f"{format_duration(self.min)}..{format_duration(self.max)}"
+
+
+Transport = Literal["auto", "streamable-http", "sse"]
+Version = Literal["auto", "2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"]
+assert set(Version.__args__[1:]) == set(KNOWN_VERSIONS)  # type: ignore[attr-defined]
+
+
+class TargetConfig(Model):
+    url: str = Field(description="The MCP endpoint, e.g. https://mcp-staging.example.com/mcp")
+    transport: Transport = "auto"
+    protocol_version: Version = "auto"
+    expect_protocol_version: Version | None = None
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers on every request")
+    bearer_token: str | None = Field(None, description="Sent as 'Authorization: Bearer'; use ${ENV_VAR}")
+    timeout: Duration = Field(10.0, description="Per request, until its JSON-RPC response is in")
+    connect_timeout: Duration = 5.0
+    max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
+    insecure: bool = Field(False, description="Do not verify TLS certificates")
+
+
+class ToolConfig(Model):
+    name: str = Field(min_length=1)
+    weight: float = Field(1.0, gt=0)
+    arguments: dict[str, Any] | Literal["auto"] = Field(
+        default_factory=dict,
+        description="Values may be Jinja templates ({{ randint(0, 999) }}); 'auto' builds them from the tool's "
+        "inputSchema (read-only tools only, unless allow_writes)",
+    )
+    allow_writes: bool = Field(False, description="Allow arguments: auto on a tool not marked readOnlyHint")
+    dataset: str | None = Field(None, description="Name of a dataset whose row is 'row' in templates")
+
+
+class FlowConfig(Model):
+    tools_list: bool = Field(True, description="Call tools/list in each session, as real clients do")
+    think_time: ThinkTime | None = Field(None, description="Pause after each iteration, e.g. 0.5s..2s")
+    calls_per_session: int = Field(1, ge=0)
+    tools: list[ToolConfig] = Field(
+        default_factory=list, description="Weighted mix; empty: every read-only tool with arguments: auto"
+    )
+
+
+class Stage(Model):
+    duration: Duration
+    target: float = Field(ge=0)
+
+
+class _Scenario(Model):
+    start_time: Duration = Field(0.0, validation_alias=AliasChoices("start_time", "startTime"))
+    graceful_stop: Duration = Field(30.0, validation_alias=AliasChoices("graceful_stop", "gracefulStop"))
+
+
+class ConstantVus(_Scenario):
+    executor: Literal["constant-vus"]
+    vus: int = Field(1, ge=1)
+    duration: Duration
+
+
+class RampingVus(_Scenario):
+    executor: Literal["ramping-vus"]
+    start_vus: int = Field(1, ge=0, validation_alias=AliasChoices("start_vus", "startVUs"))
+    stages: list[Stage] = Field(min_length=1)
+    graceful_ramp_down: Duration = Field(30.0, validation_alias=AliasChoices("graceful_ramp_down", "gracefulRampDown"))
+
+
+class ConstantArrivalRate(_Scenario):
+    executor: Literal["constant-arrival-rate"]
+    rate: float = Field(gt=0, description="Iterations per time_unit")
+    time_unit: Duration = Field(1.0, validation_alias=AliasChoices("time_unit", "timeUnit"))
+    duration: Duration
+    pre_allocated_vus: int = Field(ge=1, validation_alias=AliasChoices("pre_allocated_vus", "preAllocatedVUs"))
+    max_vus: int | None = Field(None, ge=1, validation_alias=AliasChoices("max_vus", "maxVUs"))
+
+
+class RampingArrivalRate(_Scenario):
+    executor: Literal["ramping-arrival-rate"]
+    start_rate: float = Field(0.0, ge=0, validation_alias=AliasChoices("start_rate", "startRate"))
+    time_unit: Duration = Field(1.0, validation_alias=AliasChoices("time_unit", "timeUnit"))
+    stages: list[Stage] = Field(min_length=1)
+    pre_allocated_vus: int = Field(ge=1, validation_alias=AliasChoices("pre_allocated_vus", "preAllocatedVUs"))
+    max_vus: int | None = Field(None, ge=1, validation_alias=AliasChoices("max_vus", "maxVUs"))
+
+
+Scenario = Annotated[
+    ConstantVus | RampingVus | ConstantArrivalRate | RampingArrivalRate, Field(discriminator="executor")
+]
+
+
+class ThresholdItem(Model):
+    threshold: str
+    abort_on_fail: bool = Field(False, validation_alias=AliasChoices("abort_on_fail", "abortOnFail"))
+    delay_abort_eval: Duration = Field(0.0, validation_alias=AliasChoices("delay_abort_eval", "delayAbortEval"))
+    allow_no_data: bool = Field(False, description="Pass when the metric has no samples (default: fail as no data)")
+
+
+class DatasetConfig(Model):
+    file: str = Field(description="Path to a JSON array, JSONL or CSV file, relative to the config file")
+    format: Literal["auto", "json", "jsonl", "csv"] = "auto"
+    order: Literal["vu", "sequential", "random"] = Field(
+        "vu", description="vu: row by VU and iteration, no two VUs share a row until it wraps; "
+        "sequential: the next row for each call; random: any row"
+    )
+
+
+class Config(Model):
+    target: TargetConfig
+    flow: FlowConfig = Field(default_factory=FlowConfig)
+    scenarios: dict[str, Scenario] = Field(default_factory=dict)
+    thresholds: dict[str, list[str | ThresholdItem]] = Field(default_factory=dict)
+    datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
+    seed: int | None = Field(None, description="Seed for the random choices, for repeatable runs")
