@@ -66,9 +66,13 @@ def connect_spec(args: argparse.Namespace, url: str) -> tuple[ConnectSpec, Redac
     headers: dict[str, str] = {}
     for raw in args.header:
         name, value = parse_header(raw, "--header")
+        if name.lower() in {h.lower() for h in headers}:
+            raise UsageError("--header", f"{name} is given twice")
         headers[name] = value
     token = args.bearer_token or os.environ.get(TOKEN_ENV) or None
     if token is not None:
+        if any(h.lower() == "authorization" for h in headers):
+            raise UsageError("--bearer-token", "an Authorization header is also given with --header; keep one")
         token = token.strip()
         if not token or any(c in token for c in "\r\n"):
             raise UsageError("--bearer-token", "must be one non-empty line")
@@ -77,6 +81,11 @@ def connect_spec(args: argparse.Namespace, url: str) -> tuple[ConnectSpec, Redac
     redact.add_headers(headers)
     if args.transport == LEGACY_SSE and is_modern(args.protocol_version):
         raise UsageError("--protocol-version", f"{args.protocol_version} has no legacy SSE transport")
+    expect = args.expect_protocol_version
+    if expect is not None and args.protocol_version not in (AUTO, expect):
+        raise UsageError("--expect-protocol-version", f"contradicts --protocol-version {args.protocol_version}")
+    if expect is not None and args.transport == LEGACY_SSE and is_modern(expect):
+        raise UsageError("--expect-protocol-version", f"{expect} has no legacy SSE transport")
     if args.max_response_bytes < 1024:
         raise UsageError("--max-response-bytes", "must be at least 1024")
     if args.timeout <= 0 or args.connect_timeout <= 0:
@@ -102,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("url", metavar="URL", help="the MCP endpoint, e.g. http://127.0.0.1:8000/mcp")
     add_target_options(probe)
     probe.add_argument("--call", metavar="TOOL", help="also call this tool")
-    probe.add_argument("--args", metavar="JSON", default="{}", help="arguments for --call, a JSON object")
+    probe.add_argument("--args", metavar="JSON", help="arguments for --call, a JSON object (default {})")
     probe.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     probe.set_defaults(handler=_probe)
     return parser
@@ -112,7 +121,9 @@ def _probe(args: argparse.Namespace) -> int:
     from mcpgate.probe import render_text, report_dict, run_probe
 
     spec, redact = connect_spec(args, args.url)
-    arguments = _json_object(args.args, "--args")
+    if args.args is not None and args.call is None:
+        raise UsageError("--args", "needs --call TOOL")
+    arguments = _json_object(args.args or "{}", "--args")
     report = asyncio.run(run_probe(spec, call=args.call, arguments=arguments))
     if args.json:
         sys.stdout.write(orjson.dumps(report_dict(report, redact), option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -32,6 +32,7 @@ class ProbeReport:
     steps: list[Step] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     server_messages: dict[str, int] = field(default_factory=dict)
+    reinits: int = 0
 
     @property
     def failed_step(self) -> Step | None:
@@ -65,6 +66,7 @@ async def run_probe(
         report.ok = outcome.ok and report.failed_step is None
         report.warnings = list(session.warnings)
         report.server_messages = dict(session.server_messages)
+        report.reinits = session.reinits
     return report
 
 
@@ -85,9 +87,11 @@ def step_dict(step: Step, redact: Redactor) -> dict[str, Any]:
     if step.server_messages:
         data["server_messages"] = step.server_messages
     if step.note:
-        data["note"] = step.note
+        data["note"] = redact(step.note)
     if step.fallback:
         data["fallback"] = True
+    if step.retried:
+        data["retried"] = True
     return data
 
 
@@ -98,11 +102,12 @@ def report_dict(report: ProbeReport, redact: Redactor) -> dict[str, Any]:
         "transport": report.transport,
         "protocol_version": report.protocol_version,
         "chosen": redact(report.chosen),
-        "server_info": report.server_info,
-        "tools": report.tools,
+        "server_info": _redacted(report.server_info, redact),
+        "tools": [redact(t) for t in report.tools],
         "steps": [step_dict(s, redact) for s in report.steps],
         "warnings": [redact(w) for w in report.warnings],
         "server_messages": report.server_messages,
+        "reinits": report.reinits,
         "reason": None if report.ok else redact(failure_line(report)),
     }
 
@@ -110,8 +115,7 @@ def report_dict(report: ProbeReport, redact: Redactor) -> dict[str, Any]:
 def failure_line(report: ProbeReport) -> str:
     step = report.failed_step
     if step is not None and report.transport is not None:
-        what = f"{step.method} {step.tool}" if step.tool else step.method
-        return f"{what}: {step.outcome.describe()}"
+        return f"{_label(step)}: {step.outcome.describe()}"
     return report.outcome.describe()
 
 
@@ -123,11 +127,11 @@ def render_text(report: ProbeReport, redact: Redactor) -> str:
     if report.server_info:
         name = report.server_info.get("name", "?")
         version = report.server_info.get("version", "")
-        lines.append(f"  server     {name} {version}".rstrip())
+        lines.append(redact(f"  server     {name} {version}".rstrip()))
     lines.append("")
     width = max((len(_label(s)) for s in report.steps), default=10)
     for step in report.steps:
-        mark = "·" if step.fallback else ("✓" if step.outcome.ok else "✗")
+        mark = "·" if step.fallback else "↻" if step.retried else "✓" if step.outcome.ok else "✗"
         status = str(step.http_status) if step.http_status is not None else "-"
         framing = step.framing or ""
         detail = step.outcome.describe() if not step.outcome.ok else "ok"
@@ -138,10 +142,12 @@ def render_text(report: ProbeReport, redact: Redactor) -> str:
         if step.server_messages:
             detail = f"{detail} [{step.server_messages} server message(s) first]"
         timing = f"{status:>3} {framing:<4} {step.duration * 1000:8.1f} ms"
-        lines.append(f"  {mark} {_label(step):<{width}}  {timing}  {redact(detail)}")
+        lines.append(redact(f"  {mark} {_label(step):<{width}}  {timing}  {detail}"))
     if report.tools:
         lines.append("")
-        lines.append(f"  tools ({len(report.tools)}): {', '.join(report.tools)}")
+        lines.append(redact(f"  tools ({len(report.tools)}): {', '.join(report.tools)}"))
+    if report.reinits:
+        lines.append(f"  sessions re-initialized after the server lost them: {report.reinits}")
     for warning in report.warnings:
         lines.append(f"  warning: {redact(warning)}")
     lines.append("")
@@ -151,6 +157,16 @@ def render_text(report: ProbeReport, redact: Redactor) -> str:
     else:
         lines.append(f"FAILED: {redact(failure_line(report))}")
     return "\n".join(lines)
+
+
+def _redacted(value: Any, redact: Redactor) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, redact) for v in value]
+    return value
 
 
 def _label(step: Step) -> str:

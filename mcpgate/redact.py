@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 _SENSITIVE = re.compile(r"auth|cookie|token|secret|passw|api[-_]?key|credential|signature|session", re.IGNORECASE)
@@ -43,9 +43,13 @@ class Redactor:
     def add_url(self, url: str) -> None:
         parts = urlsplit(url)
         self.add(parts.password)
-        for name, value in parse_qsl(parts.query, keep_blank_values=True):
-            if sensitive_name(name):
-                self.add(value)
+        if parts.password is not None:
+            self.add(parts.netloc.rpartition("@")[0].partition(":")[2])  # as written, still percent-encoded
+        for raw in parts.query.split("&"):
+            name, _, value = raw.partition("=")
+            if sensitive_name(unquote_plus(name)):
+                self.add(value)  # as written in the URL
+                self.add(unquote_plus(value))  # as a server might echo it
 
     @property
     def secrets(self) -> tuple[str, ...]:

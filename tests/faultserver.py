@@ -80,6 +80,7 @@ class FaultServer:
         self.counts: dict[str, int] = defaultdict(int)
         self._streams: dict[str, asyncio.Queue[bytes | None]] = {}
         self.stopping = asyncio.Event()
+        self.parked: dict[str, Json] = {}  # SSE answers waiting for a resuming GET, by event id
 
     async def stall(self, seconds: float) -> None:
         """Hang like a stuck server, but let the test run end without waiting it out."""
@@ -113,7 +114,18 @@ class FaultServer:
         self.headers[fault].append(dict(request.headers))
         if request.method == "DELETE":
             self.sessions.discard(request.headers.get("Mcp-Session-Id", ""))
+            if fault == "delete-404":
+                return web.json_response(
+                    {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}},
+                    status=404,
+                )
             return web.Response(status=200)
+        if request.method == "GET" and (last := request.headers.get("Last-Event-ID")) in self.parked:
+            resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await resp.prepare(request)
+            await resp.write(sse_frame(self.parked.pop(last)))
+            await resp.write_eof()
+            return resp
         if request.method != "POST":
             return web.Response(status=405, text="Method Not Allowed")
         msg = json.loads(await request.read())
@@ -162,8 +174,10 @@ class FaultServer:
         endpoint = {
             "legacy-absolute": f"{self.base}/{fault}/messages?sessionId={sid}",
             "legacy-foreign": f"http://localhost:1/{fault}/messages?session_id={sid}",
+            "legacy-bad-endpoint": f"http://[::1/{fault}/messages?session_id={sid}",
         }.get(fault, f"messages?session_id={sid}")
         await resp.write(sse_frame(endpoint, event="endpoint"))
+        self.counts[f"{fault}:streams"] += 1
         if fault == "legacy-close-early":
             return resp
         try:
@@ -182,6 +196,9 @@ class FaultServer:
         msg = json.loads(await request.read())
         self.seen[fault].append(msg)
         if "id" not in msg or "method" not in msg:
+            first_stream = self.counts[f"{fault}:streams"] == 1
+            if fault == "legacy-die-once" and msg.get("method") == "notifications/initialized" and first_stream:
+                queue.put_nowait(None)  # the first stream dies right after the handshake
             return web.Response(status=202, text="Accepted")
         method = msg["method"]
         if method == "initialize":
@@ -502,7 +519,74 @@ async def modern(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse 
     return web.json_response(result(m, res))
 
 
+@on_call
+async def redirect_302(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    return web.Response(status=302, headers={"Location": "/elsewhere/mcp"})
+
+
+@on_call
+async def slow_error_body(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    resp = web.StreamResponse(status=500, headers={"Content-Type": "text/plain"})
+    await resp.prepare(r)
+    for _ in range(30):
+        await resp.write(b"still failing... ")
+        await s.stall(0.1)
+    return resp
+
+
+@on_call
+async def null_id_error(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    return web.json_response({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}})
+
+
+async def delete_404(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    return None  # DELETE is answered in _streamable
+
+
+async def sse_resume(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    """SSE polling (2025-11-25): the stream ends after a priming event; the answer waits for GET + Last-Event-ID."""
+    if m.get("method") != "tools/call":
+        return None
+    s.parked[f"ev-{m['id']}"] = result(m, {"content": [{"type": "text", "text": "resumed"}]})
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(r)
+    await resp.write(f"id: ev-{m['id']}\nretry: 20\ndata: \n\n".encode())
+    await resp.write_eof()
+    return resp
+
+
+async def cancel_seen(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    if m.get("method") == "notifications/cancelled":
+        s.counts["cancelled"] += 1
+        return web.Response(status=202)
+    if m.get("method") == "tools/call":
+        await s.stall(30)
+    return None
+
+
+async def modern_header_rejection(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    return web.json_response(error(m, -32020, "Mcp-Method header does not match"), status=400)
+
+
+async def modern_deep(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    if m.get("method") != "tools/list":
+        return await modern(s, r, m)
+    deep: Json = {"type": "string"}
+    for _ in range(900):
+        deep = {"type": "array", "items": deep}
+    tools = [*TOOLS, {"name": "deep", "inputSchema": {"type": "object", "properties": {"x": deep}}}]
+    return web.json_response(result(m, {"tools": tools, "resultType": "complete"}))
+
+
 FAULTS: dict[str, Handler] = {
+    "redirect-302": redirect_302,
+    "slow-error-body": slow_error_body,
+    "null-id-error": null_id_error,
+    "delete-404": delete_404,
+    "sse-resume": sse_resume,
+    "cancel-seen": cancel_seen,
+    "modern-header-rejection": modern_header_rejection,
+    "modern-deep": modern_deep,
     "tool-error": tool_error,
     "rpc-error": rpc_error,
     "http-500": http_500,

@@ -122,9 +122,13 @@ async def test_token_from_the_environment(faults: FaultServer) -> None:
     ("args", "message"),
     [
         (["probe", "ftp://x/mcp"], "mcpgate: error: URL: expected an http:// or https:// URL"),
-        (["probe", "http://127.0.0.1:1/mcp", "--args", "{nope"], "mcpgate: error: --args: not valid JSON"),
         (
-            ["probe", "http://127.0.0.1:1/mcp", "--args", "[1]"],
+            ["probe", "http://127.0.0.1:1/mcp", "--call", "t", "--args", "{nope"],
+            "mcpgate: error: --args: not valid JSON",
+        ),
+        (["probe", "http://127.0.0.1:1/mcp", "--args", "{}"], "mcpgate: error: --args: needs --call TOOL"),
+        (
+            ["probe", "http://127.0.0.1:1/mcp", "--call", "t", "--args", "[1]"],
             "mcpgate: error: --args: must be a JSON object, got list",
         ),
         (

@@ -157,8 +157,9 @@ class DatasetConfig(Model):
     file: str = Field(description="Path to a JSON array, JSONL or CSV file, relative to the config file")
     format: Literal["auto", "json", "jsonl", "csv"] = "auto"
     order: Literal["vu", "sequential", "random"] = Field(
-        "vu", description="vu: row by VU and iteration, no two VUs share a row until it wraps; "
-        "sequential: the next row for each call; random: any row"
+        "vu",
+        description="vu: row by VU and iteration, no two VUs share a row until it wraps; "
+        "sequential: the next row for each call; random: any row",
     )
 
 

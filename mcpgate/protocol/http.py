@@ -7,6 +7,8 @@ whichever transport met it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import ssl
@@ -17,7 +19,7 @@ import aiohttp
 import orjson
 
 from mcpgate import __version__
-from mcpgate.protocol.jsonrpc import RequestId, error_failure, same_id
+from mcpgate.protocol.jsonrpc import MODERN_ERROR_CODES, RequestId, error_failure, same_id
 from mcpgate.protocol.outcome import Failure, Kind, fail, protocol_error, shorten
 
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
@@ -85,6 +87,9 @@ def classify_exception(exc: BaseException, settings: HttpSettings) -> Failure:
         return fail(Kind.CONNECTION_ERROR, shorten(f"{type(exc).__name__}: {exc}", 120))
     if isinstance(exc, UnicodeDecodeError):
         return protocol_error("response is not valid UTF-8")
+    if isinstance(exc, ValueError):
+        # What the server sent made a parser give up (a URL, a header): its fault, not a crash.
+        return protocol_error(shorten(f"unusable response: {exc}", 160))
     raise exc  # a bug, not a server failure
 
 
@@ -138,19 +143,33 @@ def body_excerpt(body: bytes, content_type: str) -> str:
     return repr(shorten(text, 100)) if text else "an empty body"
 
 
-async def status_failure(resp: aiohttp.ClientResponse, request_id: RequestId | None) -> Failure:
+ERROR_BODY_WAIT = 0.5  # seconds to read an error body: the status alone already says enough
+
+
+def body_wait(started: float, settings: HttpSettings) -> float:
+    """How long an error body may take: briefly, and well inside the request's own deadline."""
+    left = started + settings.timeout - asyncio.get_running_loop().time()
+    return max(0.0, min(ERROR_BODY_WAIT, 0.8 * left))
+
+
+async def status_failure(resp: aiohttp.ClientResponse, request_id: RequestId | None, wait: float) -> Failure:
     """Name a non-2xx answer: a JSON-RPC error to our request, or an HTTP error."""
     status = resp.status
-    try:
-        body = await read_body(resp, ERROR_BODY_BYTES)
-    except Failure:
-        body = b""
-    except (aiohttp.ClientError, OSError):
-        body = b""
+    if 300 <= status < 400:
+        where = resp.headers.get("Location")
+        to = f" to {shorten(where, 100)!r}" if where else ""
+        return fail(Kind.HTTP_ERROR, f"redirect{to} (MCP clients do not follow redirects)", http_status=status)
+    body = b""
+    with contextlib.suppress(Failure, aiohttp.ClientError, OSError, TimeoutError):
+        async with asyncio.timeout(wait):
+            body = await read_body(resp, ERROR_BODY_BYTES)
     msg = _json_or_none(body)
     if isinstance(msg, dict) and isinstance(msg.get("error"), dict):
         if request_id is not None and same_id(msg.get("id"), request_id):
             return error_failure(msg["error"], status)
+        code = msg["error"].get("code")
+        if request_id is not None and msg.get("id") is None and code in MODERN_ERROR_CODES:
+            return error_failure(msg["error"], status)  # a modern rejection before the id was read
         message = msg["error"].get("message")
         detail = shorten(str(message)) if message else "JSON-RPC error without an id"
     elif isinstance(msg, dict) and isinstance(msg.get("error"), str):

@@ -16,6 +16,12 @@ from mcpgate.protocol.outcome import Failure, Kind, fail, protocol_error, shorte
 JSONObject = dict[str, Any]
 RequestId = int | str
 
+# Codes a 2026-07-28 server answers with HTTP 400; they prove the server is modern.
+HEADER_MISMATCH = -32020
+MISSING_CLIENT_CAPABILITY = -32021
+UNSUPPORTED_PROTOCOL_VERSION = -32022
+MODERN_ERROR_CODES = frozenset({HEADER_MISMATCH, MISSING_CLIENT_CAPABILITY, UNSUPPORTED_PROTOCOL_VERSION})
+
 
 def encode_request(request_id: RequestId, method: str, params: JSONObject | None) -> bytes:
     msg: JSONObject = {"jsonrpc": "2.0", "id": request_id, "method": method}
@@ -73,6 +79,9 @@ def check_response(msg: Any, request_id: RequestId, *, http_status: int | None =
         raise protocol_error(f"response has jsonrpc={msg.get('jsonrpc')!r}, not '2.0'", http_status=http_status)
     if "id" not in msg:
         raise protocol_error("response has no id", http_status=http_status)
+    if msg["id"] is None and isinstance(msg.get("error"), dict):
+        # JSON-RPC's answer when the server could not read our id (parse error, invalid request).
+        raise error_failure(msg["error"], http_status)
     if not same_id(msg["id"], request_id):
         raise protocol_error(
             f"response id {msg['id']!r} does not match request id {request_id!r}", http_status=http_status

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from mcpgate.protocol.jsonrpc import JSONObject
@@ -24,12 +24,6 @@ METHOD_HEADER = "Mcp-Method"
 NAME_HEADER = "Mcp-Name"
 PARAM_HEADER_PREFIX = "Mcp-Param-"
 NAME_PARAM = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
-
-# Codes a modern server answers with HTTP 400; they prove the server is modern.
-HEADER_MISMATCH = -32020
-MISSING_CLIENT_CAPABILITY = -32021
-UNSUPPORTED_PROTOCOL_VERSION = -32022
-MODERN_ERROR_CODES = frozenset({HEADER_MISMATCH, MISSING_CLIENT_CAPABILITY, UNSUPPORTED_PROTOCOL_VERSION})
 
 _SAFE_VALUE = re.compile(r"[\x20-\x7E]*")
 _SENTINEL = re.compile(r"=\?base64\?.*\?=")
@@ -59,55 +53,60 @@ def request_headers(method: str, params: Mapping[str, Any] | None) -> dict[str, 
 ParamHeader = tuple[tuple[str, ...], str]  # (property path, header name)
 
 
+MAX_SCHEMA_DEPTH = 64  # deeper schemas are refused rather than walked
+
+
 def param_headers(input_schema: Any) -> tuple[list[ParamHeader], str | None]:
     """The ``Mcp-Param-*`` headers a tool's schema asks for, or why the tool must be refused.
 
     An annotation counts only on a property reached through ``properties`` keys
     alone, with a primitive type and a token name unique regardless of case.
+    Both walks are iterative and bounded: a schema is server input.
     """
     found: list[ParamHeader] = []
     if not isinstance(input_schema, dict):
         return found, None
     allowed: set[int] = set()
     seen: set[str] = set()
-    for path, prop in _property_chain(input_schema, ()):
-        if "x-mcp-header" not in prop:
+    chain: list[tuple[tuple[str, ...], dict[str, Any]]] = [((), input_schema)]
+    while chain:
+        path, node = chain.pop()
+        props = node.get("properties")
+        if not isinstance(props, dict):
             continue
-        allowed.add(id(prop))
-        token = prop["x-mcp-header"]
-        where = ".".join(path)
-        if not isinstance(token, str) or not _TOKEN.fullmatch(token):
-            return [], f"x-mcp-header on {where!r} is not an HTTP token"
-        if token.lower() in seen:
-            return [], f"x-mcp-header {token!r} is used twice"
-        seen.add(token.lower())
-        if prop.get("type") not in ("string", "integer", "boolean"):
-            return [], f"x-mcp-header on {where!r} is not on a string, integer or boolean property"
-        found.append((path, PARAM_HEADER_PREFIX + token))
-    for node in _all_nodes(input_schema):
-        if "x-mcp-header" in node and id(node) not in allowed:
-            return [], "x-mcp-header outside a plain chain of properties"
+        for key, prop in props.items():
+            if not isinstance(prop, dict):
+                continue
+            where = (*path, str(key))
+            if len(where) > MAX_SCHEMA_DEPTH:
+                return [], f"inputSchema nests properties deeper than {MAX_SCHEMA_DEPTH}"
+            chain.append((where, prop))
+            if "x-mcp-header" not in prop:
+                continue
+            allowed.add(id(prop))
+            token = prop["x-mcp-header"]
+            dotted = ".".join(where)
+            if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+                return [], f"x-mcp-header on {dotted!r} is not an HTTP token"
+            if token.lower() in seen:
+                return [], f"x-mcp-header {token!r} is used twice"
+            seen.add(token.lower())
+            if prop.get("type") not in ("string", "integer", "boolean"):
+                return [], f"x-mcp-header on {dotted!r} is not on a string, integer or boolean property"
+            found.append((where, PARAM_HEADER_PREFIX + token))
+    nodes: list[tuple[Any, int]] = [(input_schema, 0)]
+    while nodes:
+        node, depth = nodes.pop()
+        if depth > MAX_SCHEMA_DEPTH:
+            return [], f"inputSchema nests deeper than {MAX_SCHEMA_DEPTH} levels"
+        if isinstance(node, dict):
+            if "x-mcp-header" in node and node is not input_schema and id(node) not in allowed:
+                return [], "x-mcp-header outside a plain chain of properties"
+            nodes.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            nodes.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+    found.sort()
     return found, None
-
-
-def _property_chain(schema: dict[str, Any], path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], dict[str, Any]]]:
-    props = schema.get("properties")
-    if not isinstance(props, dict):
-        return
-    for key, prop in props.items():
-        if isinstance(prop, dict):
-            yield (*path, key), prop
-            yield from _property_chain(prop, (*path, key))
-
-
-def _all_nodes(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _all_nodes(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _all_nodes(value)
 
 
 def render_param(value: Any) -> str | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 import aiohttp
 
 from mcpgate.protocol.http import HttpSettings
-from mcpgate.protocol.jsonrpc import IdSource
+from mcpgate.protocol.jsonrpc import HEADER_MISMATCH, MISSING_CLIENT_CAPABILITY, IdSource
 from mcpgate.protocol.outcome import Kind, Outcome
 from mcpgate.protocol.session import CLIENT_INFO, McpSession, Step, StepSink, Target
 from mcpgate.protocol.transport import LEGACY_SSE, STREAMABLE_HTTP
@@ -88,7 +88,6 @@ async def connect(http: aiohttp.ClientSession, spec: ConnectSpec, *, ids: IdSour
     def abandon(what: str, outcome: Outcome) -> None:
         for step in pending:
             step.fallback = True
-        for step in pending:
             sink(step)
         pending.clear()
         status = outcome.http_status if outcome.kind is Kind.HTTP_ERROR else None
@@ -99,7 +98,7 @@ async def connect(http: aiohttp.ClientSession, spec: ConnectSpec, *, ids: IdSour
         session, outcome = await attempt(tgt)
         if outcome.ok:
             return await settle(session, outcome, tgt, f"{STREAMABLE_HTTP}, {tgt.version} (server/discover answered)")
-        if spec.version != AUTO or outcome.kind in (Kind.TIMEOUT, Kind.CONNECTION_ERROR):
+        if spec.version != AUTO or _not_an_era_verdict(outcome):
             return await settle(session, outcome, None, "server/discover failed")
         abandon("server/discover", outcome)
 
@@ -123,11 +122,17 @@ async def connect(http: aiohttp.ClientSession, spec: ConnectSpec, *, ids: IdSour
         # Neither transport answered: say so with both answers, not just the last.
         outcome = replace(
             failure,
-            kind=failure.kind,
             reason=f"no MCP endpoint at this URL: POST initialize got {failure.describe()}; "
             f"GET for legacy SSE got {outcome.describe()}",
         )
     return await settle(None, outcome, None, _why("no transport answered", tried))
+
+
+def _not_an_era_verdict(outcome: Outcome) -> bool:
+    """An outage says nothing about the era; a header or capability rejection proves a modern server."""
+    if outcome.kind in (Kind.TIMEOUT, Kind.CONNECTION_ERROR):
+        return True
+    return outcome.kind is Kind.JSONRPC_ERROR and outcome.code in (HEADER_MISMATCH, MISSING_CLIENT_CAPABILITY)
 
 
 def _answers_like_legacy(outcome: Outcome) -> bool:

@@ -6,7 +6,7 @@ carries an outcome up the call stack inside a session; it never leaves one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -51,6 +51,16 @@ class Failure(Exception):
     def __init__(self, outcome: Outcome) -> None:
         super().__init__(outcome.describe())
         self.outcome = outcome
+
+    def with_status(self, status: int) -> Failure:
+        """The same failure, stamped with the HTTP status of the response it happened in."""
+        if self.outcome.http_status is not None:
+            return self
+        return Failure(replace(self.outcome, http_status=status))
+
+    def fresh(self) -> Failure:
+        """A new instance to raise again: re-raising one object would grow its traceback forever."""
+        return Failure(self.outcome)
 
 
 def fail(kind: Kind, reason: str, *, http_status: int | None = None, code: int | None = None) -> Failure:

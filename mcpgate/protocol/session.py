@@ -1,8 +1,9 @@
-"""One MCP session, whatever the transport and era: open, list tools, call tools, close.
+"""MCP sessions, whatever the transport and era: open, list tools, call tools, close.
 
-Every public method returns an ``Outcome`` and reports each wire exchange as a
-``Step`` to a sink (the probe's list, or the load engine's metrics). Nothing
-raises out of a session except bugs.
+An ``McpSession`` belongs to one virtual user and is reused: each ``open()``
+starts a new MCP session on a fresh transport. Every public method returns an
+``Outcome`` and reports each wire exchange as a ``Step`` to a sink (the probe's
+list, or the load engine's metrics). Nothing raises out of a session except bugs.
 
 Eras:
     handshake (2024-11-05 .. 2025-11-25): initialize -> notifications/initialized,
@@ -28,6 +29,7 @@ from mcpgate import __version__
 from mcpgate.protocol import modern
 from mcpgate.protocol.http import HttpSettings, classify_exception
 from mcpgate.protocol.jsonrpc import (
+    HEADER_MISMATCH,
     IdSource,
     JSONObject,
     check_response,
@@ -37,13 +39,14 @@ from mcpgate.protocol.jsonrpc import (
     encode_result,
 )
 from mcpgate.protocol.legacy_sse import LegacySseTransport
-from mcpgate.protocol.outcome import OK, Failure, Kind, Outcome, shorten
+from mcpgate.protocol.outcome import OK, Kind, Outcome, shorten
 from mcpgate.protocol.streamable_http import StreamableHttpTransport
-from mcpgate.protocol.transport import LEGACY_SSE, Reply, Transport
+from mcpgate.protocol.transport import LEGACY_SSE, Reply, ServerQuirks, Transport
 from mcpgate.protocol.versions import HANDSHAKE_VERSIONS, is_modern
 
 CLIENT_INFO: Mapping[str, str] = {"name": "mcpgate", "version": __version__}
 MAX_TOOL_PAGES = 100
+MAX_MESSAGE_KINDS = 32  # distinct server message methods counted by name; the rest as "other"
 _SESSION_ID = re.compile(r"[\x21-\x7E]+")
 
 # Steps that are HTTP actions rather than JSON-RPC methods.
@@ -61,6 +64,7 @@ class Target:
     settings: HttpSettings = field(default_factory=HttpSettings)
     expect_version: str | None = None
     client_info: Mapping[str, str] = field(default_factory=lambda: dict(CLIENT_INFO))
+    quirks: ServerQuirks = field(default_factory=ServerQuirks, compare=False)
 
 
 @dataclass(slots=True)
@@ -77,7 +81,7 @@ class Step:
     received: int = 0
     note: str = ""
     fallback: bool = False  # a negotiation attempt whose failure only chose the era
-    retried: bool = False  # the session was lost (404), re-initialized, and this request sent again
+    retried: bool = False  # answered by a recovery (re-initialize, re-list) and sent again
     framing: str | None = None  # how the answer came: "json" or "sse" (Streamable HTTP)
 
 
@@ -88,7 +92,6 @@ StepSink = Callable[[Step], None]
 class _Answer:
     outcome: Outcome
     result: JSONObject | None  # only when the outcome is ok
-    reply: Reply | None
     step: Step
 
 
@@ -113,6 +116,17 @@ class ServerIdentity:
     capabilities: JSONObject | None
     instructions: str | None = None
 
+    @classmethod
+    def of(cls, transport: str, version: str, result: JSONObject, server_info: Any) -> ServerIdentity:
+        caps, instructions = result.get("capabilities"), result.get("instructions")
+        return cls(
+            transport,
+            version,
+            server_info if isinstance(server_info, dict) else None,
+            caps if isinstance(caps, dict) else None,
+            instructions if isinstance(instructions, str) else None,
+        )
+
 
 class McpSession:
     def __init__(self, http: aiohttp.ClientSession, target: Target, *, ids: IdSource, sink: StepSink) -> None:
@@ -124,17 +138,26 @@ class McpSession:
         self.modern = is_modern(target.version)
         self._meta = modern.meta(target.version, target.client_info) if self.modern else None
         self._transport: Transport = self._new_transport()
+        self._used = False
         self.identity: ServerIdentity | None = None
         self.tools: dict[str, ToolInfo] = {}
         self.warnings: list[str] = []
-        self.reinits = 0
+        self.reinits = 0  # in the current session
         self.server_messages: Counter[str] = Counter()
-        self._answers: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- the public flow -----------------------------------------------------------------
 
     async def open(self) -> Outcome:
-        """server/discover (modern), or the initialize handshake (with the SSE stream first on legacy)."""
+        """Start a new MCP session: server/discover (modern), or the initialize handshake."""
+        if self._used:
+            self._transport.abandon()
+            self._transport = self._new_transport()
+        self._used = True
+        self.identity = None
+        self.tools = {}
+        self.warnings = []
+        self.reinits = 0
         if self.modern:
             return await self._discover()
         return await self._handshake()
@@ -142,119 +165,130 @@ class McpSession:
     async def list_tools(self) -> Outcome:
         """tools/list, following nextCursor to the last page."""
         tools: dict[str, ToolInfo] = {}
-        cursor: str | None = None
+        warnings: list[str] = []
         seen: set[str] = set()
-        for _ in range(MAX_TOOL_PAGES):
-            params: JSONObject = {} if cursor is None else {"cursor": cursor}
-            outcome, result = await self._request("tools/list", params, judge=_judge_tools_page)
+
+        def judge(result: JSONObject) -> Outcome:
+            if not isinstance(result.get("tools"), list):
+                return Outcome(Kind.PROTOCOL_ERROR, "tools/list result has no tools array")
+            cursor = result.get("nextCursor")
+            if cursor is not None:
+                if not isinstance(cursor, str) or cursor in seen:
+                    return Outcome(
+                        Kind.PROTOCOL_ERROR, f"nextCursor {shorten(repr(cursor), 40)} repeats or is not a string"
+                    )
+                if len(seen) + 1 >= MAX_TOOL_PAGES:
+                    return Outcome(Kind.PROTOCOL_ERROR, f"more than {MAX_TOOL_PAGES} pages of tools")
+            return OK
+
+        params: JSONObject = {}
+        while True:
+            outcome, result = await self._request("tools/list", params, judge=judge)
             if not outcome.ok or result is None:
                 return outcome
             for raw in result["tools"]:
-                tool = self._tool(raw)
+                tool = self._tool(raw, warnings)
                 if tool is not None:
                     tools[tool.name] = tool
-            next_cursor = result.get("nextCursor")
-            if next_cursor is None:
-                self.tools = tools
+            cursor = result.get("nextCursor")
+            if cursor is None:
+                self.tools, self.warnings = tools, warnings
                 return OK
-            if not isinstance(next_cursor, str) or next_cursor in seen:
-                return self._fail_after("tools/list", f"nextCursor {next_cursor!r} repeats or is not a string")
-            seen.add(next_cursor)
-            cursor = next_cursor
-        return self._fail_after("tools/list", f"more than {MAX_TOOL_PAGES} pages of tools")
+            seen.add(cursor)
+            params = {"cursor": cursor}
 
     async def call_tool(self, name: str, arguments: Mapping[str, Any]) -> Outcome:
-        params: JSONObject = {"name": name, "arguments": dict(arguments)}
+        params: JSONObject = {"name": name, "arguments": arguments if isinstance(arguments, dict) else dict(arguments)}
+        answer = await self._call(params, name)
+        if self.modern and answer.outcome.kind is Kind.JSONRPC_ERROR and answer.outcome.code == HEADER_MISMATCH:
+            # The spec's recovery: the tool's schema may have changed; list again, then retry once.
+            answer.step.note = "header mismatch: tools listed again and the call retried"
+            answer.step.retried = True
+            self.sink(answer.step)
+            listed = await self.list_tools()
+            if not listed.ok:
+                return listed
+            answer = await self._call(params, name)
+        self.sink(answer.step)
+        return answer.outcome
+
+    async def _call(self, params: JSONObject, name: str) -> _Answer:
         extra: dict[str, str] | None = None
         if self.modern and (tool := self.tools.get(name)) is not None and tool.param_headers:
-            extra = modern.argument_headers(tool.param_headers, arguments)
-        outcome, _ = await self._request("tools/call", params, tool=name, judge=_judge_tool_result, headers=extra)
-        return outcome
+            extra = modern.argument_headers(tool.param_headers, params["arguments"])
+        return await self._recovering("tools/call", params, name, _judge_tool_result, extra)
 
     async def close(self) -> Outcome:
         """End the session on the wire (DELETE when the server gave one) and stop its streams."""
-        await self._settle_answers()
-        if transport_session(self._transport) is not None:
-            return await self._timed(SESSION_DELETE, self._transport.close)
-        await self._transport.close()
-        return OK
+        await self._settle_background()
+        if self._transport.session_id is None:
+            await self._transport.close()
+            return OK
+        return await self._timed(SESSION_DELETE, self._transport.close)
+
+    def abandon(self) -> None:
+        """Drop the session's resources without a word on the wire (after close, or when cancelled)."""
+        for task in self._background:
+            task.cancel()
+        self._transport.abandon()
 
     # -- eras ----------------------------------------------------------------------------
 
     async def _discover(self) -> Outcome:
-        self._transport_version(self.target.version)
+        self._transport.set_version(self.target.version)
         outcome, result = await self._request("server/discover", {}, judge=self._judge_discover)
         if outcome.ok and result is not None:
-            caps = result.get("capabilities")
-            self.identity = ServerIdentity(
-                self._transport.name,
-                self.target.version,
-                _object_or_none(modern.server_info(result)),
-                caps if isinstance(caps, dict) else None,
-                result.get("instructions") if isinstance(result.get("instructions"), str) else None,
-            )
+            info = modern.server_info(result)
+            self.identity = ServerIdentity.of(self._transport.name, self.target.version, result, info)
         return outcome
 
     async def _handshake(self) -> Outcome:
-        if isinstance(self._transport, LegacySseTransport):
-            connected = await self._timed(SSE_CONNECT, self._transport.connect)
-            if not connected.ok:
-                return connected
+        connected = await self._timed(SSE_CONNECT, self._transport.connect, skip_if_none=True)
+        if not connected.ok:
+            return connected
         params: JSONObject = {
             "protocolVersion": self.target.version,
             "capabilities": {},
             "clientInfo": dict(self.target.client_info),
         }
-        answer = await self._exchange("initialize", params, None, self._judge_initialize, None)
+        answer, reply = await self._exchange("initialize", params, None, self._judge_initialize, None)
         outcome, result = answer.outcome, answer.result
-        if outcome.ok and answer.reply is not None:
-            outcome = answer.step.outcome = self._adopt_session(answer.reply)
-        self._emit(answer.step)
+        if outcome.ok and reply is not None:
+            outcome = answer.step.outcome = self._adopt_session(reply)
+        self.sink(answer.step)
         if not outcome.ok or result is None:
             return outcome
         version = result["protocolVersion"]
-        self.identity = ServerIdentity(
-            self._transport.name,
-            version,
-            _object_or_none(result.get("serverInfo")),
-            result.get("capabilities") if isinstance(result.get("capabilities"), dict) else None,
-            result.get("instructions") if isinstance(result.get("instructions"), str) else None,
-        )
-        self._transport_version(version)
-        return await self._notify("notifications/initialized")
+        self.identity = ServerIdentity.of(self._transport.name, version, result, result.get("serverInfo"))
+        self._transport.set_version(version)
+        body = encode_notification("notifications/initialized")
+        return await self._timed("notifications/initialized", lambda: self._transport.notify(body), sent=len(body))
 
     def _adopt_session(self, reply: Reply) -> Outcome:
-        if not isinstance(self._transport, StreamableHttpTransport):
-            return OK
         sid = reply.session_id
         if sid is not None and not _SESSION_ID.fullmatch(sid):
             return Outcome(
                 Kind.PROTOCOL_ERROR, "Mcp-Session-Id holds characters outside visible ASCII", reply.http_status
             )
-        self._transport.session_id = sid
+        if isinstance(self._transport, StreamableHttpTransport):
+            self._transport.session_id = sid
         return OK
 
-    def _transport_version(self, version: str) -> None:
-        if isinstance(self._transport, StreamableHttpTransport):
-            self._transport.protocol_version = version
-
     async def _reopen(self) -> Outcome:
-        """A fresh session after the server forgot ours (404): once, and counted."""
+        """A fresh session after the server forgot ours (404, or a dead legacy stream): once, and counted."""
         self.reinits += 1
-        if isinstance(self._transport, StreamableHttpTransport):
-            self._transport.session_id = None
-            self._transport.protocol_version = None
-        else:
-            await self._transport.close()
-            self._transport = self._new_transport()
+        self._transport.abandon()
+        self._transport = self._new_transport()
+        self.identity = None
         return await self._handshake()
 
     def _new_transport(self) -> Transport:
         transport: Transport
-        if self.target.transport == LEGACY_SSE:
-            transport = LegacySseTransport(self._http, self.target.url, self._settings)
+        t = self.target
+        if t.transport == LEGACY_SSE:
+            transport = LegacySseTransport(self._http, t.url, self._settings, t.quirks)
         else:
-            transport = StreamableHttpTransport(self._http, self.target.url, self._settings)
+            transport = StreamableHttpTransport(self._http, t.url, self._settings, t.quirks)
         transport.on_server_message = self._on_server_message
         return transport
 
@@ -265,21 +299,33 @@ class McpSession:
         method: str,
         params: JSONObject,
         *,
-        tool: str | None = None,
         judge: Callable[[JSONObject], Outcome] | None = None,
-        headers: dict[str, str] | None = None,
     ) -> tuple[Outcome, JSONObject | None]:
-        answer = await self._exchange(method, params, tool, judge, headers)
+        answer = await self._recovering(method, params, None, judge, None)
+        self.sink(answer.step)
+        return answer.outcome, answer.result
+
+    async def _recovering(
+        self,
+        method: str,
+        params: JSONObject,
+        tool: str | None,
+        judge: Callable[[JSONObject], Outcome] | None,
+        headers: dict[str, str] | None,
+    ) -> _Answer:
+        """One request; if the server lost our session, re-initialize once and send it again."""
+        answer, _ = await self._exchange(method, params, tool, judge, headers)
         if self._session_lost(answer.outcome):
-            answer.step.note = "session lost (404): re-initialized and retried"
+            answer.step.note = "session lost: re-initialized and retried"
             answer.step.retried = True
-            self._emit(answer.step)
+            self.sink(answer.step)
             reopened = await self._reopen()
             if not reopened.ok:
-                return reopened, None
-            answer = await self._exchange(method, params, tool, judge, headers)
-        self._emit(answer.step)
-        return answer.outcome, answer.result
+                return _Answer(
+                    reopened, None, Step(method, reopened, 0.0, tool=tool, note="not sent: re-initialize failed")
+                )
+            answer, _ = await self._exchange(method, params, tool, judge, headers)
+        return answer
 
     async def _exchange(
         self,
@@ -288,7 +334,7 @@ class McpSession:
         tool: str | None,
         judge: Callable[[JSONObject], Outcome] | None,
         headers: dict[str, str] | None,
-    ) -> _Answer:
+    ) -> tuple[_Answer, Reply | None]:
         """Send one request and judge its answer; the caller emits the step."""
         if self._meta is not None:
             params = {**params, "_meta": self._meta}
@@ -308,12 +354,14 @@ class McpSession:
                 outcome = judge(result)
         except Exception as exc:
             outcome = self._classify(exc)
-        duration = time.perf_counter() - t0
-        status = outcome.http_status or self._transport.status
+            if outcome.kind is Kind.TIMEOUT and not self.modern:
+                self._cancel(request_id)
+        done = reply.done_at if reply is not None else time.perf_counter()
+        status = outcome.http_status or (reply.http_status if reply is not None else self._transport.status)
         step = Step(
             method,
             outcome,
-            duration,
+            done - t0,
             status,
             tool,
             reply.server_messages if reply is not None else 0,
@@ -321,30 +369,44 @@ class McpSession:
             reply.received if reply is not None else 0,
             framing=reply.framing if reply is not None else None,
         )
-        return _Answer(outcome, result if outcome.ok else None, reply, step)
+        return _Answer(outcome, result if outcome.ok else None, step), reply
 
-    async def _notify(self, method: str) -> Outcome:
-        body = encode_notification(method)
-        return await self._timed(method, lambda: self._transport.notify(body), sent=len(body))
-
-    async def _timed(self, method: str, action: Callable[[], Awaitable[object]], *, sent: int = 0) -> Outcome:
+    async def _timed(
+        self,
+        method: str,
+        action: Callable[[], Awaitable[int | None]],
+        *,
+        sent: int = 0,
+        skip_if_none: bool = False,
+    ) -> Outcome:
         """A wire action that answers with a status, not a JSON-RPC result: timed, bounded, judged."""
         t0 = time.perf_counter()
+        status: int | None = None
         try:
             async with asyncio.timeout(self._settings.timeout):
-                await action()
+                status = await action()
             outcome = OK
         except Exception as exc:
             outcome = self._classify(exc)
-        status = outcome.http_status or self._transport.status
-        self._emit(Step(method, outcome, time.perf_counter() - t0, status, sent=sent))
+        else:
+            if status is None and skip_if_none:
+                return OK  # nothing went on the wire
+        note = "session already ended (404)" if method == SESSION_DELETE and status == 404 else ""
+        step = Step(method, outcome, time.perf_counter() - t0, outcome.http_status or status or self._transport.status)
+        step.sent, step.note = sent, note
+        self.sink(step)
         return outcome
 
     def _classify(self, exc: Exception) -> Outcome:
         outcome = classify_exception(exc, self._settings).outcome
         transport = self._transport
-        if outcome.kind is Kind.TIMEOUT and isinstance(transport, LegacySseTransport) and transport.stray_ids:
-            note = f" (the stream carried a response with unmatched id {transport.stray_ids[-1]!r})"
+        if (
+            outcome.kind is Kind.TIMEOUT
+            and isinstance(transport, LegacySseTransport)
+            and transport.stray_id is not None
+        ):
+            note = f" (the stream carried a response with unmatched id {transport.stray_id!r})"
+            transport.stray_id = None
             return Outcome(Kind.TIMEOUT, outcome.reason + note)
         if (
             outcome.kind is Kind.HTTP_ERROR
@@ -363,18 +425,18 @@ class McpSession:
         return outcome
 
     def _session_lost(self, outcome: Outcome) -> bool:
-        if outcome.kind is not Kind.HTTP_ERROR or outcome.http_status != 404 or self.modern or self.identity is None:
+        if self.modern or self.identity is None:
             return False
         transport = self._transport
-        return isinstance(transport, LegacySseTransport) or transport_session(transport) is not None
+        if isinstance(transport, LegacySseTransport):
+            # A 404 from the endpoint, or a stream that died: either way the session is gone.
+            return (outcome.kind is Kind.HTTP_ERROR and outcome.http_status == 404) or transport.broken is not None
+        return outcome.kind is Kind.HTTP_ERROR and outcome.http_status == 404 and transport.session_id is not None
 
-    def _emit(self, step: Step) -> None:
-        self.sink(step)
-
-    def _fail_after(self, method: str, reason: str) -> Outcome:
-        outcome = Outcome(Kind.PROTOCOL_ERROR, reason)
-        self._emit(Step(method, outcome, 0.0))
-        return outcome
+    def _cancel(self, request_id: int) -> None:
+        """Tell the server we gave up on a request, as real clients do (handshake era only)."""
+        body = encode_notification("notifications/cancelled", {"requestId": request_id, "reason": "client timeout"})
+        self._spawn(self._transport.answer(body))
 
     # -- judging answers -------------------------------------------------------------------
 
@@ -386,8 +448,11 @@ class McpSession:
             return OK
         if kind is None:
             return Outcome(Kind.PROTOCOL_ERROR, "result has no resultType (required from 2026-07-28)")
-        if kind == "input_required" and method == "tools/call":
-            return Outcome(Kind.TOOL_ERROR, "the tool asks for client input (resultType input_required)")
+        if kind == "input_required":
+            # mcpgate declares no client capabilities, so no input may be asked of it.
+            return Outcome(
+                Kind.PROTOCOL_ERROR, "server asks for client input (input_required) mcpgate declared no capability for"
+            )
         return Outcome(Kind.PROTOCOL_ERROR, f"unexpected resultType {shorten(repr(kind), 40)} for {method}")
 
     def _judge_initialize(self, result: JSONObject) -> Outcome:
@@ -396,7 +461,7 @@ class McpSession:
             return Outcome(Kind.PROTOCOL_ERROR, "initialize result has no protocolVersion")
         expected = self.target.expect_version
         if expected is not None and version != expected:
-            return Outcome(Kind.PROTOCOL_ERROR, f"server negotiated {version}, expected {expected}")
+            return Outcome(Kind.PROTOCOL_ERROR, f"server negotiated {shorten(version, 40)}, expected {expected}")
         if version not in HANDSHAKE_VERSIONS:
             return Outcome(
                 Kind.PROTOCOL_ERROR, f"server negotiated {shorten(version, 40)!r}, which mcpgate does not speak"
@@ -414,7 +479,7 @@ class McpSession:
             return Outcome(Kind.PROTOCOL_ERROR, "server/discover result has no supportedVersions list")
         version = self.target.version
         if version not in versions:
-            listed = ", ".join(str(v) for v in versions[:6]) or "none"
+            listed = shorten(", ".join(str(v) for v in versions[:6]), 80) or "none"
             return Outcome(Kind.PROTOCOL_ERROR, f"server/discover supports {listed}, not {version}")
         expected = self.target.expect_version
         if expected is not None and version != expected:
@@ -423,13 +488,11 @@ class McpSession:
             return Outcome(Kind.PROTOCOL_ERROR, "server/discover result has no capabilities object")
         return OK
 
-    def _tool(self, raw: Any) -> ToolInfo | None:
+    def _tool(self, raw: Any, warnings: list[str]) -> ToolInfo | None:
         if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-            self.warnings.append("tools/list holds an entry without a name; skipped")
+            warnings.append("tools/list holds an entry without a name; skipped")
             return None
-        schema = raw.get("inputSchema")
-        annotations = raw.get("annotations")
-        description = raw.get("description")
+        schema, annotations, description = raw.get("inputSchema"), raw.get("annotations"), raw.get("description")
         tool = ToolInfo(
             raw["name"],
             schema if isinstance(schema, dict) else {},
@@ -440,7 +503,7 @@ class McpSession:
             headers, problem = modern.param_headers(schema)
             if problem is not None:
                 # The spec has clients drop such a tool rather than send headers it cannot trust.
-                self.warnings.append(f"tool {tool.name!r} refused: {problem}")
+                warnings.append(f"tool {shorten(tool.name, 60)!r} refused: {problem}")
                 return None
             tool.param_headers = headers
         return tool
@@ -449,39 +512,31 @@ class McpSession:
 
     def _on_server_message(self, message: JSONObject) -> None:
         method = message.get("method")
-        self.server_messages[method if isinstance(method, str) else "?"] += 1
+        name = method if isinstance(method, str) else "?"
+        if name not in self.server_messages and len(self.server_messages) >= MAX_MESSAGE_KINDS:
+            name = "other"
+        self.server_messages[name] += 1
         if "id" not in message or self.modern:
             return  # notifications are only counted; 2026-07-28 has no back channel to answer on
         if method == "ping":
             body = encode_result(message["id"], {})
         else:
-            body = encode_error(message["id"], -32601, f"mcpgate does not handle {method}")
-        task = asyncio.create_task(self._answer(body))
-        self._answers.add(task)
-        task.add_done_callback(self._answers.discard)
+            body = encode_error(message["id"], -32601, f"mcpgate does not handle {shorten(name, 60)}")
+        self._spawn(self._transport.answer(body))
 
-    async def _answer(self, body: bytes) -> None:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(self._settings.timeout):
-                await self._transport.notify(body)
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def bounded() -> None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._settings.timeout):
+                    await work
 
-    async def _settle_answers(self) -> None:
-        if self._answers:
-            await asyncio.wait(set(self._answers), timeout=self._settings.timeout)
+        task = asyncio.create_task(bounded())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
-
-def transport_session(transport: Transport) -> str | None:
-    return transport.session_id if isinstance(transport, StreamableHttpTransport) else None
-
-
-def _object_or_none(value: Any) -> JSONObject | None:
-    return value if isinstance(value, dict) else None
-
-
-def _judge_tools_page(result: JSONObject) -> Outcome:
-    if not isinstance(result.get("tools"), list):
-        return Outcome(Kind.PROTOCOL_ERROR, "tools/list result has no tools array")
-    return OK
+    async def _settle_background(self) -> None:
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=self._settings.timeout)
 
 
 def _judge_tool_result(result: JSONObject) -> Outcome:
@@ -498,6 +553,3 @@ def _first_text(content: Any) -> str:
             if isinstance(block, dict) and isinstance(block.get("text"), str):
                 return shorten(block["text"])
     return ""
-
-
-__all__ = ["CLIENT_INFO", "Failure", "McpSession", "ServerIdentity", "Step", "StepSink", "Target", "ToolInfo"]

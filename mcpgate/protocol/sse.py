@@ -4,6 +4,9 @@ Bytes go in as they arrive from the socket, complete events come out. Lines end
 in CRLF, LF or a lone CR, and a CRLF may be split across two chunks. Comment
 lines (``:``) are skipped. ``data`` stays bytes: it is JSON, and the JSON
 decoder checks UTF-8 itself, so the hot path never decodes twice.
+
+Work is linear in the bytes fed: only the new chunk is scanned for line ends,
+and an unfinished line waits as a list of pieces until its end arrives.
 """
 
 from __future__ import annotations
@@ -24,17 +27,19 @@ class SSEEvent:
 
 
 class SSEParser:
-    def __init__(self, max_line: int = 8 * 1024 * 1024) -> None:
-        self._max_line = max_line
-        self._tail = b""
+    def __init__(self, max_event: int = 8 * 1024 * 1024) -> None:
+        self._max_event = max_event  # bytes in one event (its data, or one unfinished line)
+        self._tail: list[bytes] = []  # pieces of a line whose end has not arrived
+        self._tail_size = 0
         self._skip_lf = False
         self._event = ""
         self._data: list[bytes] = []
+        self._data_size = 0
         self._id: str | None = None
         self._retry: int | None = None
         self._has_fields = False
-        self.comments = 0
-        self.last_event_id: str | None = None
+        self.last_event_id: str | None = None  # for resuming a stream (Last-Event-ID)
+        self.retry: int | None = None  # the server's reconnection delay in ms, if it sent one
 
     @property
     def partial(self) -> bool:
@@ -46,32 +51,41 @@ class SSEParser:
             self._skip_lf = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        data = self._tail + chunk if self._tail else chunk
-        if not data:
-            return []
-        if b"\r" in data:
+        if b"\r" in chunk:
             # A CR that ends the chunk already ends its line; a LF that opens the
             # next chunk is then the second half of that CRLF, not an empty line.
-            self._skip_lf = data.endswith(b"\r")
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = data.split(b"\n")
-        self._tail = lines.pop()
-        if len(self._tail) > self._max_line:
-            raise SSEError(f"an SSE line exceeds {self._max_line} bytes")
+            self._skip_lf = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\n" not in chunk:
+            if chunk:
+                self._hold(chunk)
+            return []
+        lines = chunk.split(b"\n")
+        if self._tail:
+            lines[0] = b"".join((*self._tail, lines[0]))
+            self._tail.clear()
+            self._tail_size = 0
+        rest = lines.pop()
         events: list[SSEEvent] = []
         for line in lines:
-            if not line:
-                if self._has_fields:
-                    event = self._dispatch()
-                    if event is not None:
-                        events.append(event)
-                continue
-            self._field(line)
+            if line:
+                self._field(line)
+            elif self._has_fields:
+                event = self._dispatch()
+                if event is not None:
+                    events.append(event)
+        if rest:
+            self._hold(rest)
         return events
+
+    def _hold(self, piece: bytes) -> None:
+        self._tail.append(piece)
+        self._tail_size += len(piece)
+        if self._tail_size > self._max_event:
+            raise SSEError(f"an SSE line exceeds {self._max_event} bytes")
 
     def _field(self, line: bytes) -> None:
         if line[0] == 0x3A:  # ':' comment, e.g. keep-alive pings
-            self.comments += 1
             return
         name, sep, value = line.partition(b":")
         if sep and value[:1] == b" ":
@@ -79,12 +93,15 @@ class SSEParser:
         self._has_fields = True
         if name == b"data":
             self._data.append(value)
+            self._data_size += len(value)
+            if self._data_size > self._max_event:
+                raise SSEError(f"an SSE event exceeds {self._max_event} bytes")
         elif name == b"event":
             self._event = _text(value, "event")
         elif name == b"id" and b"\0" not in value:
             self._id = _text(value, "id")
         elif name == b"retry" and value.isdigit():
-            self._retry = int(value)
+            self._retry = self.retry = int(value)
         # Unknown fields are ignored, as the standard requires.
 
     def _dispatch(self) -> SSEEvent | None:
@@ -96,6 +113,7 @@ class SSEParser:
             event = SSEEvent(self._event or "message", data, self._id, self._retry)
         self._event = ""
         self._data = []
+        self._data_size = 0
         self._id = None
         self._retry = None
         self._has_fields = False

@@ -1,80 +1,138 @@
 """Streamable HTTP (2025-03-26 .. 2026-07-28): one POST per message, JSON or SSE back.
 
 The answer to a request is either ``application/json`` or an SSE stream that may
-carry server notifications and requests before the response; we read until the
-event whose id matches ours. Session ids are HTTP state, so they live here.
+carry server notifications and requests before the response. We read until the
+first response event and let the session check that its id is ours. Before
+2026-07-28 a server may also end the stream early after an event id and let the
+client resume it with GET + ``Last-Event-ID`` (SSE polling); we do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Mapping
 
 import aiohttp
 
-from mcpgate.protocol.http import HttpSettings, body_excerpt, read_body, status_failure
+from mcpgate.protocol.http import (
+    ERROR_BODY_BYTES,
+    HttpSettings,
+    body_excerpt,
+    body_wait,
+    classify_exception,
+    read_body,
+    status_failure,
+)
 from mcpgate.protocol.jsonrpc import RequestId, decode, is_notification, is_request, is_response, same_id
-from mcpgate.protocol.outcome import protocol_error
+from mcpgate.protocol.outcome import Failure, protocol_error
 from mcpgate.protocol.sse import SSEError, SSEParser
-from mcpgate.protocol.transport import STREAMABLE_HTTP, Reply, ServerMessageHandler
+from mcpgate.protocol.transport import STREAMABLE_HTTP, Reply, ServerMessageHandler, ServerQuirks
+from mcpgate.protocol.versions import is_modern
 
 ACCEPT_BOTH = "application/json, text/event-stream"
 SESSION_HEADER = "Mcp-Session-Id"
+# Sent after initialize. It exists from 2025-06-18 on; sending it for older versions is
+# harmless and what the official clients do.
 VERSION_HEADER = "MCP-Protocol-Version"
+MAX_RESUMES = 8  # GET + Last-Event-ID attempts for one request
+MAX_RETRY_WAIT = 5.0  # seconds: a server's retry: field is obeyed up to this
 
 
 class StreamableHttpTransport:
     name = STREAMABLE_HTTP
 
-    def __init__(self, http: aiohttp.ClientSession, url: str, settings: HttpSettings) -> None:
+    def __init__(self, http: aiohttp.ClientSession, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
         self._http = http
         self.url = url
         self._settings = settings
+        self._quirks = quirks
         self._base = {"Content-Type": "application/json", "Accept": ACCEPT_BOTH, **settings.headers}
-        self._drain = settings.drain_grace
-        self.session_id: str | None = None
-        self.protocol_version: str | None = None  # sent as MCP-Protocol-Version once known
+        self._headers_cache: dict[str, str] = self._base
+        self._session_id: str | None = None
+        self._version: str | None = None
         self.on_server_message: ServerMessageHandler | None = None
-        self.status: int | None = None  # of the latest response, once its headers are in
+        self.status: int | None = None
+        self._started = 0.0  # loop time the current exchange began, to bound error-body reads
 
-    def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+    def _begin(self) -> None:
+        self.status = None
+        self._started = asyncio.get_running_loop().time()
+
+    def _wait(self) -> float:
+        return body_wait(self._started, self._settings)
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session_id
+
+    @session_id.setter
+    def session_id(self, value: str | None) -> None:
+        self._session_id = value
+        self._rebuild_headers()
+
+    def set_version(self, version: str | None) -> None:
+        self._version = version
+        self._rebuild_headers()
+
+    def _rebuild_headers(self) -> None:
         headers = dict(self._base)
-        if self.session_id is not None:
-            headers[SESSION_HEADER] = self.session_id
-        if self.protocol_version is not None:
-            headers[VERSION_HEADER] = self.protocol_version
-        if extra:
-            headers.update(extra)
-        return headers
+        if self._session_id is not None:
+            headers[SESSION_HEADER] = self._session_id
+        if self._version is not None:
+            headers[VERSION_HEADER] = self._version
+        self._headers_cache = headers
+
+    def _headers(self, extra: Mapping[str, str] | None) -> Mapping[str, str]:
+        return {**self._headers_cache, **extra} if extra else self._headers_cache
+
+    async def connect(self) -> int | None:
+        return None
 
     async def request(self, request_id: RequestId, body: bytes, headers: Mapping[str, str] | None = None) -> Reply:
-        self.status = None
-        async with self._http.post(self.url, data=body, headers=self._headers(headers)) as resp:
+        self._begin()
+        async with self._http.post(self.url, data=body, headers=self._headers(headers), allow_redirects=False) as resp:
             status = self.status = resp.status
-            if not 200 <= status < 300:
-                raise await status_failure(resp, request_id)
-            if status == 202:
-                raise protocol_error("202 Accepted with no response to a request", http_status=status)
-            session_id = resp.headers.get(SESSION_HEADER)
-            ctype = resp.content_type
-            if ctype == "application/json":
-                data = await read_body(resp, self._settings.max_response_bytes)
-                message = decode(data, "JSON response")
-                if isinstance(message, list):  # a batch answer (2025-03-26): take ours
-                    message = next((m for m in message if is_response(m) and same_id(m.get("id"), request_id)), None)
-                    if message is None:
-                        raise protocol_error("batch response holds no answer to our request", http_status=status)
-                return Reply(message, status, 0, len(data), session_id, "json")
-            if ctype == "text/event-stream":
-                return await self._read_stream(resp, request_id, session_id)
-            data = await read_body(resp, 64 * 1024)
-            raise protocol_error(
-                f"unexpected Content-Type {ctype or '(none)'!r} for a response: {body_excerpt(data, ctype)}",
-                http_status=status,
-            )
+            try:
+                return await self._answer_of(resp, request_id)
+            except Failure as failure:
+                raise failure.with_status(status) from None
+            except (aiohttp.ClientError, OSError) as exc:
+                raise classify_exception(exc, self._settings).with_status(status) from None
 
-    async def _read_stream(self, resp: aiohttp.ClientResponse, request_id: RequestId, session_id: str | None) -> Reply:
-        parser = SSEParser(self._settings.max_response_bytes)
+    async def _answer_of(self, resp: aiohttp.ClientResponse, request_id: RequestId) -> Reply:
+        status = resp.status
+        if not 200 <= status < 300:
+            raise await status_failure(resp, request_id, self._wait())
+        if status == 202:
+            raise protocol_error("202 Accepted with no response to a request")
+        session_id = resp.headers.get(SESSION_HEADER)
+        ctype = resp.content_type
+        if ctype == "application/json":
+            data = await read_body(resp, self._settings.max_response_bytes)
+            done = time.perf_counter()
+            message = decode(data, "JSON response")
+            if isinstance(message, list):  # a batch answer (2025-03-26): take ours
+                message = next((m for m in message if is_response(m) and same_id(m.get("id"), request_id)), None)
+                if message is None:
+                    raise protocol_error("batch response holds no answer to our request")
+            return Reply(message, status, done, 0, len(data), session_id, "json")
+        if ctype == "text/event-stream":
+            parser = SSEParser(self._settings.max_response_bytes)
+            reply, seen = await self._consume(resp, parser, session_id)
+            if reply is not None:
+                return reply
+            return await self._resume(parser, session_id, seen)
+        data = await read_body(resp, ERROR_BODY_BYTES)
+        raise protocol_error(
+            f"unexpected Content-Type {ctype or '(none)'!r} for a response: {body_excerpt(data, ctype)}"
+        )
+
+    async def _consume(
+        self, resp: aiohttp.ClientResponse, parser: SSEParser, session_id: str | None
+    ) -> tuple[Reply | None, int]:
+        """Read SSE events until a response arrives, or the stream ends (no reply; the messages seen)."""
         cap = self._settings.max_response_bytes
         total = 0
         seen = 0
@@ -82,63 +140,98 @@ class StreamableHttpTransport:
             while chunk := await resp.content.readany():
                 total += len(chunk)
                 if total > cap:
-                    raise protocol_error(
-                        f"SSE stream exceeds the {cap}-byte limit before the response", http_status=200
-                    )
+                    raise protocol_error(f"SSE stream exceeds the {cap}-byte limit before the response")
                 for event in parser.feed(chunk):
                     if not event.data:  # priming event: an id and empty data
                         continue
                     message = decode(event.data, "SSE event")
                     if is_response(message):
+                        done = time.perf_counter()
                         await self._finish(resp)
-                        return Reply(message, resp.status, seen, total, session_id, "sse")
+                        return Reply(message, resp.status, done, seen, total, session_id, "sse"), seen
                     if not (is_request(message) or is_notification(message)):
-                        raise protocol_error("SSE event holds no JSON-RPC message", http_status=200)
+                        raise protocol_error("SSE event holds no JSON-RPC message")
                     seen += 1
                     if self.on_server_message is not None:
                         self.on_server_message(message)
         except SSEError as exc:
-            raise protocol_error(str(exc), http_status=200) from None
-        where = f" after {seen} server message(s)" if seen else ""
+            raise protocol_error(str(exc)) from None
         if parser.partial:
-            raise protocol_error(f"SSE stream cut mid-event{where}, before the response", http_status=200)
-        raise protocol_error(f"SSE stream ended{where} without the response", http_status=200)
+            raise protocol_error("SSE stream cut mid-event, before the response")
+        return None, seen
+
+    async def _resume(self, parser: SSEParser, session_id: str | None, seen: int) -> Reply:
+        """The stream ended without the answer: resume it (GET + Last-Event-ID) if the server allows."""
+        where = f" after {seen} server message(s)" if seen else ""
+        if parser.last_event_id is None or is_modern(self._version or ""):
+            raise protocol_error(f"SSE stream ended{where} without the response")
+        for _ in range(MAX_RESUMES):
+            await asyncio.sleep(min((parser.retry or 0) / 1000.0, MAX_RETRY_WAIT))
+            assert parser.last_event_id is not None
+            headers = {**self._headers_cache, "Accept": "text/event-stream", "Last-Event-ID": parser.last_event_id}
+            headers.pop("Content-Type", None)
+            async with self._http.get(self.url, headers=headers, allow_redirects=False) as resp:
+                if resp.status != 200 or resp.content_type != "text/event-stream":
+                    failure = await status_failure(resp, None, self._wait()) if resp.status >= 300 else None
+                    why = failure.outcome.describe() if failure else f"{resp.status} {resp.content_type}"
+                    raise protocol_error(f"SSE stream ended{where}; resuming it with Last-Event-ID failed: {why}")
+                reply, more = await self._consume(resp, parser, session_id)
+                if reply is not None:
+                    reply.server_messages += seen
+                    return reply
+                seen += more
+        raise protocol_error(f"SSE stream ended {MAX_RESUMES + 1} times without the response")
 
     async def _finish(self, resp: aiohttp.ClientResponse) -> None:
         """Let the server end the stream so the connection is reused; close it if it lingers."""
-        if resp.content.at_eof() or self._drain <= 0:
+        if resp.content.at_eof():
+            return
+        if self._quirks.lingering_streams or self._settings.drain_grace <= 0:
+            resp.close()
             return
         try:
-            async with asyncio.timeout(self._drain):
+            async with asyncio.timeout(self._settings.drain_grace):
                 while await resp.content.readany():
                     pass
         except TimeoutError:
-            self._drain = 0.0  # this server keeps streams open: stop waiting on it
+            self._quirks.lingering_streams = True  # this server keeps streams open: stop waiting on it
             resp.close()
         except (aiohttp.ClientError, OSError):
             resp.close()
 
-    async def notify(self, body: bytes, headers: Mapping[str, str] | None = None) -> int:
-        self.status = None
-        async with self._http.post(self.url, data=body, headers=self._headers(headers)) as resp:
-            self.status = resp.status
+    async def _post(self, body: bytes, headers: Mapping[str, str] | None) -> int:
+        self._started = asyncio.get_running_loop().time()
+        async with self._http.post(self.url, data=body, headers=self._headers(headers), allow_redirects=False) as resp:
             if not 200 <= resp.status < 300:
-                raise await status_failure(resp, None)
+                raise await status_failure(resp, None, self._wait())
             if resp.status != 202:
                 raise protocol_error(
                     f"expected 202 Accepted for a notification, got {resp.status}", http_status=resp.status
                 )
             return resp.status
 
+    async def notify(self, body: bytes, headers: Mapping[str, str] | None = None) -> int:
+        self._begin()
+        status = self.status = await self._post(body, headers)
+        return status
+
+    async def answer(self, body: bytes) -> None:
+        with contextlib.suppress(Failure, aiohttp.ClientError, OSError):
+            await self._post(body, None)
+
     async def close(self) -> int | None:
-        if self.session_id is None:
+        """DELETE the session. 405 (the server keeps sessions) and 404 (already gone) are fine."""
+        if self._session_id is None:
             return None
-        headers = self._headers(None)
+        headers = dict(self._headers_cache)
         del headers["Content-Type"]
-        self.status = None
-        async with self._http.delete(self.url, headers=headers) as resp:
+        self._begin()
+        async with self._http.delete(self.url, headers=headers, allow_redirects=False) as resp:
             status = self.status = resp.status
             self.session_id = None
-            if 200 <= status < 300 or status == 405:  # 405: the server does not let clients end sessions
+            if 200 <= status < 300 or status in (404, 405):
                 return status
-            raise await status_failure(resp, None)
+            raise await status_failure(resp, None, self._wait())
+
+    def abandon(self) -> None:
+        return None

@@ -16,12 +16,20 @@ TRANSPORTS = (STREAMABLE_HTTP, LEGACY_SSE)
 ServerMessageHandler = Callable[[JSONObject], None]
 
 
+@dataclass
+class ServerQuirks:
+    """What a run learns about its server once, and every later session reuses."""
+
+    lingering_streams: bool = False  # SSE responses stay open after the answer
+
+
 @dataclass(slots=True)
 class Reply:
     """The raw answer to one request: the matching message, not yet checked."""
 
     message: object
     http_status: int
+    done_at: float  # perf_counter() when the answer was in (before any stream draining)
     server_messages: int = 0  # notifications and requests that came before it
     received: int = 0  # body bytes read
     session_id: str | None = None
@@ -31,16 +39,33 @@ class Reply:
 class Transport(Protocol):
     name: str
     on_server_message: ServerMessageHandler | None
-    status: int | None  # HTTP status of the latest response, once its headers are in
+    session_id: str | None  # the server's session, when it gave one
+    status: int | None  # HTTP status of the latest measured exchange, once its headers are in
+
+    async def connect(self) -> int | None:
+        """Open what must be open before the first request; the HTTP status if that took a request."""
+        ...
+
+    def set_version(self, version: str | None) -> None:
+        """The protocol version later requests declare (MCP-Protocol-Version)."""
+        ...
 
     async def request(self, request_id: RequestId, body: bytes, headers: Mapping[str, str] | None = None) -> Reply:
         """Send one JSON-RPC request and return the message answering it (or raise Failure)."""
         ...
 
     async def notify(self, body: bytes, headers: Mapping[str, str] | None = None) -> int:
-        """Send a notification or a response; return the HTTP status (or raise Failure)."""
+        """Send a notification; return the HTTP status (or raise Failure)."""
+        ...
+
+    async def answer(self, body: bytes) -> None:
+        """Send a response to a server request; unmeasured, and failures are the server's to notice."""
         ...
 
     async def close(self) -> int | None:
         """End the session on the wire; the HTTP status of the DELETE, if one was sent."""
+        ...
+
+    def abandon(self) -> None:
+        """Drop held streams at once, without a request (safe while being cancelled)."""
         ...

@@ -64,6 +64,9 @@ CASES = [
     Case("bad-session-id", "initialize", Kind.PROTOCOL_ERROR, "Mcp-Session-Id holds characters outside visible ASCII"),
     Case("notify-200", "notifications/initialized", Kind.PROTOCOL_ERROR, "expected 202 Accepted", 200),
     Case("cursor-loop", "tools/list", Kind.PROTOCOL_ERROR, "nextCursor 'again' repeats"),
+    Case("redirect-302", "tools/call", Kind.HTTP_ERROR, "redirect to '/elsewhere/mcp'", 302),
+    Case("slow-error-body", "tools/call", Kind.HTTP_ERROR, "", 500),
+    Case("null-id-error", "tools/call", Kind.JSONRPC_ERROR, "Parse error", 200, -32700),
     Case("unauthorized", "initialize", Kind.HTTP_ERROR, 'WWW-Authenticate: Bearer error="invalid_token"', 401),
 ]
 
@@ -138,6 +141,7 @@ async def test_sse_stream_with_everything_before_the_answer(faults: FaultServer)
     assert report.ok, report.steps
     call = report.steps[-2]
     assert (call.method, call.server_messages) == ("tools/call", 2)
+    assert call.http_status == 200  # the ping answer's 202 must not leak into the call's step
     assert report.server_messages == {"notifications/progress": 1, "ping": 1}
     assert faults.counts["ping-answered"] == before + 1
     answers = [m for m in faults.seen["sse-chatty"] if "method" not in m]
@@ -191,11 +195,14 @@ async def test_legacy_response_that_never_comes_times_out(faults: FaultServer) -
     assert reason == "no response within 0.5s"
 
 
-async def test_legacy_response_with_a_stray_id_is_named(faults: FaultServer) -> None:
+async def test_legacy_response_with_a_wrong_id_is_named_at_once(faults: FaultServer) -> None:
     report = await run_probe(handshake(faults.url("legacy-stray", "sse"), transport="sse"), call="echo")
     method, kind, reason = failed(report)
-    assert (method, kind) == ("tools/call", Kind.TIMEOUT)
-    assert "unmatched id 987654" in reason
+    assert (method, kind) == ("tools/call", Kind.PROTOCOL_ERROR)
+    assert reason.startswith("response id 987654 does not match request id")
+    step = report.failed_step
+    assert step is not None
+    assert step.duration < 0.4  # named when it arrived, not after the 0.5 s timeout
 
 
 async def test_legacy_stream_closed_by_server(faults: FaultServer) -> None:
@@ -237,3 +244,92 @@ async def test_modern_result_without_result_type(faults: FaultServer) -> None:
     method, kind, reason = failed(report)
     assert (method, kind) == ("server/discover", Kind.PROTOCOL_ERROR)
     assert "resultType" in reason
+
+
+async def test_sse_stream_resumed_with_last_event_id(faults: FaultServer) -> None:
+    report = await run_probe(handshake(faults.url("sse-resume")), call="echo")
+    assert report.ok, report.steps
+    resumes = [h for h in faults.headers["sse-resume"] if h.get("Last-Event-ID")]
+    assert len(resumes) == 1
+    assert resumes[0]["Accept"] == "text/event-stream"
+    assert "Mcp-Session-Id" in resumes[0]
+
+
+async def test_delete_404_means_the_session_is_already_gone(faults: FaultServer) -> None:
+    report = await run_probe(handshake(faults.url("delete-404")))
+    assert report.ok, report.steps
+    last = report.steps[-1]
+    assert (last.method, last.http_status, last.note) == ("session/delete", 404, "session already ended (404)")
+
+
+async def test_timed_out_request_is_cancelled_on_the_wire(faults: FaultServer) -> None:
+    report = await run_probe(handshake(faults.url("cancel-seen")), call="echo")
+    assert failed(report)[1] is Kind.TIMEOUT
+    cancels = [m for m in faults.seen["cancel-seen"] if m.get("method") == "notifications/cancelled"]
+    calls = [m for m in faults.seen["cancel-seen"] if m.get("method") == "tools/call"]
+    assert cancels
+    assert cancels[-1]["params"]["requestId"] == calls[-1]["id"]
+
+
+async def test_legacy_endpoint_that_is_not_a_url(faults: FaultServer) -> None:
+    report = await run_probe(handshake(faults.url("legacy-bad-endpoint", "sse"), transport="sse"))
+    method, kind, reason = failed(report)
+    assert (method, kind) == ("sse/connect", Kind.PROTOCOL_ERROR)
+    assert reason.startswith("endpoint event is not a usable URL")
+
+
+async def test_dead_legacy_stream_is_reopened_once(faults: FaultServer) -> None:
+    report = await run_probe(handshake(faults.url("legacy-die-once", "sse"), transport="sse"), call="echo")
+    assert report.ok, report.steps
+    assert report.reinits == 1
+    assert [s.method for s in report.steps].count("sse/connect") == 2
+
+
+async def test_modern_rejection_of_discover_does_not_fall_back(faults: FaultServer) -> None:
+    report = await run_probe(ConnectSpec(faults.url("modern-header-rejection"), settings=FAST))
+    assert [s.method for s in report.steps] == ["server/discover"]
+    assert (report.outcome.kind, report.outcome.code) == (Kind.JSONRPC_ERROR, -32020)
+
+
+async def test_deeply_nested_schema_is_refused_not_crashed(faults: FaultServer) -> None:
+    report = await run_probe(ConnectSpec(faults.url("modern-deep"), settings=FAST))
+    assert report.ok, report.steps
+    assert "deep" not in report.tools
+    assert any("deeper than" in w for w in report.warnings)
+
+
+async def test_header_mismatch_relists_and_retries(faults: FaultServer) -> None:
+    from mcpgate.protocol.http import make_http
+    from mcpgate.protocol.jsonrpc import IdSource
+    from mcpgate.protocol.session import McpSession, Step, Target
+
+    steps: list[Step] = []
+    target = Target(faults.url("modern"), "streamable-http", "2026-07-28", FAST)
+    async with make_http(FAST) as http:
+        session = McpSession(http, target, ids=IdSource(), sink=steps.append)
+        assert (await session.open()).ok
+        # Called before tools/list: no Mcp-Param-* headers yet, so the server rejects the call once.
+        outcome = await session.call_tool("regional", {"region": "eu", "query": "q"})
+    assert outcome.ok, steps
+    assert [s.method for s in steps] == ["server/discover", "tools/call", "tools/list", "tools/call"]
+    assert steps[1].retried
+
+
+async def test_session_is_reusable_across_iterations(faults: FaultServer) -> None:
+    from mcpgate.protocol.http import make_http
+    from mcpgate.protocol.jsonrpc import IdSource
+    from mcpgate.protocol.session import McpSession, Step, Target
+
+    steps: list[Step] = []
+    for transport, path in (("streamable-http", "mcp"), ("sse", "sse")):
+        target = Target(faults.url("reuse", path), transport, "2025-11-25", FAST)
+        async with make_http(FAST) as http:
+            session = McpSession(http, target, ids=IdSource(), sink=steps.append)
+            for _ in range(3):
+                assert (await session.open()).ok, steps
+                assert (await session.call_tool("echo", {"text": "x"})).ok, steps
+                assert (await session.close()).ok, steps
+    inits = [h for h in faults.headers["reuse"] if h.get("Content-Length") and "Mcp-Session-Id" not in h]
+    # Every initialize starts clean: no session id and no version left over from the session before.
+    assert inits
+    assert all("MCP-Protocol-Version" not in h for h in inits)

@@ -40,7 +40,7 @@ def test_typescript_priming_event_and_ids(step: int | None) -> None:
 def test_endpoint_event_and_comment(step: int | None) -> None:
     events, parser = parse(LEGACY, step)
     assert events == [SSEEvent("endpoint", b"/messages/?session_id=ab12")]
-    assert parser.comments == 1
+    assert not parser.partial
 
 
 def test_crlf_split_across_chunks_is_one_line_end() -> None:
@@ -76,9 +76,34 @@ def test_cut_mid_event_is_visible() -> None:
 
 
 def test_line_longer_than_the_bound_is_an_error() -> None:
-    parser = SSEParser(max_line=16)
+    parser = SSEParser(max_event=16)
     with pytest.raises(SSEError, match="exceeds 16 bytes"):
         parser.feed(b"data: " + b"x" * 64)
+
+
+def test_event_larger_than_the_bound_is_an_error() -> None:
+    parser = SSEParser(max_event=1000)
+    for _ in range(10):
+        parser.feed(b"data: " + b"x" * 100 + b"\n")
+    with pytest.raises(SSEError, match="an SSE event exceeds 1000 bytes"):
+        parser.feed(b"data: " + b"x" * 100 + b"\n")
+
+
+def test_large_event_in_small_chunks_is_linear() -> None:
+    # 4 MiB in 16 KiB chunks: the parser must not rescan what it already holds.
+    payload = b"data: " + b"y" * (4 * 1024 * 1024) + b"\r\n\r\n"
+    parser = SSEParser()
+    events: list[SSEEvent] = []
+    for i in range(0, len(payload), 16384):
+        events += parser.feed(payload[i : i + 16384])
+    assert len(events) == 1
+    assert len(events[0].data) == 4 * 1024 * 1024
+
+
+def test_retry_and_last_event_id_are_kept_for_resumption() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"id: ev-1\nretry: 250\ndata: \n\n") == [SSEEvent("message", b"", "ev-1", 250)]
+    assert (parser.last_event_id, parser.retry) == ("ev-1", 250)
 
 
 def test_non_utf8_event_name_is_an_error() -> None:
