@@ -1,0 +1,1 @@
+"""The engine: executors start and stop virtual users on schedule."""
