@@ -7,11 +7,14 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import orjson
 
 from mcpgate import __version__, exitcodes
+from mcpgate.config.assemble import Overrides
+from mcpgate.config.profiles import PROFILES
 from mcpgate.durations import parse_duration
 from mcpgate.errors import UsageError
 from mcpgate.protocol.http import DEFAULT_MAX_RESPONSE_BYTES, HttpSettings
@@ -38,31 +41,32 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_target_options(p: argparse.ArgumentParser) -> None:
+def add_target_options(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    """Target flags; without defaults (for run) a flag only overrides the config when given."""
+
+    def d(value: object) -> object:
+        return value if defaults else None
+
     g = p.add_argument_group("target")
-    g.add_argument("--transport", choices=[AUTO, *TRANSPORTS], default=AUTO, help="default: auto (detect)")
-    g.add_argument("--protocol-version", choices=[AUTO, *KNOWN_VERSIONS], default=AUTO, help="default: auto")
+    g.add_argument("--transport", choices=[AUTO, *TRANSPORTS], default=d(AUTO), help="default: auto (detect)")
+    g.add_argument("--protocol-version", choices=[AUTO, *KNOWN_VERSIONS], default=d(AUTO), help="default: auto")
     g.add_argument("--expect-protocol-version", choices=KNOWN_VERSIONS, help="fail unless the server speaks this")
     g.add_argument(
         "--header", "-H", action="append", default=[], metavar="NAME:VALUE", help="extra request header (repeatable)"
     )
     g.add_argument("--bearer-token", help=f"sent as 'Authorization: Bearer …'; prefer the {TOKEN_ENV} variable")
-    g.add_argument("--timeout", type=_duration, default=10.0, help="per request, until its response (default 10s)")
-    g.add_argument("--connect-timeout", type=_duration, default=5.0, help="TCP+TLS connect (default 5s)")
+    g.add_argument("--timeout", type=_duration, default=d(10.0), help="per request, until its response (default 10s)")
+    g.add_argument("--connect-timeout", type=_duration, default=d(5.0), help="TCP+TLS connect (default 5s)")
     g.add_argument(
         "--max-response-bytes",
         type=int,
-        default=DEFAULT_MAX_RESPONSE_BYTES,
+        default=d(DEFAULT_MAX_RESPONSE_BYTES),
         help=f"largest response read before failing it (default {DEFAULT_MAX_RESPONSE_BYTES})",
     )
-    g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    g.add_argument("--insecure", action="store_true", default=d(False), help="do not verify TLS certificates")
 
 
-def connect_spec(args: argparse.Namespace, url: str) -> tuple[ConnectSpec, Redactor]:
-    """Turn target flags into a ConnectSpec, and collect every secret they carry."""
-    redact = Redactor()
-    check_url(url, "URL")
-    redact.add_url(url)
+def _headers(args: argparse.Namespace) -> tuple[dict[str, str], str | None]:
     headers: dict[str, str] = {}
     for raw in args.header:
         name, value = parse_header(raw, "--header")
@@ -71,21 +75,25 @@ def connect_spec(args: argparse.Namespace, url: str) -> tuple[ConnectSpec, Redac
         headers[name] = value
     token = args.bearer_token or os.environ.get(TOKEN_ENV) or None
     if token is not None:
-        if any(h.lower() == "authorization" for h in headers):
-            raise UsageError("--bearer-token", "an Authorization header is also given with --header; keep one")
         token = token.strip()
         if not token or any(c in token for c in "\r\n"):
             raise UsageError("--bearer-token", "must be one non-empty line")
+        if any(h.lower() == "authorization" for h in headers):
+            raise UsageError("--bearer-token", "an Authorization header is also given with --header; keep one")
+    return headers, token
+
+
+def connect_spec(args: argparse.Namespace, url: str) -> tuple[ConnectSpec, Redactor]:
+    """Turn target flags into a ConnectSpec, and collect every secret they carry."""
+    redact = Redactor()
+    check_url(url, "URL")
+    redact.add_url(url)
+    headers, token = _headers(args)
+    if token is not None:
         headers["Authorization"] = f"Bearer {token}"
         redact.add(token)
     redact.add_headers(headers)
-    if args.transport == LEGACY_SSE and is_modern(args.protocol_version):
-        raise UsageError("--protocol-version", f"{args.protocol_version} has no legacy SSE transport")
-    expect = args.expect_protocol_version
-    if expect is not None and args.protocol_version not in (AUTO, expect):
-        raise UsageError("--expect-protocol-version", f"contradicts --protocol-version {args.protocol_version}")
-    if expect is not None and args.transport == LEGACY_SSE and is_modern(expect):
-        raise UsageError("--expect-protocol-version", f"{expect} has no legacy SSE transport")
+    _check_versions(args)
     if args.max_response_bytes < 1024:
         raise UsageError("--max-response-bytes", "must be at least 1024")
     if args.timeout <= 0 or args.connect_timeout <= 0:
@@ -101,6 +109,54 @@ def connect_spec(args: argparse.Namespace, url: str) -> tuple[ConnectSpec, Redac
     return spec, redact
 
 
+def _check_versions(args: argparse.Namespace) -> None:
+    version = args.protocol_version or AUTO
+    if args.transport == LEGACY_SSE and is_modern(version):
+        raise UsageError("--protocol-version", f"{version} has no legacy SSE transport")
+    expect = args.expect_protocol_version
+    if expect is not None and version not in (AUTO, expect):
+        raise UsageError("--expect-protocol-version", f"contradicts --protocol-version {version}")
+    if expect is not None and args.transport == LEGACY_SSE and is_modern(expect):
+        raise UsageError("--expect-protocol-version", f"{expect} has no legacy SSE transport")
+
+
+def run_overrides(args: argparse.Namespace) -> Overrides:
+    """Run flags as config overrides: only the flags given count."""
+    if args.url is not None:
+        check_url(args.url, "--url")
+    _check_versions(args)
+    headers, token = _headers(args)
+    target: dict[str, object] = {}
+    for flag, key in (
+        ("transport", "transport"),
+        ("protocol_version", "protocol_version"),
+        ("expect_protocol_version", "expect_protocol_version"),
+        ("timeout", "timeout"),
+        ("connect_timeout", "connect_timeout"),
+        ("max_response_bytes", "max_response_bytes"),
+        ("insecure", "insecure"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            target[key] = value
+    if token is not None:
+        target["bearer_token"] = token
+    if args.vus is not None and args.vus < 1:
+        raise UsageError("--vus", "must be at least 1")
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError("--duration", "must be more than 0")
+    return Overrides(
+        url=args.url,
+        target=target,
+        headers=headers,
+        profile=args.profile,
+        vus=args.vus,
+        duration=args.duration,
+        thresholds=tuple(args.threshold),
+        seed=args.seed,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mcpgate", description="Load-test gate for MCP servers.")
     parser.add_argument("--version", action="version", version=f"mcpgate {__version__}")
@@ -114,6 +170,38 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--args", metavar="JSON", help="arguments for --call, a JSON object (default {})")
     probe.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     probe.set_defaults(handler=_probe)
+
+    run = verbs.add_parser("run", help="run a staged load test and judge its thresholds")
+    run.add_argument("-c", "--config", type=Path, metavar="FILE", help="YAML config (see mcpgate schema)")
+    run.add_argument("--url", help="the MCP endpoint (overrides target.url)")
+    add_target_options(run, defaults=False)
+    run.add_argument("--profile", choices=PROFILES, help="the seed guide's load profiles (default: smoke)")
+    run.add_argument("--vus", type=int, help="scale the profile's peak to this many VUs")
+    run.add_argument("--duration", type=_duration, help="stretch or shrink the profile to this total time")
+    run.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="METRIC=EXPR[,EXPR]",
+        help="add a threshold, or replace the config's for that metric (repeatable)",
+    )
+    run.add_argument("--out", type=Path, metavar="FILE", help="write results as JSON (schema mcpgate/results/v1)")
+    run.add_argument("--seed", type=int, help="seed the random choices, for repeatable runs")
+    run.add_argument("--interval", type=_duration, help="timeline interval (default: 1-10s by run length)")
+    run.add_argument("--no-progress", action="store_true", help="no progress lines while running")
+    run.set_defaults(handler=_run)
+
+    validate = verbs.add_parser("validate", help="check a config file without sending anything")
+    validate.add_argument("file", type=Path, metavar="FILE")
+    validate.set_defaults(handler=_validate)
+
+    schema = verbs.add_parser("schema", help="print the config's JSON Schema (for editors)")
+    schema.set_defaults(handler=_schema)
+
+    report = verbs.add_parser("report", help="render saved results again")
+    report.add_argument("results", type=Path, metavar="RESULTS.json")
+    report.add_argument("--format", choices=["text", "json"], default="text")
+    report.set_defaults(handler=_report)
     return parser
 
 
@@ -130,6 +218,57 @@ def _probe(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_text(report, redact) + "\n")
     return exitcodes.OK if report.ok else exitcodes.CHECK_FAILED
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mcpgate.config.assemble import assemble
+    from mcpgate.plan import build_plan
+    from mcpgate.run import RunOptions, run_plan
+
+    plan = build_plan(assemble(args.config, run_overrides(args)))
+    if args.interval is not None and args.interval < 0.1:
+        raise UsageError("--interval", "must be at least 100ms")
+    options = RunOptions(out=args.out, interval=args.interval, progress=not args.no_progress)
+    results = asyncio.run(run_plan(plan, options))
+    return results.run.exit_code
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from mcpgate.config.assemble import Overrides, assemble
+    from mcpgate.plan import build_plan
+
+    plan = build_plan(assemble(args.file, Overrides()))
+    scenarios = ", ".join(s.name for s in plan.scenarios)
+    print(f"{args.file}: ok ({len(plan.scenarios)} scenario(s): {scenarios}; {len(plan.thresholds)} threshold(s))")
+    return exitcodes.OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from mcpgate.config.models import Config
+
+    schema = Config.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mcpgate configuration"
+    sys.stdout.write(orjson.dumps(schema, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return exitcodes.OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from mcpgate.report.console import render_summary
+    from mcpgate.results import read
+
+    try:
+        results = read(args.results)
+    except FileNotFoundError:
+        raise UsageError(str(args.results), "no such file") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(args.results), str(exc).splitlines()[0]) from None
+    if args.format == "json":
+        data = results.model_dump(mode="json", by_alias=True)
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(render_summary(results) + "\n")
+    return exitcodes.OK
 
 
 def _json_object(text: str, field: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from mcpgate.protocol.http import make_http
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.negotiate import ConnectSpec, connect
 from mcpgate.protocol.outcome import Outcome
-from mcpgate.protocol.session import Step
+from mcpgate.protocol.session import Step, first_failure, step_label
 from mcpgate.redact import Redactor
 
 
@@ -36,7 +36,7 @@ class ProbeReport:
 
     @property
     def failed_step(self) -> Step | None:
-        return next((s for s in self.steps if not (s.fallback or s.retried or s.outcome.ok)), None)
+        return first_failure(self.steps)
 
 
 async def run_probe(
@@ -115,7 +115,7 @@ def report_dict(report: ProbeReport, redact: Redactor) -> dict[str, Any]:
 def failure_line(report: ProbeReport) -> str:
     step = report.failed_step
     if step is not None and report.transport is not None:
-        return f"{_label(step)}: {step.outcome.describe()}"
+        return f"{step_label(step)}: {step.outcome.describe()}"
     return report.outcome.describe()
 
 
@@ -129,7 +129,7 @@ def render_text(report: ProbeReport, redact: Redactor) -> str:
         version = report.server_info.get("version", "")
         lines.append(redact(f"  server     {name} {version}".rstrip()))
     lines.append("")
-    width = max((len(_label(s)) for s in report.steps), default=10)
+    width = max((len(step_label(s)) for s in report.steps), default=10)
     for step in report.steps:
         mark = "·" if step.fallback else "↻" if step.retried else "✓" if step.outcome.ok else "✗"
         status = str(step.http_status) if step.http_status is not None else "-"
@@ -142,7 +142,7 @@ def render_text(report: ProbeReport, redact: Redactor) -> str:
         if step.server_messages:
             detail = f"{detail} [{step.server_messages} server message(s) first]"
         timing = f"{status:>3} {framing:<4} {step.duration * 1000:8.1f} ms"
-        lines.append(redact(f"  {mark} {_label(step):<{width}}  {timing}  {detail}"))
+        lines.append(redact(f"  {mark} {step_label(step):<{width}}  {timing}  {detail}"))
     if report.tools:
         lines.append("")
         lines.append(redact(f"  tools ({len(report.tools)}): {', '.join(report.tools)}"))
@@ -167,7 +167,3 @@ def _redacted(value: Any, redact: Redactor) -> Any:
     if isinstance(value, list):
         return [_redacted(v, redact) for v in value]
     return value
-
-
-def _label(step: Step) -> str:
-    return f"{step.method} {step.tool}" if step.tool else step.method

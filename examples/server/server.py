@@ -58,7 +58,7 @@ def build(args: argparse.Namespace) -> MCPServer[Any]:
     @app.tool(annotations=read_only)
     def get_record(
         # Mirrored into an Mcp-Param-Record-Id header on 2026-07-28, so a proxy could route by record.
-        id: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Record-Id"})],
+        id: Annotated[str, Field(examples=["rec_42"], json_schema_extra={"x-mcp-header": "Record-Id"})],
     ) -> dict[str, str]:
         """Read one record from SQLite by id (e.g. rec_42)."""
         row = con.execute("SELECT id, title, body FROM records WHERE id = ?", (id,)).fetchone()
@@ -67,7 +67,7 @@ def build(args: argparse.Namespace) -> MCPServer[Any]:
         return {"id": row[0], "title": row[1], "body": row[2]}
 
     @app.tool(annotations=read_only)
-    async def search_records(query: str, limit: int = 10) -> list[str]:
+    async def search_records(query: Annotated[str, Field(examples=["test"])], limit: int = 10) -> list[str]:
         """Search record bodies; simulates a fixed amount of server-side work."""
         rows = con.execute(
             "SELECT id FROM records WHERE body LIKE ? ORDER BY id LIMIT ?", (f"%{query}%", max(0, min(limit, 100)))
@@ -77,7 +77,9 @@ def build(args: argparse.Namespace) -> MCPServer[Any]:
         return [r[0] for r in rows]
 
     @app.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True))
-    async def fetch_external_data(source: str, resource_id: str) -> dict[str, str]:
+    async def fetch_external_data(
+        source: Annotated[str, Field(examples=["api"])], resource_id: Annotated[str, Field(examples=["r_7"])]
+    ) -> dict[str, str]:
         """Fetch from a simulated slow upstream API (2-5 s by default)."""
         await asyncio.sleep(random.uniform(ext_lo, ext_hi))
         return {"source": source, "resource_id": resource_id, "status": "fetched"}

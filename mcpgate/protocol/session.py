@@ -88,6 +88,15 @@ class Step:
 StepSink = Callable[[Step], None]
 
 
+def step_label(step: Step) -> str:
+    return f"{step.method} {step.tool}" if step.tool else step.method
+
+
+def first_failure(steps: list[Step]) -> Step | None:
+    """The step that made a session fail: not a negotiation attempt, not one a recovery answered."""
+    return next((s for s in steps if not (s.fallback or s.retried or s.outcome.ok)), None)
+
+
 @dataclass(slots=True)
 class _Answer:
     outcome: Outcome

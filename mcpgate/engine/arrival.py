@@ -1,0 +1,64 @@
+"""Open-model executors (constant-arrival-rate, ramping-arrival-rate).
+
+Iterations start on the schedule whatever the server's latency: a slow server
+gets more concurrent iterations, not fewer (no coordinated omission). An
+iteration that is due when no VU is free and maxVUs are all allocated is not
+started but counted in dropped_iterations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from mcpgate.engine.control import WAKE_EVERY, ScenarioContext, drain
+from mcpgate.engine.schedule import ArrivalSchedule
+from mcpgate.flow import VirtualUser
+
+
+async def run_arrival(
+    ctx: ScenarioContext,
+    schedule: ArrivalSchedule,
+    pre_allocated: int,
+    max_vus: int,
+    graceful_stop: float,
+) -> None:
+    loop = asyncio.get_running_loop()
+    control = ctx.control
+    idle = [ctx.new_vu(n) for n in range(pre_allocated, 0, -1)]  # pop() hands out VU 1 first
+    allocated = pre_allocated
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(vu: VirtualUser) -> None:
+        control.active_vus += 1
+        try:
+            await ctx.flow.iteration(vu, ctx.recorder)
+            pause = ctx.think(vu.rng)
+            if pause > 0 and not control.stopping.is_set():
+                await asyncio.sleep(pause)
+        finally:
+            control.active_vus -= 1
+            idle.append(vu)
+
+    start = loop.time()
+    started = 0
+    while not control.stopping.is_set():
+        due = schedule.count_until(loop.time() - start)
+        for _ in range(started, due):
+            if idle:
+                vu = idle.pop()
+            elif allocated < max_vus:
+                allocated += 1
+                vu = ctx.new_vu(allocated)
+            else:
+                ctx.recorder.dropped()
+                continue
+            task = asyncio.create_task(one(vu))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        started = max(started, due)
+        upcoming = schedule.offset(started)
+        if upcoming is None:
+            break
+        left = start + upcoming - loop.time()
+        await asyncio.sleep(min(max(left, 0.0), WAKE_EVERY))
+    await drain(tasks, min(graceful_stop, control.grace_cap), control)

@@ -1,0 +1,285 @@
+"""Samples -> series: HDR histograms for trends, exact tallies for rates, counters and gauges.
+
+A series is one metric with one full tag set (``mcp_tool_duration`` with
+``scenario=load, tool=get_record``). A query for a sub-metric merges every
+series whose tags include the query's, so ``{tool:get_record}`` spans all
+scenarios. Trend percentiles come from HdrHistogram (3 significant digits:
+0.1% precision) in microseconds: memory stays bounded whatever the request
+count, and histograms merge exactly across processes and machines.
+
+The hot path is cheap on purpose: ``TrendSeries.add`` appends an int to a
+list; values reach the histogram in batches (``flush``), where a Counter
+collapses repeats so each distinct value is recorded once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from hdrh.histogram import HdrHistogram
+
+from mcpgate.catalog import BUILTIN, MetricType
+
+Tags = tuple[tuple[str, str], ...]  # sorted by tag name
+
+HDR_LOWEST_US = 1
+HDR_HIGHEST_US = 3_600_000_000  # one hour
+HDR_DIGITS = 3
+INTERVAL_DIGITS = 2  # per-interval histograms for charts and drift: 1% is plenty, and 7x smaller
+FLUSH_AT = 8192  # pending samples per series before they go into the histogram
+
+TREND_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+
+
+def new_histogram(digits: int = HDR_DIGITS) -> HdrHistogram:
+    return HdrHistogram(HDR_LOWEST_US, HDR_HIGHEST_US, digits)
+
+
+def tags_of(**tags: str | None) -> Tags:
+    return tuple(sorted((k, v) for k, v in tags.items() if v is not None))
+
+
+def format_key(name: str, tags: Tags) -> str:
+    if not tags:
+        return name
+    return name + "{" + ",".join(f"{k}:{v}" for k, v in tags) + "}"
+
+
+class TrendSeries:
+    """Milliseconds in, HDR histogram (in µs) plus exact count, sum, min and max."""
+
+    __slots__ = ("count", "hist", "interval", "max", "min", "pending", "sum")
+
+    def __init__(self, *, track_interval: bool = False) -> None:
+        self.hist = new_histogram()
+        self.interval: HdrHistogram | None = new_histogram(INTERVAL_DIGITS) if track_interval else None
+        self.pending: list[int] = []
+        self.count = 0
+        self.sum = 0.0
+        self.min = math.inf
+        self.max = -math.inf
+
+    def add(self, ms: float) -> None:
+        self.count += 1
+        self.sum += ms
+        self.min = min(self.min, ms)
+        self.max = max(self.max, ms)
+        pending = self.pending
+        pending.append(int(ms * 1000.0) or 1)
+        if len(pending) >= FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        hist, interval = self.hist, self.interval
+        for value, n in Counter(self.pending).items():
+            v = value if value <= HDR_HIGHEST_US else HDR_HIGHEST_US
+            hist.record_value(v, n)
+            if interval is not None:
+                interval.record_value(v, n)
+        self.pending.clear()
+
+
+@dataclass(slots=True)
+class RateSeries:
+    """A fraction: how many samples were true (k6's Rate)."""
+
+    trues: int = 0
+    total: int = 0
+
+    def add(self, value: bool) -> None:
+        self.total += 1
+        if value:
+            self.trues += 1
+
+
+@dataclass(slots=True)
+class CounterSeries:
+    value: float = 0.0
+
+    def add(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+
+@dataclass(slots=True)
+class GaugeSeries:
+    value: float = 0.0
+    min: float = math.inf
+    max: float = -math.inf
+
+    def set(self, value: float) -> None:
+        self.value = value
+        self.min = min(self.min, value)
+        self.max = max(self.max, value)
+
+
+Series = TrendSeries | RateSeries | CounterSeries | GaugeSeries
+
+
+@dataclass(slots=True)
+class TrendSnapshot:
+    """A merged view of trend series: what thresholds and reports read."""
+
+    hist: HdrHistogram
+    count: int = 0
+    sum: float = 0.0
+    min: float = math.inf
+    max: float = -math.inf
+
+    def merge(self, series: TrendSeries) -> None:
+        series.flush()
+        self.hist.add(series.hist)
+        self.count += series.count
+        self.sum += series.sum
+        self.min = min(self.min, series.min)
+        self.max = max(self.max, series.max)
+
+    def percentile(self, p: float) -> float:
+        if p >= 100:
+            return self.max
+        # HDR answers with the highest value equivalent to the bucket: never below the true value.
+        return min(float(self.hist.get_value_at_percentile(p)) / 1000.0, self.max)
+
+    def percentiles(self, ps: Iterable[float]) -> dict[float, float]:
+        wanted = list(ps)
+        raw = self.hist.get_percentile_to_value_dict(wanted) if self.count else {}
+        return {p: min(raw.get(p, 0) / 1000.0, self.max) if p < 100 else self.max for p in wanted}
+
+    @property
+    def avg(self) -> float:
+        return self.sum / self.count if self.count else 0.0
+
+
+@dataclass
+class Metrics:
+    """All series of a run, and the queries thresholds and reports make of them."""
+
+    series: dict[tuple[str, Tags], Series] = field(default_factory=dict)
+    elapsed: float = 0.0  # seconds the run has lasted, for counter rates
+
+    def _get(self, name: str, tags: Tags, kind: type[Series], **kw: bool) -> Series:
+        key = (name, tags)
+        found = self.series.get(key)
+        if found is None:
+            found = self.series[key] = kind(**kw)
+        return found
+
+    def trend(self, name: str, tags: Tags = (), *, track_interval: bool = False) -> TrendSeries:
+        found = self._get(name, tags, TrendSeries, track_interval=track_interval)
+        assert isinstance(found, TrendSeries)
+        return found
+
+    def rate(self, name: str, tags: Tags = ()) -> RateSeries:
+        found = self._get(name, tags, RateSeries)
+        assert isinstance(found, RateSeries)
+        return found
+
+    def counter(self, name: str, tags: Tags = ()) -> CounterSeries:
+        found = self._get(name, tags, CounterSeries)
+        assert isinstance(found, CounterSeries)
+        return found
+
+    def gauge(self, name: str, tags: Tags = ()) -> GaugeSeries:
+        found = self._get(name, tags, GaugeSeries)
+        assert isinstance(found, GaugeSeries)
+        return found
+
+    def flush(self) -> None:
+        for s in self.series.values():
+            if isinstance(s, TrendSeries):
+                s.flush()
+
+    # -- queries -------------------------------------------------------------------------
+
+    def matching(self, name: str, tags: Tags = ()) -> Iterator[Series]:
+        wanted = set(tags)
+        for (n, t), s in self.series.items():
+            if n == name and wanted.issubset(t):
+                yield s
+
+    def trend_snapshot(self, name: str, tags: Tags = ()) -> TrendSnapshot | None:
+        snap = TrendSnapshot(new_histogram())
+        for s in self.matching(name, tags):
+            if isinstance(s, TrendSeries):
+                snap.merge(s)
+        return snap if snap.count else None
+
+    def rate_totals(self, name: str, tags: Tags = ()) -> tuple[int, int]:
+        trues = total = 0
+        for s in self.matching(name, tags):
+            if isinstance(s, RateSeries):
+                trues += s.trues
+                total += s.total
+        return trues, total
+
+    def counter_total(self, name: str, tags: Tags = ()) -> float | None:
+        found = [s.value for s in self.matching(name, tags) if isinstance(s, CounterSeries)]
+        return sum(found) if found else None
+
+    def aggregate(self, name: str, tags: Tags, aggregation: str) -> float | None:
+        """One number for a threshold, or None when the metric has no samples (k6 semantics)."""
+        info = BUILTIN.get(name)
+        kind = info.type if info is not None else self._kind_of(name)
+        if kind is MetricType.TREND:
+            snap = self.trend_snapshot(name, tags)
+            if snap is None:
+                return None
+            return trend_value(snap, aggregation)
+        if kind is MetricType.RATE:
+            trues, total = self.rate_totals(name, tags)
+            return trues / total if total else None
+        if kind is MetricType.COUNTER:
+            count = self.counter_total(name, tags)
+            if count is None:
+                return None
+            if aggregation == "rate":  # k6: a counter's rate is per second
+                return count / self.elapsed if self.elapsed > 0 else 0.0
+            return count
+        if kind is MetricType.GAUGE:
+            gauges = [s for s in self.matching(name, tags) if isinstance(s, GaugeSeries)]
+            if not gauges:
+                return None
+            if aggregation == "min":
+                return min(g.min for g in gauges)
+            if aggregation == "max":
+                return max(g.max for g in gauges)
+            return sum(g.value for g in gauges)
+        return None
+
+    def _kind_of(self, name: str) -> MetricType | None:
+        for (n, _), s in self.series.items():
+            if n == name:
+                return _TYPES[type(s)]
+        return None
+
+
+_TYPES: dict[type, MetricType] = {
+    TrendSeries: MetricType.TREND,
+    RateSeries: MetricType.RATE,
+    CounterSeries: MetricType.COUNTER,
+    GaugeSeries: MetricType.GAUGE,
+}
+
+
+def trend_value(snap: TrendSnapshot, aggregation: str) -> float:
+    if aggregation == "avg":
+        return snap.avg
+    if aggregation == "min":
+        return snap.min
+    if aggregation == "max":
+        return snap.max
+    if aggregation == "count":
+        return float(snap.count)
+    if aggregation == "med":
+        return snap.percentile(50.0)
+    if aggregation.startswith("p(") and aggregation.endswith(")"):
+        return snap.percentile(float(aggregation[2:-1]))
+    raise ValueError(f"unknown trend aggregation {aggregation!r}")
+
+
+def kind_of_series(series: Series) -> MetricType:
+    return _TYPES[type(series)]

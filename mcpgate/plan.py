@@ -1,0 +1,216 @@
+"""Config -> Plan: everything a run needs, settled and immutable before any traffic.
+
+Scenarios become schedules (pure math from engine/schedule.py), thresholds are
+parsed, datasets loaded, the target turned into a ConnectSpec, and every
+secret registered with the redactor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from mcpgate.config.assemble import Assembled
+from mcpgate.config.models import (
+    Config,
+    ConstantArrivalRate,
+    ConstantVus,
+    RampingArrivalRate,
+    RampingVus,
+    Scenario,
+    TargetConfig,
+)
+from mcpgate.durations import format_duration
+from mcpgate.engine.schedule import ArrivalSchedule, Stage, max_vus, ramping_vus_steps, total_duration
+from mcpgate.errors import UsageError
+from mcpgate.inputs import load_dataset
+from mcpgate.protocol.http import HttpSettings
+from mcpgate.protocol.negotiate import ConnectSpec
+from mcpgate.protocol.transport import LEGACY_SSE
+from mcpgate.protocol.versions import is_modern
+from mcpgate.redact import MASK, Redactor, sensitive_name
+from mcpgate.target import check_url, parse_header
+from mcpgate.thresholds import Threshold, thresholds_from_config
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioPlan:
+    name: str
+    executor: str
+    start_time: float
+    duration: float  # from its own start to its last scheduled moment
+    graceful_stop: float
+    max_vus: int
+    steps: tuple[tuple[float, int], ...] = ()  # closed model: (offset, VUs)
+    graceful_ramp_down: float = 0.0
+    schedule: ArrivalSchedule | None = None  # open model
+    pre_allocated: int = 0
+
+    @property
+    def end(self) -> float:
+        return self.start_time + self.duration
+
+    def describe(self) -> str:
+        when = f", from {format_duration(self.start_time)}" if self.start_time else ""
+        length = format_duration(self.duration)
+        if self.schedule is not None:
+            total = self.schedule.total()
+            return f"{self.executor}: {total} iterations over {length}, up to {self.max_vus} VUs{when}"
+        if self.executor == "constant-vus":
+            return f"{self.executor}: {self.max_vus} VUs for {length}{when}"
+        return f"{self.executor}: up to {self.max_vus} VUs over {length}{when}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    config: Config
+    connect: ConnectSpec
+    redact: Redactor
+    scenarios: tuple[ScenarioPlan, ...]
+    thresholds: tuple[Threshold, ...]
+    think: tuple[float, float]
+    datasets: Mapping[str, list[dict[str, Any]]]
+    source: str
+    profile: str | None
+    digest: str
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def duration(self) -> float:
+        return max((s.end for s in self.scenarios), default=0.0)
+
+    @property
+    def max_vus(self) -> int:
+        return sum(s.max_vus for s in self.scenarios)
+
+    def think_time(self) -> Callable[[random.Random], float]:
+        low, high = self.think
+        if high <= 0:
+            return lambda rng: 0.0
+        if low == high:
+            return lambda rng: low
+        return lambda rng: rng.uniform(low, high)
+
+
+def build_plan(assembled: Assembled) -> Plan:
+    config = assembled.config
+    connect, redact = connect_spec(config.target)
+    scenarios = tuple(scenario_plan(name, s) for name, s in config.scenarios.items())
+    try:
+        thresholds = tuple(thresholds_from_config(config.thresholds))
+    except ValueError as exc:
+        raise UsageError(assembled.source, str(exc)) from None
+    datasets = {
+        name: load_dataset(assembled.base_dir / ds.file, ds.format, f"datasets.{name}")
+        for name, ds in config.datasets.items()
+    }
+    for index, tool in enumerate(config.flow.tools):
+        if tool.dataset is not None and tool.dataset not in datasets:
+            known = ", ".join(datasets) or "none"
+            raise UsageError(
+                f"{assembled.source}: flow.tools[{index}].dataset", f"no dataset {tool.dataset!r} ({known})"
+            )
+    think = config.flow.think_time
+    return Plan(
+        config=config,
+        connect=connect,
+        redact=redact,
+        scenarios=scenarios,
+        thresholds=thresholds,
+        think=(think.min, think.max) if think is not None else (0.0, 0.0),
+        datasets=datasets,
+        source=assembled.source,
+        profile=assembled.profile,
+        digest=digest(config),
+        notes=assembled.notes,
+    )
+
+
+def connect_spec(target: TargetConfig) -> tuple[ConnectSpec, Redactor]:
+    redact = Redactor()
+    check_url(target.url, "target.url")
+    redact.add_url(target.url)
+    headers: dict[str, str] = {}
+    for name, value in target.headers.items():
+        header, clean = parse_header(f"{name}: {value}", f"target.headers.{name}")
+        headers[header] = clean
+    if target.bearer_token:
+        token = target.bearer_token.strip()
+        if not token or any(c in token for c in "\r\n"):
+            raise UsageError("target.bearer_token", "must be one non-empty line")
+        headers["Authorization"] = f"Bearer {token}"
+        redact.add(token)
+    redact.add_headers(headers)
+    if target.transport == LEGACY_SSE and is_modern(target.protocol_version):
+        raise UsageError("target.protocol_version", f"{target.protocol_version} has no legacy SSE transport")
+    if target.timeout <= 0 or target.connect_timeout <= 0:
+        raise UsageError("target.timeout", "timeouts must be more than 0")
+    settings = HttpSettings(
+        timeout=target.timeout,
+        connect_timeout=min(target.connect_timeout, target.timeout),
+        max_response_bytes=target.max_response_bytes,
+        headers=headers,
+        verify_tls=not target.insecure,
+    )
+    expect = target.expect_protocol_version if target.expect_protocol_version != "auto" else None
+    spec = ConnectSpec(target.url, target.transport, target.protocol_version, settings, expect)
+    return spec, redact
+
+
+def scenario_plan(name: str, s: Scenario) -> ScenarioPlan:
+    if isinstance(s, ConstantVus):
+        return ScenarioPlan(name, s.executor, s.start_time, s.duration, s.graceful_stop, s.vus, steps=((0.0, s.vus),))
+    if isinstance(s, RampingVus):
+        stages = [Stage(st.duration, st.target) for st in s.stages]
+        return ScenarioPlan(
+            name,
+            s.executor,
+            s.start_time,
+            total_duration(stages),
+            s.graceful_stop,
+            max(1, max_vus(s.start_vus, stages)),
+            steps=tuple(ramping_vus_steps(s.start_vus, stages)),
+            graceful_ramp_down=s.graceful_ramp_down,
+        )
+    if isinstance(s, ConstantArrivalRate):
+        schedule = ArrivalSchedule.constant(s.rate / s.time_unit, s.duration)
+        top = max(s.max_vus or s.pre_allocated_vus, s.pre_allocated_vus)
+        return ScenarioPlan(
+            name,
+            s.executor,
+            s.start_time,
+            s.duration,
+            s.graceful_stop,
+            top,
+            schedule=schedule,
+            pre_allocated=s.pre_allocated_vus,
+        )
+    assert isinstance(s, RampingArrivalRate)
+    stages = [Stage(st.duration, st.target / s.time_unit) for st in s.stages]
+    schedule = ArrivalSchedule(s.start_rate / s.time_unit, stages)
+    top = max(s.max_vus or s.pre_allocated_vus, s.pre_allocated_vus)
+    return ScenarioPlan(
+        name,
+        s.executor,
+        s.start_time,
+        schedule.duration,
+        s.graceful_stop,
+        top,
+        schedule=schedule,
+        pre_allocated=s.pre_allocated_vus,
+    )
+
+
+def digest(config: Config) -> str:
+    """A fingerprint of what was run, with secrets masked so it can be published."""
+    data = config.model_dump(mode="json")
+    target = data["target"]
+    if target.get("bearer_token"):
+        target["bearer_token"] = MASK
+    target["headers"] = {k: MASK if sensitive_name(k) else v for k, v in target.get("headers", {}).items()}
+    return "sha256:" + hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]

@@ -1,0 +1,81 @@
+"""One real session before the load: if the server is down, refuses us, or is not MCP, say so and stop.
+
+It also settles what every virtual user will reuse: the transport and protocol
+version (negotiated once), and the tool mix checked against the server's own
+tools/list, with each tool's arguments compiled and tried once.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from mcpgate import exitcodes
+from mcpgate.flow import ToolMix, VirtualUser, resolve_tools
+from mcpgate.inputs import TemplateError
+from mcpgate.plan import Plan
+from mcpgate.protocol.jsonrpc import IdSource
+from mcpgate.protocol.negotiate import connect
+from mcpgate.protocol.session import ServerIdentity, Step, Target, first_failure, step_label
+
+
+@dataclass
+class Preflight:
+    ok: bool
+    exit_code: int
+    reason: str
+    chosen: str = ""
+    target: Target | None = None
+    identity: ServerIdentity | None = None
+    tools: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    mix: ToolMix | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+async def preflight(http: aiohttp.ClientSession, plan: Plan) -> Preflight:
+    steps: list[Step] = []
+    conn = await connect(http, plan.connect, ids=IdSource(), sink=steps.append)
+    session = conn.session
+    if session is None or conn.target is None:
+        labelled = next((s for s in steps if s.outcome is conn.outcome), None)
+        detail = conn.outcome.describe()
+        if labelled is not None:
+            detail = f"{step_label(labelled)}: {detail}"
+        return Preflight(
+            False, exitcodes.COULD_NOT_START, f"preflight session failed: {detail}", conn.chosen, steps=steps
+        )
+    listed = await session.list_tools()
+    await session.close()
+    session.abandon()
+    result = Preflight(True, exitcodes.OK, "", conn.chosen, conn.target, session.identity, list(session.tools), steps)
+    if not listed.ok:
+        result.ok, result.exit_code, result.reason = False, exitcodes.COULD_NOT_START, _why(steps, listed.describe())
+        return result
+    config = plan.config
+    stride = max((s.max_vus for s in plan.scenarios), default=1)
+    resolution = resolve_tools(config.flow.tools, session.tools, plan.datasets, config.datasets, stride)
+    result.notes = [*session.warnings, *resolution.notes]
+    if resolution.problems:
+        result.ok, result.exit_code = False, exitcodes.COULD_NOT_START
+        result.reason = "; ".join(resolution.problems)
+        return result
+    # Render every tool's arguments once, so a template that cannot work fails now, not on every call.
+    first = plan.scenarios[0].name if plan.scenarios else ""
+    probe_vu = VirtualUser(1, random.Random(0))
+    for choice in resolution.mix.choices:
+        try:
+            choice.arguments(probe_vu, first)
+        except TemplateError as exc:
+            result.ok, result.exit_code, result.reason = False, exitcodes.INVALID_INPUT, str(exc)
+            return result
+    result.mix = resolution.mix
+    return result
+
+
+def _why(steps: list[Step], fallback: str) -> str:
+    step = first_failure(steps)
+    detail = f"{step_label(step)}: {step.outcome.describe()}" if step is not None else fallback
+    return f"preflight session failed: {detail}"

@@ -1,0 +1,144 @@
+"""Steps and iterations -> metric samples, for one scenario.
+
+A session reports every exchange as a ``Step``; this is the only place that
+knows which metrics a step feeds. Series handles are looked up once per
+(method, tool) and cached, so recording a step is a handful of appends.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from mcpgate.metrics import CounterSeries, Metrics, RateSeries, TrendSeries, tags_of
+from mcpgate.protocol.outcome import Kind
+from mcpgate.protocol.session import Step
+
+MAX_REASONS = 10  # distinct sample reasons kept per error class; the rest are counted as "other"
+
+_METHOD_TREND = {
+    "initialize": "mcp_init_duration",
+    "server/discover": "mcp_discover_duration",
+    "tools/list": "mcp_tools_list_duration",
+}
+
+
+@dataclass
+class ErrorLog:
+    """Error classes with a few sample reasons each (what, where, how often)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    samples: dict[str, Counter[tuple[str, str, str]]] = field(default_factory=dict)
+    other: Counter[str] = field(default_factory=Counter)
+
+    def add(self, kind: str, reason: str, method: str, tool: str | None) -> None:
+        self.counts[kind] += 1
+        seen = self.samples.setdefault(kind, Counter())
+        key = (reason, method, tool or "")
+        if key in seen or len(seen) < MAX_REASONS:
+            seen[key] += 1
+        else:
+            self.other[kind] += 1
+
+
+@dataclass(slots=True)
+class _ToolHandles:
+    duration: TrendSeries
+    errors: RateSeries
+    is_error: RateSeries
+
+
+@dataclass(slots=True)
+class _Handles:
+    duration: TrendSeries
+    reqs: CounterSeries
+    failed: RateSeries
+    check: RateSeries
+    method_trend: TrendSeries | None
+    tool: _ToolHandles | None
+
+
+class Recorder:
+    def __init__(self, metrics: Metrics, scenario: str, errors: ErrorLog) -> None:
+        self._m = metrics
+        self.scenario = scenario
+        self._errors = errors
+        self._tags = tags_of(scenario=scenario)
+        self._handles: dict[tuple[str, str | None], _Handles] = {}
+        m, tags = metrics, self._tags
+        self._sent = m.counter("data_sent", tags)
+        self._received = m.counter("data_received", tags)
+        self._iterations = m.counter("iterations", tags)
+        self._iteration_duration = m.trend("iteration_duration", tags)
+        self._session_duration = m.trend("mcp_session_duration", tags)
+        self._init_errors = m.counter("mcp_init_errors", tags)
+        self._reinit = m.counter("mcp_session_reinit", tags)
+        self._dropped = m.counter("dropped_iterations", tags)
+
+    def _for(self, method: str, tool: str | None) -> _Handles:
+        m, scenario = self._m, self.scenario
+        tags = tags_of(scenario=scenario, method=method, tool=tool)
+        label = f"{method} {tool}" if tool else method
+        trend_name = _METHOD_TREND.get(method)
+        tool_handles = None
+        if method == "tools/call":
+            tool_tags = tags_of(scenario=scenario, tool=tool or "")
+            tool_handles = _ToolHandles(
+                m.trend("mcp_tool_duration", tool_tags, track_interval=True),
+                m.rate("mcp_tool_errors", tool_tags),
+                m.rate("mcp_tool_is_error", tool_tags),
+            )
+        handles = _Handles(
+            duration=m.trend("http_req_duration", tags, track_interval=True),
+            reqs=m.counter("http_reqs", tags),
+            failed=m.rate("http_req_failed", tags),
+            check=m.rate("checks", tags_of(scenario=scenario, check=f"{label} is ok")),
+            method_trend=m.trend(trend_name, tags_of(scenario=scenario)) if trend_name else None,
+            tool=tool_handles,
+        )
+        self._handles[(method, tool)] = handles
+        return handles
+
+    def step(self, step: Step) -> None:
+        h = self._handles.get((step.method, step.tool)) or self._for(step.method, step.tool)
+        ms = step.duration * 1000.0
+        outcome = step.outcome
+        ok = outcome.kind is Kind.OK
+        status = step.http_status
+        h.duration.add(ms)
+        h.reqs.add()
+        h.failed.add(status is None or status >= 400)
+        h.check.add(ok)
+        if h.method_trend is not None:
+            h.method_trend.add(ms)
+        if h.tool is not None:
+            h.tool.duration.add(ms)
+            h.tool.errors.add(not ok)
+            h.tool.is_error.add(outcome.kind is Kind.TOOL_ERROR)
+        self._sent.value += step.sent
+        self._received.value += step.received
+        if not ok:
+            kind = outcome.kind.value
+            self._m.counter(
+                f"mcp_errors_{kind}", tags_of(scenario=self.scenario, method=step.method, tool=step.tool)
+            ).add()
+            self._errors.add(kind, outcome.describe(), step.method, step.tool)
+
+    def template_error(self, tool: str, reason: str) -> None:
+        self._errors.add("template_error", reason, "tools/call", tool)
+
+    def opened(self, ok: bool) -> None:
+        if not ok:
+            self._init_errors.add()
+
+    def session(self, seconds: float, reinits: int) -> None:
+        self._session_duration.add(seconds * 1000.0)
+        if reinits:
+            self._reinit.add(reinits)
+
+    def iteration(self, seconds: float) -> None:
+        self._iterations.add()
+        self._iteration_duration.add(seconds * 1000.0)
+
+    def dropped(self, n: int = 1) -> None:
+        self._dropped.add(n)

@@ -1,0 +1,1 @@
+"""Reports: pure functions of a results file (console text now; more formats build on it)."""

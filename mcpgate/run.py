@@ -1,0 +1,269 @@
+"""``mcpgate run``: plan -> preflight -> engine -> verdict -> results and summary.
+
+Whatever happens after the plan is made (a server that refuses the preflight,
+a threshold that aborts, a SIGTERM from a cancelled CI job), the results file
+and the summary are written, and the exit code says which of those it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from mcpgate import __version__, exitcodes
+from mcpgate.catalog import BUILTIN
+from mcpgate.engine.runner import Engine, EngineOutcome, default_interval
+from mcpgate.flow import Flow
+from mcpgate.metrics import Metrics
+from mcpgate.plan import Plan
+from mcpgate.preflight import Preflight, preflight
+from mcpgate.probe import step_dict
+from mcpgate.protocol.http import make_http
+from mcpgate.recorder import ErrorLog
+from mcpgate.report.console import render_summary
+from mcpgate.report.format import observed
+from mcpgate.report.progress import Progress, progress_line
+from mcpgate.results import (
+    PHASE_ORDER,
+    Results,
+    RunInfo,
+    ScenarioInfo,
+    Status,
+    TargetInfo,
+    error_classes,
+    latency_table,
+    metric_entries,
+    series_entries,
+    threshold_results,
+    timeseries,
+    write,
+)
+from mcpgate.thresholds import Verdict, evaluate_all
+from mcpgate.timeline import Point
+
+INTERRUPT_GRACE = 3.0  # seconds for iterations in flight after SIGINT/SIGTERM
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    out: Path | None = None
+    interval: float | None = None  # timeline interval, seconds; default from the run's length
+    progress: bool = True
+    summary: bool = True
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None, err: TextIO | None = None) -> Results:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    started_at = now()
+    metrics = Metrics()
+    errors = ErrorLog()
+    interval = options.interval or default_interval(plan.duration)
+    engine: Engine | None = None
+    outcome: EngineOutcome | None = None
+    signals = _Signals()
+    limit = max(100, plan.max_vus * 2)
+    async with make_http(plan.connect.settings, limit=limit) as http:
+        signals.install(lambda grace: engine.interrupt(grace) if engine is not None else None)
+        try:
+            pre = await preflight(http, plan)
+            if pre.ok and not signals.count:
+                assert pre.target is not None
+                assert pre.mix is not None
+                config = plan.config
+                flow = Flow(
+                    http,
+                    pre.target,
+                    pre.mix,
+                    tools_list=config.flow.tools_list,
+                    calls_per_session=config.flow.calls_per_session,
+                )
+                progress = Progress(err) if options.progress else None
+                engine = Engine(plan, flow, metrics, errors, interval=interval)
+                watcher = asyncio.create_task(_report_progress(engine, plan, progress)) if progress else None
+                try:
+                    outcome = await engine.run()
+                finally:
+                    if watcher is not None:
+                        watcher.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await watcher
+                    if progress is not None:
+                        progress.done()
+        finally:
+            signals.remove()
+    verdicts = evaluate_all(plan.thresholds, lambda key, agg: metrics.aggregate(key.name, key.tags, agg))
+    status, code, reason = _verdict(pre, outcome, verdicts, signals.count > 0)
+    results = _results(
+        plan,
+        pre=pre,
+        outcome=outcome,
+        metrics=metrics,
+        errors=errors,
+        engine=engine,
+        verdicts=verdicts,
+        status=status,
+        code=code,
+        reason=reason,
+        started_at=started_at,
+        interval=interval,
+    )
+    if options.out is not None:
+        write(results, options.out)
+    if options.summary:
+        out.write(render_summary(results) + "\n")
+        out.flush()
+    return results
+
+
+def _verdict(
+    pre: Preflight, outcome: EngineOutcome | None, verdicts: list[Verdict], interrupted: bool
+) -> tuple[Status, int, str]:
+    if not pre.ok:
+        return "not_started", pre.exit_code, pre.reason
+    if interrupted or outcome is None or outcome.interrupted:
+        return "interrupted", exitcodes.INTERRUPTED, "stopped by a signal (SIGINT or SIGTERM)"
+    if outcome.aborted_by is not None:
+        return "aborted", exitcodes.THRESHOLDS_FAILED, f"{_said(outcome.aborted_by)}, so the run was stopped"
+    failed = [v for v in verdicts if not v.ok]
+    if failed:
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return "failed", exitcodes.THRESHOLDS_FAILED, f"{_said(failed[0])}{more}"
+    return "passed", exitcodes.OK, ""
+
+
+def _said(verdict: Verdict) -> str:
+    """``mcp_tool_duration p(95)<3000 failed: p(95)=4.12s``, in the metric's own units."""
+    t = verdict.threshold
+    info = BUILTIN.get(t.key.name)
+    shown = observed(info.type.value if info else "", t.aggregation, verdict.observed)
+    return f"{t.key} {t.source} failed: {shown}"
+
+
+def _results(
+    plan: Plan,
+    *,
+    pre: Preflight,
+    outcome: EngineOutcome | None,
+    metrics: Metrics,
+    errors: ErrorLog,
+    engine: Engine | None,
+    verdicts: list[Verdict],
+    status: Status,
+    code: int,
+    reason: str,
+    started_at: str,
+    interval: float,
+) -> Results:
+    redact = plan.redact
+    identity = pre.identity
+    extra = [(t.key.name, t.key.tags) for t in plan.thresholds]
+    return Results(
+        run=RunInfo(
+            status=status,
+            exit_code=code,
+            reason=redact(reason),
+            started_at=started_at,
+            ended_at=now(),
+            duration_s=round(outcome.duration if outcome else 0.0, 3),
+            profile=plan.profile,
+            source=plan.source,
+            config_digest=plan.digest,
+            mcpgate_version=__version__,
+            interrupted_iterations=outcome.interrupted_iterations if outcome else 0,
+            notes=[redact(n) for n in (*plan.notes, *pre.notes)],
+        ),
+        target=TargetInfo(
+            url=redact.url(plan.connect.url),
+            transport=identity.transport if identity else None,
+            protocol_version=identity.protocol_version if identity else None,
+            server_info=identity.server_info if identity else None,
+            chosen=redact(pre.chosen),
+            tools=[redact(t) for t in pre.tools],
+        ),
+        scenarios=[
+            ScenarioInfo(
+                name=s.name,
+                executor=s.executor,
+                description=s.describe(),
+                max_vus=s.max_vus,
+                start_time=s.start_time,
+                duration=s.duration,
+            )
+            for s in plan.scenarios
+        ],
+        thresholds=threshold_results(verdicts, outcome.aborted_by if outcome else None),
+        metrics=metric_entries(metrics, extra),
+        phases=latency_table(metrics, "http_req_duration", "method", PHASE_ORDER),
+        tools=latency_table(metrics, "mcp_tool_duration", "tool"),
+        errors=error_classes(errors, redact),
+        preflight=[step_dict(s, redact) for s in pre.steps],
+        timeseries=timeseries(engine.timeline, interval) if engine is not None else None,
+        series=series_entries(metrics),
+    )
+
+
+async def _report_progress(engine: Engine, plan: Plan, progress: Progress) -> None:
+    last_t, last_reqs = 0.0, 0.0
+    total = plan.duration
+    while True:
+        await asyncio.sleep(progress.every)
+        m = engine.metrics
+        elapsed = engine.elapsed()
+        reqs = m.counter_total("http_reqs") or 0.0
+        rps = (reqs - last_reqs) / (elapsed - last_t) if elapsed > last_t else 0.0
+        last_t, last_reqs = elapsed, reqs
+        passed, checked = m.rate_totals("checks")
+        error_rate = (checked - passed) / checked if checked else None
+        point: Point | None = engine.timeline.points[-1] if engine.timeline.points else None
+        control = engine.control
+        progress.show(
+            progress_line(
+                elapsed=elapsed,
+                total=total,
+                vus=control.active_vus,
+                vus_max=control.allocated_vus,
+                iterations=m.counter_total("iterations") or 0,
+                rps=rps,
+                error_rate=error_rate,
+                p95=point.p95 if point else None,
+            )
+        )
+
+
+class _Signals:
+    """SIGINT/SIGTERM: the first stops the run with a short grace; the second stops it at once."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._installed: list[signal.Signals] = []
+
+    def install(self, stop: Callable[[float], None]) -> None:
+        loop = asyncio.get_running_loop()
+
+        def handler() -> None:
+            self.count += 1
+            grace = INTERRUPT_GRACE if self.count == 1 else 0.0
+            stop(grace)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, handler)
+                self._installed.append(sig)
+
+    def remove(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._installed:
+            loop.remove_signal_handler(sig)
+        self._installed.clear()
