@@ -14,6 +14,8 @@ PEER_MODES: dict[str, tuple[Callable[[int], list[str]], str, bool]] = {
     "stateless-sse": (lambda p: servers.example_cmd(p, "--stateless"), "/mcp", False),
     "stateless-json": (lambda p: servers.example_cmd(p, "--stateless", "--json"), "/mcp", False),
     "legacy-sse": (lambda p: servers.example_cmd(p, "--transport", "sse"), "/sse", False),
+    # The seed's timings, so per-tool numbers can be checked: search_records works 200 ms.
+    "timed": (lambda p: servers.example_cmd(p, search="0.2", external="0.3..0.4"), "/mcp", False),
     "v1-stateful": (servers.mcp1_cmd, "/mcp", False),
     "v1-stateless-json": (lambda p: servers.mcp1_cmd(p, "--stateless", "--json"), "/mcp", False),
     "v1-sse": (lambda p: servers.mcp1_cmd(p, "--transport", "sse"), "/sse", False),

@@ -578,7 +578,14 @@ async def modern_deep(s: FaultServer, r: web.Request, m: Json) -> web.StreamResp
     return web.json_response(result(m, {"tools": tools, "resultType": "complete"}))
 
 
+@on_call
+async def slow_call(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    await s.stall(0.3)
+    return web.json_response(result(m, {"content": [{"type": "text", "text": "slow"}]}))
+
+
 FAULTS: dict[str, Handler] = {
+    "slow-call": slow_call,
     "redirect-302": redirect_302,
     "slow-error-body": slow_error_body,
     "null-id-error": null_id_error,

@@ -91,16 +91,17 @@ def running(cmd: Sequence[str], port: int, **kw: object) -> Iterator[Server]:
         stop(server)
 
 
-def example_cmd(port: int, *flags: str) -> list[str]:
+def example_cmd(port: int, *flags: str, search: str = "0.02", external: str = "0.05..0.1") -> list[str]:
+    """The bundled example server, with its simulated work shortened for tests unless asked otherwise."""
     return [
         sys.executable,
         str(EXAMPLE),
         "--port",
         str(port),
         "--search-delay",
-        "0.02",
+        search,
         "--external-delay",
-        "0.05..0.1",
+        external,
         *flags,
     ]
 

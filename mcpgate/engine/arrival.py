@@ -31,7 +31,11 @@ async def run_arrival(
     async def one(vu: VirtualUser) -> None:
         control.active_vus += 1
         try:
-            await ctx.flow.iteration(vu, ctx.recorder)
+            try:
+                await ctx.flow.iteration(vu, ctx.recorder)
+            except asyncio.CancelledError:
+                control.interrupted_iterations += 1
+                raise
             pause = ctx.think(vu.rng)
             if pause > 0 and not control.stopping.is_set():
                 await asyncio.sleep(pause)
@@ -61,4 +65,4 @@ async def run_arrival(
             break
         left = start + upcoming - loop.time()
         await asyncio.sleep(min(max(left, 0.0), WAKE_EVERY))
-    await drain(tasks, min(graceful_stop, control.grace_cap), control)
+    await drain(tasks, min(graceful_stop, control.grace_cap))

@@ -56,12 +56,11 @@ async def sleep_until(loop: asyncio.AbstractEventLoop, deadline: float, control:
     return False
 
 
-async def drain(tasks: set[asyncio.Task[None]], grace: float, control: Control) -> None:
-    """Let running iterations finish for ``grace`` seconds, then interrupt the rest."""
+async def drain(tasks: set[asyncio.Task[None]], grace: float) -> None:
+    """Let running iterations finish for ``grace`` seconds, then interrupt the rest (they count themselves)."""
     if tasks:
         _, pending = await asyncio.wait(set(tasks), timeout=grace)
         for task in pending:
             task.cancel()
-        control.interrupted_iterations += len(pending)
         if pending:
             await asyncio.wait(pending)

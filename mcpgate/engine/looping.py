@@ -25,13 +25,14 @@ class _Looper:
     thinking: bool = False
     cancel_handle: asyncio.TimerHandle | None = field(default=None, repr=False)
 
-    def retire(self, grace: float) -> None:
+    def retire(self, grace: float | None) -> None:
+        """Stop after the current iteration; with a grace, interrupt it once the grace is over."""
         if self.retiring or self.task is None:
             return
         self.retiring = True
         if self.thinking:
             self.task.cancel()  # between iterations: nothing to lose
-        elif not self.task.done():
+        elif grace is not None and not self.task.done():
             self.cancel_handle = asyncio.get_running_loop().call_later(grace, self.task.cancel)
 
 
@@ -40,7 +41,11 @@ async def _loop(ctx: ScenarioContext, looper: _Looper) -> None:
     control.active_vus += 1
     try:
         while not looper.retiring and not control.stopping.is_set():
-            await ctx.flow.iteration(vu, ctx.recorder)
+            try:
+                await ctx.flow.iteration(vu, ctx.recorder)
+            except asyncio.CancelledError:
+                control.interrupted_iterations += 1
+                raise
             pause = ctx.think(vu.rng)
             if pause > 0 and not looper.retiring:
                 looper.thinking = True
@@ -98,7 +103,6 @@ async def run_looping(
             heapq.heappush(free, looper.vu.number)
     with contextlib.suppress(asyncio.CancelledError):
         await sleep_until(loop, start + duration, ctx.control)
-    grace = min(graceful_stop, ctx.control.grace_cap)
     for looper in running:
-        looper.retire(grace)
-    await drain(tasks, grace, ctx.control)
+        looper.retire(None)  # drain() gives the grace, then interrupts
+    await drain(tasks, min(graceful_stop, ctx.control.grace_cap))

@@ -7,6 +7,7 @@ Run by the tests from the separate environment tests/peers/install.sh makes, so
 import argparse
 
 from mcp.server.fastmcp import FastMCP
+from mcp.types import ToolAnnotations
 
 
 def main() -> None:
@@ -24,12 +25,14 @@ def main() -> None:
         json_response=args.json,
     )
 
-    @app.tool()
+    read_only = ToolAnnotations(readOnlyHint=True)
+
+    @app.tool(annotations=read_only)
     def get_record(id: str) -> dict[str, str]:
         """Read one record by id."""
         return {"id": id, "title": f"Record {id}"}
 
-    @app.tool()
+    @app.tool(annotations=read_only)
     def search_records(query: str, limit: int = 10) -> list[str]:
         """Search records."""
         return [f"rec_{i}" for i in range(min(limit, 3))]

@@ -1,0 +1,170 @@
+"""``mcpgate run`` as users run it, against the official SDK's server in every mode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mcpgate import exitcodes
+from tests.conftest import PeerFactory
+from tests.test_cli_probe import mcpgate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("mode", "transport", "version"),
+    [
+        ("stateful-sse", "streamable-http", "2026-07-28"),
+        ("stateful-json", "streamable-http", "2026-07-28"),
+        ("stateless-sse", "streamable-http", "2026-07-28"),
+        ("stateless-json", "streamable-http", "2026-07-28"),
+        ("legacy-sse", "sse", "2025-11-25"),
+        ("v1-stateful", "streamable-http", None),
+    ],
+)
+async def test_smoke_profile_against_every_sdk_mode(
+    peer: PeerFactory, tmp_path: Path, mode: str, transport: str, version: str | None
+) -> None:
+    out = tmp_path / "results.json"
+    code, text, err = await mcpgate(
+        "run",
+        "--url",
+        peer(mode),
+        "--profile",
+        "smoke",
+        "--duration",
+        "2s",
+        "--vus",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
+    assert code == exitcodes.OK, text + err
+    results = json.loads(out.read_text())
+    assert results["schema"] == "mcpgate/results/v1"
+    assert results["run"]["status"] == "passed"
+    assert results["target"]["transport"] == transport
+    if version is not None:
+        assert results["target"]["protocol_version"] == version
+    calls = results["metrics"]["http_reqs{method:tools/call}"]["values"]["count"]
+    assert calls > 0  # the read-only tools were called with arguments built from their schemas
+    assert results["metrics"]["mcp_tool_errors"]["values"]["rate"] == 0
+    assert text.startswith("mcpgate: PASSED (exit 0)")
+
+
+async def test_seed_config_measures_each_tool_as_it_is(peer: PeerFactory, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    code, text, err = await mcpgate(
+        "run",
+        "-c",
+        str(ROOT / "examples" / "mcpgate.yaml"),
+        "--url",
+        peer("timed"),
+        "--duration",
+        "6s",
+        "--vus",
+        "6",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
+    assert code == exitcodes.OK, text + err
+    metrics = json.loads(out.read_text())["metrics"]
+
+    def p50(tool: str) -> float:
+        value: float = metrics[f"mcp_tool_duration{{tool:{tool}}}"]["values"]["med"]
+        return value
+
+    assert 200 <= p50("search_records") < 260  # the server works 200 ms
+    assert 300 <= p50("fetch_external_data") < 460  # 300-400 ms upstream
+    assert p50("get_record") < 50  # a SQLite read
+    entry = metrics["mcp_tool_duration"]
+    assert set(entry["values"]) == {"count", "avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"}
+    assert entry["hdr"].startswith("HISTF")
+    assert set(metrics["http_req_failed"]["values"]) == {"rate", "passes", "fails"}
+    assert set(metrics["http_reqs"]["values"]) == {"count", "rate"}
+
+
+async def test_failed_threshold_exits_99(peer: PeerFactory) -> None:
+    code, text, _ = await mcpgate(
+        "run",
+        "--url",
+        peer("stateless-json"),
+        "--duration",
+        "2s",
+        "--no-progress",
+        "--threshold",
+        "mcp_tool_duration=p(95)<0.001",
+    )
+    assert code == exitcodes.THRESHOLDS_FAILED
+    assert text.splitlines()[0].startswith(
+        "mcpgate: FAILED: thresholds crossed (exit 99): mcp_tool_duration p(95)<0.001"
+    )
+
+
+async def test_duplicate_key_is_rejected_by_name(tmp_path: Path) -> None:
+    config = tmp_path / "dup.yaml"
+    config.write_text(
+        "target: {url: 'http://127.0.0.1:1/mcp'}\n"
+        "thresholds:\n"
+        "  mcp_tool_duration: ['p(95)<3000']\n"
+        "  mcp_tool_duration: ['p(99)<8000']\n"
+    )
+    for verb in (["run", "-c"], ["validate"]):
+        code, out, err = await mcpgate(*verb, str(config))
+        assert code == exitcodes.INVALID_INPUT
+        assert err == f"mcpgate: error: {config}:4: duplicate key 'mcp_tool_duration' (first at line 3)\n"
+        assert out == ""
+
+
+async def test_validate_and_schema() -> None:
+    code, out, _ = await mcpgate("validate", str(ROOT / "examples" / "mcpgate.yaml"))
+    assert code == exitcodes.OK
+    assert "ok (1 scenario(s): mcp_load; 9 threshold(s))" in out
+    code, out, _ = await mcpgate("schema")
+    schema = json.loads(out)
+    assert schema["title"] == "mcpgate configuration"
+    assert {"target", "flow", "scenarios", "thresholds"} <= set(schema["properties"])
+
+
+async def test_sigterm_stops_the_run_and_keeps_its_results(peer: PeerFactory, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mcpgate",
+        "run",
+        "--url",
+        peer("stateful-json"),
+        "--profile",
+        "smoke",
+        "--duration",
+        "60s",
+        "--vus",
+        "5",
+        "--out",
+        str(out),
+        "--no-progress",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=os.environ.copy(),
+    )
+    await asyncio.sleep(3)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    stdout, _ = await asyncio.wait_for(proc.communicate(), 10)
+    assert time.monotonic() - sent < 5
+    assert proc.returncode == exitcodes.INTERRUPTED
+    results = json.loads(out.read_text())
+    assert results["run"]["status"] == "interrupted"
+    assert results["metrics"]["iterations"]["values"]["count"] > 0
+    assert stdout.decode().startswith("mcpgate: INTERRUPTED (exit 105)")
