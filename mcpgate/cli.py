@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,10 +15,11 @@ import orjson
 
 from mcpgate import __version__, exitcodes
 from mcpgate.config.assemble import Overrides
+from mcpgate.config.models import TargetConfig
 from mcpgate.config.profiles import PROFILES
 from mcpgate.durations import parse_duration
 from mcpgate.errors import UsageError
-from mcpgate.protocol.http import DEFAULT_MAX_RESPONSE_BYTES, HttpSettings
+from mcpgate.protocol.http import DEFAULT_MAX_RESPONSE_BYTES
 from mcpgate.protocol.negotiate import ConnectSpec
 from mcpgate.protocol.transport import LEGACY_SSE, TRANSPORTS
 from mcpgate.protocol.versions import AUTO, KNOWN_VERSIONS, is_modern
@@ -66,14 +68,15 @@ def add_target_options(p: argparse.ArgumentParser, *, defaults: bool = True) -> 
     g.add_argument("--insecure", action="store_true", default=d(False), help="do not verify TLS certificates")
 
 
-def _headers(args: argparse.Namespace) -> tuple[dict[str, str], str | None]:
+def _headers(args: argparse.Namespace, *, env: bool) -> tuple[dict[str, str], str | None]:
+    """--header lines and the bearer token (from the flag, or the environment when ``env``)."""
     headers: dict[str, str] = {}
     for raw in args.header:
         name, value = parse_header(raw, "--header")
         if name.lower() in {h.lower() for h in headers}:
             raise UsageError("--header", f"{name} is given twice")
         headers[name] = value
-    token = args.bearer_token or os.environ.get(TOKEN_ENV) or None
+    token = args.bearer_token or (os.environ.get(TOKEN_ENV) if env else None) or None
     if token is not None:
         token = token.strip()
         if not token or any(c in token for c in "\r\n"):
@@ -84,29 +87,29 @@ def _headers(args: argparse.Namespace) -> tuple[dict[str, str], str | None]:
 
 
 def connect_spec(args: argparse.Namespace, url: str) -> tuple[ConnectSpec, Redactor]:
-    """Turn target flags into a ConnectSpec, and collect every secret they carry."""
-    redact = Redactor()
+    """Probe flags -> the same target a config would give, checked by the same code."""
+    from mcpgate.plan import connect_spec as target_spec
+
     check_url(url, "URL")
-    redact.add_url(url)
-    headers, token = _headers(args)
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-        redact.add(token)
-    redact.add_headers(headers)
     _check_versions(args)
+    headers, token = _headers(args, env=True)
     if args.max_response_bytes < 1024:
         raise UsageError("--max-response-bytes", "must be at least 1024")
     if args.timeout <= 0 or args.connect_timeout <= 0:
         raise UsageError("--timeout" if args.timeout <= 0 else "--connect-timeout", "must be more than 0")
-    settings = HttpSettings(
-        timeout=args.timeout,
-        connect_timeout=min(args.connect_timeout, args.timeout),
-        max_response_bytes=args.max_response_bytes,
+    target = TargetConfig(
+        url=url,
+        transport=args.transport,
+        protocol_version=args.protocol_version,
+        expect_protocol_version=args.expect_protocol_version,
         headers=headers,
-        verify_tls=not args.insecure,
+        bearer_token=token,
+        timeout=args.timeout,
+        connect_timeout=args.connect_timeout,
+        max_response_bytes=args.max_response_bytes,
+        insecure=args.insecure,
     )
-    spec = ConnectSpec(url, args.transport, args.protocol_version, settings, args.expect_protocol_version)
-    return spec, redact
+    return target_spec(target)
 
 
 def _check_versions(args: argparse.Namespace) -> None:
@@ -125,7 +128,7 @@ def run_overrides(args: argparse.Namespace) -> Overrides:
     if args.url is not None:
         check_url(args.url, "--url")
     _check_versions(args)
-    headers, token = _headers(args)
+    headers, token = _headers(args, env=False)
     target: dict[str, object] = {}
     for flag, key in (
         ("transport", "transport"),
@@ -154,6 +157,7 @@ def run_overrides(args: argparse.Namespace) -> Overrides:
         duration=args.duration,
         thresholds=tuple(args.threshold),
         seed=args.seed,
+        env_token=os.environ.get(TOKEN_ENV) or None,
     )
 
 
@@ -225,12 +229,29 @@ def _run(args: argparse.Namespace) -> int:
     from mcpgate.plan import build_plan
     from mcpgate.run import RunOptions, run_plan
 
+    if args.out is not None:
+        _check_out(args.out)
     plan = build_plan(assemble(args.config, run_overrides(args)))
-    if args.interval is not None and args.interval < 0.1:
-        raise UsageError("--interval", "must be at least 100ms")
-    options = RunOptions(out=args.out, interval=args.interval, progress=not args.no_progress)
+    if args.interval is not None and args.interval < max(0.1, plan.duration / 5000):
+        raise UsageError("--interval", f"must be at least {max(0.1, plan.duration / 5000):g}s for this run's length")
+    options = RunOptions(out=args.out, interval=args.interval, progress=not args.no_progress, last_act=True)
     results = asyncio.run(run_plan(plan, options))
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the results are out: a late signal changes nothing now
+        signal.signal(sig, signal.SIG_IGN)
     return results.run.exit_code
+
+
+def _check_out(path: Path) -> None:
+    """Fail before any load, not after it: the results must have somewhere to go."""
+    if path.is_dir():
+        raise UsageError("--out", f"{path} is a directory")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError("--out", f"cannot create {parent}: {exc.strerror or exc}") from None
+    if not os.access(parent, os.W_OK):
+        raise UsageError("--out", f"{parent} is not writable")
 
 
 def _validate(args: argparse.Namespace) -> int:

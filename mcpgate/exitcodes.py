@@ -12,3 +12,4 @@ THRESHOLDS_FAILED: Final = 99  # also when a threshold aborted the run
 COULD_NOT_START: Final = 103  # preflight session failed: refused, 401, not MCP
 INVALID_INPUT: Final = 104  # invalid config, flag or argument
 INTERRUPTED: Final = 105  # SIGINT or SIGTERM
+INTERNAL_ERROR: Final = 70  # a bug in mcpgate stopped the run (EX_SOFTWARE); results are still written

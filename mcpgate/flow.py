@@ -27,10 +27,11 @@ from mcpgate.recorder import Recorder
 
 @dataclass(slots=True)
 class VirtualUser:
-    number: int  # 1-based, unique within its scenario
+    number: int  # 1-based and unique across the run, as k6's __VU
     rng: random.Random
     ids: IdSource = field(default_factory=IdSource)
     iteration: int = 0
+    session: McpSession | None = None  # one client per VU, reused by every iteration
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,11 @@ class ToolChoice:
     def arguments(self, vu: VirtualUser, scenario: str) -> dict[str, Any]:
         row = self.rows.pick(vu.number, vu.iteration, vu.rng) if self.rows is not None else None
         return self.template.render(CallContext(vu.number, vu.iteration, scenario, vu.rng, row))
+
+    def try_render(self, scenario: str) -> None:
+        """Render once as VU 1's first call would, taking nothing from a dataset's sequence."""
+        row = self.rows.first if self.rows is not None else None
+        self.template.render(CallContext(1, 0, scenario, random.Random(0), row))
 
 
 class ToolMix:
@@ -132,7 +138,9 @@ class Flow:
 
     async def iteration(self, vu: VirtualUser, rec: Recorder) -> None:
         t0 = time.perf_counter()
-        session = McpSession(self._http, self._target, ids=vu.ids, sink=rec.step)
+        session = vu.session
+        if session is None:
+            session = vu.session = McpSession(self._http, self._target, ids=vu.ids, sink=rec.step)
         try:
             opened = await session.open()
             rec.opened(opened.ok)
@@ -152,7 +160,5 @@ class Flow:
             await session.close()
         finally:
             session.abandon()
-        seconds = time.perf_counter() - t0
-        rec.session(seconds, session.reinits)
-        rec.iteration(seconds)
+        rec.session(time.perf_counter() - t0, session.reinits)
         vu.iteration += 1

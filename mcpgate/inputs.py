@@ -381,7 +381,7 @@ def _json_kind(value: Any) -> str:
 class RowPicker:
     """Which dataset row a call gets.
 
-    ``vu``: row ``(iteration * stride + vu - 1) % len`` with stride = the scenario's max VUs, so no
+    ``vu``: row ``(iteration * stride + vu - 1) % len`` with stride = the run's max VUs, so no
     two VUs share a row until the data wraps; ``sequential``: a shared counter, each call the next
     row; ``random``: ``rng.choice``.
     """
@@ -404,6 +404,11 @@ class RowPicker:
         if self._order == "sequential":
             return self._rows[next(self._counter) % len(self._rows)]
         return rng.choice(self._rows)
+
+    @property
+    def first(self) -> Mapping[str, Any]:
+        """A row to try a template with, without taking one from the sequence."""
+        return self._rows[0]
 
 
 # --- arguments: auto -----------------------------------------------------------------------------

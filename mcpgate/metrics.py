@@ -8,14 +8,15 @@ scenarios. Trend percentiles come from HdrHistogram (3 significant digits:
 count, and histograms merge exactly across processes and machines.
 
 The hot path is cheap on purpose: ``TrendSeries.add`` appends an int to a
-list; values reach the histogram in batches (``flush``), where a Counter
-collapses repeats so each distinct value is recorded once.
+list; values reach a histogram in batches (``flush``), bucketed with
+HdrHistogram's own index arithmetic inline. A series the timeline tracks
+records into its interval histogram only; each tick folds that into the
+total with one C-level add, so no value is bucketed twice.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -28,14 +29,32 @@ Tags = tuple[tuple[str, str], ...]  # sorted by tag name
 HDR_LOWEST_US = 1
 HDR_HIGHEST_US = 3_600_000_000  # one hour
 HDR_DIGITS = 3
-INTERVAL_DIGITS = 2  # per-interval histograms for charts and drift: 1% is plenty, and 7x smaller
-FLUSH_AT = 8192  # pending samples per series before they go into the histogram
+FLUSH_AT = 8192  # pending samples per series before they go into a histogram
 
 TREND_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 
 
-def new_histogram(digits: int = HDR_DIGITS) -> HdrHistogram:
-    return HdrHistogram(HDR_LOWEST_US, HDR_HIGHEST_US, digits)
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(HDR_LOWEST_US, HDR_HIGHEST_US, HDR_DIGITS)
+
+
+def record_batch(hist: HdrHistogram, values: list[int]) -> None:
+    """``record_value`` for many values at once: the same buckets, a third of the cost.
+
+    The index arithmetic is HdrHistogram's (``_counts_index_for``); the
+    running min, max and total are kept the way ``record_value`` keeps them.
+    """
+    counts = hist.counts
+    mask, unit, half_mag = hist.sub_bucket_mask, hist.unit_magnitude, hist.sub_bucket_half_count_magnitude
+    half = hist.sub_bucket_half_count
+    shift = unit + half_mag + 1
+    for value in values:
+        bucket = (value | mask).bit_length() - shift
+        counts[((bucket + 1) << half_mag) + (value >> (bucket + unit)) - half] += 1
+    hist.total_count += len(values)
+    low, high = min(values), max(values)
+    hist.min_value = min(hist.min_value, low)
+    hist.max_value = max(hist.max_value, high)
 
 
 def tags_of(**tags: str | None) -> Tags:
@@ -54,8 +73,8 @@ class TrendSeries:
     __slots__ = ("count", "hist", "interval", "max", "min", "pending", "sum")
 
     def __init__(self, *, track_interval: bool = False) -> None:
-        self.hist = new_histogram()
-        self.interval: HdrHistogram | None = new_histogram(INTERVAL_DIGITS) if track_interval else None
+        self.hist = new_histogram()  # everything before the current interval (all of it, if untracked)
+        self.interval: HdrHistogram | None = new_histogram() if track_interval else None
         self.pending: list[int] = []
         self.count = 0
         self.sum = 0.0
@@ -68,20 +87,22 @@ class TrendSeries:
         self.min = min(self.min, ms)
         self.max = max(self.max, ms)
         pending = self.pending
-        pending.append(int(ms * 1000.0) or 1)
+        micros = int(ms * 1000.0)
+        pending.append(micros if 0 < micros <= HDR_HIGHEST_US else (1 if micros < 1 else HDR_HIGHEST_US))
         if len(pending) >= FLUSH_AT:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pending:
-            return
-        hist, interval = self.hist, self.interval
-        for value, n in Counter(self.pending).items():
-            v = value if value <= HDR_HIGHEST_US else HDR_HIGHEST_US
-            hist.record_value(v, n)
-            if interval is not None:
-                interval.record_value(v, n)
-        self.pending.clear()
+        if self.pending:
+            record_batch(self.interval if self.interval is not None else self.hist, self.pending)
+            self.pending.clear()
+
+    def fold(self) -> None:
+        """Close the interval: its histogram joins the total and starts empty."""
+        self.flush()
+        if self.interval is not None and self.interval.get_total_count():
+            self.hist.add(self.interval)
+            self.interval.reset()
 
 
 @dataclass(slots=True)
@@ -132,7 +153,10 @@ class TrendSnapshot:
 
     def merge(self, series: TrendSeries) -> None:
         series.flush()
-        self.hist.add(series.hist)
+        if series.hist.get_total_count():
+            self.hist.add(series.hist)
+        if series.interval is not None and series.interval.get_total_count():
+            self.hist.add(series.interval)
         self.count += series.count
         self.sum += series.sum
         self.min = min(self.min, series.min)

@@ -28,7 +28,7 @@ from mcpgate.config.models import (
 from mcpgate.durations import format_duration
 from mcpgate.engine.schedule import ArrivalSchedule, Stage, max_vus, ramping_vus_steps, total_duration
 from mcpgate.errors import UsageError
-from mcpgate.inputs import load_dataset
+from mcpgate.inputs import ArgumentTemplate, load_dataset
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.negotiate import ConnectSpec
 from mcpgate.protocol.transport import LEGACY_SSE
@@ -58,12 +58,12 @@ class ScenarioPlan:
     def describe(self) -> str:
         when = f", from {format_duration(self.start_time)}" if self.start_time else ""
         length = format_duration(self.duration)
+        vus = f"{self.max_vus} VU" + ("" if self.max_vus == 1 else "s")
         if self.schedule is not None:
-            total = self.schedule.total()
-            return f"{self.executor}: {total} iterations over {length}, up to {self.max_vus} VUs{when}"
+            return f"{self.executor}: {self.schedule.total()} iterations over {length}, up to {vus}{when}"
         if self.executor == "constant-vus":
-            return f"{self.executor}: {self.max_vus} VUs for {length}{when}"
-        return f"{self.executor}: up to {self.max_vus} VUs over {length}{when}"
+            return f"{self.executor}: {vus} for {length}{when}"
+        return f"{self.executor}: up to {vus} over {length}{when}"
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,15 @@ class Plan:
     def max_vus(self) -> int:
         return sum(s.max_vus for s in self.scenarios)
 
+    def first_vu(self, name: str) -> int:
+        """VU numbers are global, as k6's __VU: each scenario's start after the ones before it."""
+        first = 1
+        for scenario in self.scenarios:
+            if scenario.name == name:
+                return first
+            first += scenario.max_vus
+        raise KeyError(name)
+
     def think_time(self) -> Callable[[random.Random], float]:
         low, high = self.think
         if high <= 0:
@@ -100,7 +109,10 @@ class Plan:
 def build_plan(assembled: Assembled) -> Plan:
     config = assembled.config
     connect, redact = connect_spec(config.target)
-    scenarios = tuple(scenario_plan(name, s) for name, s in config.scenarios.items())
+    try:
+        scenarios = tuple(scenario_plan(name, s) for name, s in config.scenarios.items())
+    except ValueError as exc:
+        raise UsageError(f"{assembled.source}: scenarios", str(exc)) from None
     try:
         thresholds = tuple(thresholds_from_config(config.thresholds))
     except ValueError as exc:
@@ -110,11 +122,17 @@ def build_plan(assembled: Assembled) -> Plan:
         for name, ds in config.datasets.items()
     }
     for index, tool in enumerate(config.flow.tools):
+        where = f"flow.tools[{index}]"
         if tool.dataset is not None and tool.dataset not in datasets:
             known = ", ".join(datasets) or "none"
-            raise UsageError(
-                f"{assembled.source}: flow.tools[{index}].dataset", f"no dataset {tool.dataset!r} ({known})"
-            )
+            raise UsageError(f"{assembled.source}: {where}.dataset", f"no dataset {tool.dataset!r} ({known})")
+        if isinstance(tool.arguments, dict):
+            ArgumentTemplate(tool.arguments, f"{where}.arguments")  # compiled now, so validate finds syntax errors
+    names = {s.name for s in scenarios}
+    for threshold in thresholds:
+        scenario = dict(threshold.key.tags).get("scenario")
+        if scenario is not None and scenario not in names:
+            raise UsageError(f"{assembled.source}: thresholds", f"{threshold.key}: no scenario {scenario!r}")
     think = config.flow.think_time
     return Plan(
         config=config,

@@ -7,13 +7,12 @@ tools/list, with each tool's arguments compiled and tried once.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 
 import aiohttp
 
 from mcpgate import exitcodes
-from mcpgate.flow import ToolMix, VirtualUser, resolve_tools
+from mcpgate.flow import ToolMix, resolve_tools
 from mcpgate.inputs import TemplateError
 from mcpgate.plan import Plan
 from mcpgate.protocol.jsonrpc import IdSource
@@ -55,19 +54,22 @@ async def preflight(http: aiohttp.ClientSession, plan: Plan) -> Preflight:
         result.ok, result.exit_code, result.reason = False, exitcodes.COULD_NOT_START, _why(steps, listed.describe())
         return result
     config = plan.config
-    stride = max((s.max_vus for s in plan.scenarios), default=1)
-    resolution = resolve_tools(config.flow.tools, session.tools, plan.datasets, config.datasets, stride)
+    resolution = resolve_tools(config.flow.tools, session.tools, plan.datasets, config.datasets, plan.max_vus)
     result.notes = [*session.warnings, *resolution.notes]
+    called = {c.name for c in resolution.mix.choices}
+    for threshold in plan.thresholds:
+        tool = dict(threshold.key.tags).get("tool")
+        if tool is not None and tool not in called and not threshold.allow_no_data:
+            resolution.problems.append(f"thresholds: {threshold.key}: no tool {tool!r} is called in this run")
     if resolution.problems:
         result.ok, result.exit_code = False, exitcodes.COULD_NOT_START
         result.reason = "; ".join(resolution.problems)
         return result
     # Render every tool's arguments once, so a template that cannot work fails now, not on every call.
     first = plan.scenarios[0].name if plan.scenarios else ""
-    probe_vu = VirtualUser(1, random.Random(0))
     for choice in resolution.mix.choices:
         try:
-            choice.arguments(probe_vu, first)
+            choice.try_render(first)
         except TemplateError as exc:
             result.ok, result.exit_code, result.reason = False, exitcodes.INVALID_INPUT, str(exc)
             return result

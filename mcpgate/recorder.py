@@ -10,11 +10,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from mcpgate.catalog import BUILTIN
 from mcpgate.metrics import CounterSeries, Metrics, RateSeries, TrendSeries, tags_of
 from mcpgate.protocol.outcome import Kind
 from mcpgate.protocol.session import Step
 
 MAX_REASONS = 10  # distinct sample reasons kept per error class; the rest are counted as "other"
+
+_ERROR_COUNTERS = tuple(name for name in BUILTIN if name.startswith("mcp_errors_"))
+# A request that got no complete response failed at the HTTP level whatever its status line said.
+_NO_RESPONSE = (Kind.TIMEOUT, Kind.CONNECTION_ERROR)
 
 _METHOD_TREND = {
     "initialize": "mcp_init_duration",
@@ -74,6 +79,11 @@ class Recorder:
         self._init_errors = m.counter("mcp_init_errors", tags)
         self._reinit = m.counter("mcp_session_reinit", tags)
         self._dropped = m.counter("dropped_iterations", tags)
+        self._template_errors = m.counter("template_errors", tags)
+        self._internal_errors = m.counter("internal_errors", tags)
+        for name in _ERROR_COUNTERS:  # zero from the start, so count<1 holds on a clean run
+            m.counter(name, tags)
+        self._error_counters: dict[tuple[str, str, str | None], CounterSeries] = {}
 
     def _for(self, method: str, tool: str | None) -> _Handles:
         m, scenario = self._m, self.scenario
@@ -101,31 +111,45 @@ class Recorder:
 
     def step(self, step: Step) -> None:
         h = self._handles.get((step.method, step.tool)) or self._for(step.method, step.tool)
-        ms = step.duration * 1000.0
         outcome = step.outcome
         ok = outcome.kind is Kind.OK
-        status = step.http_status
-        h.duration.add(ms)
-        h.reqs.add()
-        h.failed.add(status is None or status >= 400)
+        if step.wire:
+            ms = step.duration * 1000.0
+            status = step.http_status
+            h.duration.add(ms)
+            h.reqs.add()
+            h.failed.add(status is None or status >= 400 or outcome.kind in _NO_RESPONSE)
+            self._sent.value += step.sent
+            self._received.value += step.received
+            if step.retried:
+                return  # recovered: the retry that follows is the call's real outcome
+            if h.method_trend is not None:
+                h.method_trend.add(ms)
+            if h.tool is not None:
+                h.tool.duration.add(ms)
         h.check.add(ok)
-        if h.method_trend is not None:
-            h.method_trend.add(ms)
         if h.tool is not None:
-            h.tool.duration.add(ms)
             h.tool.errors.add(not ok)
             h.tool.is_error.add(outcome.kind is Kind.TOOL_ERROR)
-        self._sent.value += step.sent
-        self._received.value += step.received
         if not ok:
-            kind = outcome.kind.value
-            self._m.counter(
-                f"mcp_errors_{kind}", tags_of(scenario=self.scenario, method=step.method, tool=step.tool)
-            ).add()
-            self._errors.add(kind, outcome.describe(), step.method, step.tool)
+            self._error(outcome.kind.value, step.method, step.tool).add()
+            self._errors.add(outcome.kind.value, outcome.describe(), step.method, step.tool)
+
+    def _error(self, kind: str, method: str, tool: str | None) -> CounterSeries:
+        key = (kind, method, tool)
+        counter = self._error_counters.get(key)
+        if counter is None:
+            tags = tags_of(scenario=self.scenario, method=method, tool=tool)
+            counter = self._error_counters[key] = self._m.counter(f"mcp_errors_{kind}", tags)
+        return counter
 
     def template_error(self, tool: str, reason: str) -> None:
+        self._template_errors.add()
         self._errors.add("template_error", reason, "tools/call", tool)
+
+    def internal_error(self, exc: Exception) -> None:
+        self._internal_errors.add()
+        self._errors.add("internal_error", f"{type(exc).__name__}: {exc}", "iteration", None)
 
     def opened(self, ok: bool) -> None:
         if not ok:

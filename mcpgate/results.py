@@ -35,7 +35,7 @@ from mcpgate.thresholds import Verdict
 from mcpgate.timeline import Timeline
 
 SCHEMA = "mcpgate/results/v1"
-Status = Literal["passed", "failed", "aborted", "interrupted", "not_started"]
+Status = Literal["passed", "failed", "aborted", "interrupted", "not_started", "error"]
 
 # Sub-metrics written for each metric, by tag: what reports and later comparisons need.
 _SUBMETRIC_TAGS: dict[str, tuple[str, ...]] = {
@@ -342,6 +342,9 @@ def error_classes(log: ErrorLog, redact: Redactor) -> list[ErrorClass]:
 
 
 def threshold_results(verdicts: Iterable[Verdict], aborted_by: Verdict | None) -> list[ThresholdResult]:
+    """The final verdicts; the one that aborted the run is shown as it stood when it did."""
+    if aborted_by is not None:
+        verdicts = [aborted_by if v.threshold == aborted_by.threshold else v for v in verdicts]
     return [
         ThresholdResult(
             metric=str(v.threshold.key),

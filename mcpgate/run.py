@@ -57,6 +57,9 @@ class RunOptions:
     interval: float | None = None  # timeline interval, seconds; default from the run's length
     progress: bool = True
     summary: bool = True
+    # The process ends with the run (the CLI): signals that come after the results are written are
+    # ignored rather than allowed to kill the process on its way out.
+    last_act: bool = False
 
 
 def now() -> str:
@@ -72,12 +75,26 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
     interval = options.interval or default_interval(plan.duration)
     engine: Engine | None = None
     outcome: EngineOutcome | None = None
+    crash: Exception | None = None
     signals = _Signals()
     limit = max(100, plan.max_vus * 2)
     async with make_http(plan.connect.settings, limit=limit) as http:
-        signals.install(lambda grace: engine.interrupt(grace) if engine is not None else None)
+        checking = asyncio.create_task(preflight(http, plan))
+
+        def on_signal(grace: float) -> None:
+            if engine is not None:
+                engine.interrupt(grace)
+            else:
+                checking.cancel()
+
+        signals.install(on_signal)
         try:
-            pre = await preflight(http, plan)
+            try:
+                pre = await checking
+            except asyncio.CancelledError:
+                if not signals.count:
+                    raise
+                pre = Preflight(False, exitcodes.INTERRUPTED, "interrupted during the preflight session")
             if pre.ok and not signals.count:
                 assert pre.target is not None
                 assert pre.mix is not None
@@ -89,22 +106,26 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
                     tools_list=config.flow.tools_list,
                     calls_per_session=config.flow.calls_per_session,
                 )
-                progress = Progress(err) if options.progress else None
                 engine = Engine(plan, flow, metrics, errors, interval=interval)
+                progress = Progress(err) if options.progress else None
                 watcher = asyncio.create_task(_report_progress(engine, plan, progress)) if progress else None
                 try:
                     outcome = await engine.run()
+                except Exception as exc:  # a bug: keep what was measured, and say what happened
+                    crash = exc
                 finally:
                     if watcher is not None:
                         watcher.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
+                        with contextlib.suppress(asyncio.CancelledError, Exception):
                             await watcher
                     if progress is not None:
                         progress.done()
-        finally:
+        except BaseException:
             signals.remove()
+            raise
+    # Signals stay handled until the results are out: a second one must not kill the process mid-write.
     verdicts = evaluate_all(plan.thresholds, lambda key, agg: metrics.aggregate(key.name, key.tags, agg))
-    status, code, reason = _verdict(pre, outcome, verdicts, signals.count > 0)
+    status, code, reason = _verdict(pre, outcome, verdicts, signals.count > 0, crash)
     results = _results(
         plan,
         pre=pre,
@@ -119,21 +140,35 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
         started_at=started_at,
         interval=interval,
     )
-    if options.out is not None:
-        write(results, options.out)
     if options.summary:
-        out.write(render_summary(results) + "\n")
-        out.flush()
+        with contextlib.suppress(OSError):  # a closed stdout must not cost the results file
+            out.write(render_summary(results) + "\n")
+            out.flush()
+    if options.out is not None:
+        try:
+            write(results, options.out)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                err.write(f"mcpgate: error: could not write {options.out}: {exc.strerror or exc}\n")
+    signals.remove(ignore_more=options.last_act)
     return results
 
 
 def _verdict(
-    pre: Preflight, outcome: EngineOutcome | None, verdicts: list[Verdict], interrupted: bool
+    pre: Preflight,
+    outcome: EngineOutcome | None,
+    verdicts: list[Verdict],
+    interrupted: bool,
+    crash: Exception | None,
 ) -> tuple[Status, int, str]:
-    if not pre.ok:
+    if crash is not None:
+        why = f"internal error: {type(crash).__name__}: {crash} (please report it)"
+        return "error", exitcodes.INTERNAL_ERROR, why
+    if interrupted or (outcome is not None and outcome.interrupted):
+        stage = "before the load started" if outcome is None else "during the load"
+        return "interrupted", exitcodes.INTERRUPTED, f"stopped by a signal (SIGINT or SIGTERM) {stage}"
+    if not pre.ok or outcome is None:
         return "not_started", pre.exit_code, pre.reason
-    if interrupted or outcome is None or outcome.interrupted:
-        return "interrupted", exitcodes.INTERRUPTED, "stopped by a signal (SIGINT or SIGTERM)"
     if outcome.aborted_by is not None:
         return "aborted", exitcodes.THRESHOLDS_FAILED, f"{_said(outcome.aborted_by)}, so the run was stopped"
     failed = [v for v in verdicts if not v.ok]
@@ -262,8 +297,11 @@ class _Signals:
                 loop.add_signal_handler(sig, handler)
                 self._installed.append(sig)
 
-    def remove(self) -> None:
+    def remove(self, *, ignore_more: bool = False) -> None:
         loop = asyncio.get_running_loop()
         for sig in self._installed:
-            loop.remove_signal_handler(sig)
+            if ignore_more:
+                loop.add_signal_handler(sig, lambda: None)
+            else:
+                loop.remove_signal_handler(sig)
         self._installed.clear()

@@ -1,9 +1,9 @@
 """How a run evolved: one point per interval, for charts, progress lines and drift analysis.
 
 Each tick reads counter deltas and the per-interval HDR histograms that the
-tracked trend series keep (2 significant digits), merges them per metric and
-per tool, and keeps them encoded, so later analysis can merge any window of
-intervals exactly (within 1%).
+tracked trend series keep, merges them per metric and per tool, keeps them
+encoded (so later analysis can merge any window of intervals exactly), and
+folds each interval into its series' total.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from hdrh.histogram import HdrHistogram
 
 from mcpgate.catalog import BUILTIN
-from mcpgate.metrics import INTERVAL_DIGITS, Metrics, TrendSeries, new_histogram
+from mcpgate.metrics import Metrics, TrendSeries, new_histogram
 
 _ERROR_COUNTERS = tuple(name for name in BUILTIN if name.startswith("mcp_errors_"))
 _COUNTED = ("http_reqs", "iterations", "dropped_iterations")
@@ -105,11 +105,12 @@ class Timeline:
         tracked = self._tracked(name)
         if not tracked:
             return None
-        merged = new_histogram(INTERVAL_DIGITS)
+        merged = new_histogram()
         for _, series in tracked:
             assert series.interval is not None
-            merged.add(series.interval)
-            series.interval.reset()
+            if series.interval.get_total_count():
+                merged.add(series.interval)
+            series.fold()
         return merged
 
     def _per_tool(self) -> dict[str, HdrHistogram]:
@@ -119,7 +120,8 @@ class Timeline:
             tool = tags.get("tool", "")
             hist = merged.get(tool)
             if hist is None:
-                hist = merged[tool] = new_histogram(INTERVAL_DIGITS)
-            hist.add(series.interval)
-            series.interval.reset()
+                hist = merged[tool] = new_histogram()
+            if series.interval.get_total_count():
+                hist.add(series.interval)
+            series.fold()
         return merged

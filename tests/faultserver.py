@@ -81,6 +81,7 @@ class FaultServer:
         self._streams: dict[str, asyncio.Queue[bytes | None]] = {}
         self.stopping = asyncio.Event()
         self.parked: dict[str, Json] = {}  # SSE answers waiting for a resuming GET, by event id
+        self.survivors: set[str] = set()  # expire-call: sessions doomed to die at their first call
 
     async def stall(self, seconds: float) -> None:
         """Hang like a stuck server, but let the test run end without waiting it out."""
@@ -584,8 +585,56 @@ async def slow_call(s: FaultServer, r: web.Request, m: Json) -> web.StreamRespon
     return web.json_response(result(m, {"content": [{"type": "text", "text": "slow"}]}))
 
 
+async def expire_call(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    """Every other session dies at its first tool call (a server rotating sessions); one VU meets
+    a doomed session, re-initializes once, and gets a session that lives."""
+    if m.get("method") == "initialize":
+        s.counts["expire-call:inits"] += 1
+        sid = uuid.uuid4().hex
+        if s.counts["expire-call:inits"] % 2:
+            s.survivors.add(sid)  # doomed
+        res = {"protocolVersion": LATEST, "capabilities": {}, "serverInfo": {"name": "faults", "version": "0"}}
+        return web.json_response(result(m, res), headers={"Mcp-Session-Id": sid})
+    sid = r.headers.get("Mcp-Session-Id", "")
+    if m.get("method") == "tools/call" and sid in s.survivors:
+        s.survivors.discard(sid)
+        body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}}
+        return web.json_response(body, status=404)
+    return None
+
+
+async def expire_for_good(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    """Each session dies at its first tool call, and the re-initialize that follows fails."""
+    if m.get("method") == "tools/call" and r.headers.get("Mcp-Session-Id"):
+        s.counts["expire-for-good:calls"] += 1
+        s.counts["expire-for-good:refuse-next-init"] = 1
+        return web.json_response(
+            {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}}, status=404
+        )
+    if m.get("method") == "initialize" and s.counts["expire-for-good:refuse-next-init"]:
+        s.counts["expire-for-good:refuse-next-init"] = 0
+        return web.Response(status=500, text="cannot create session")
+    return None
+
+
+async def stall_init(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    if m.get("method") == "initialize":
+        await s.stall(30)
+    return None
+
+
+@on_call
+async def slower_call(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    await s.stall(5)
+    return web.json_response(result(m, {"content": [{"type": "text", "text": "slower"}]}))
+
+
 FAULTS: dict[str, Handler] = {
     "slow-call": slow_call,
+    "slower-call": slower_call,
+    "expire-call": expire_call,
+    "expire-for-good": expire_for_good,
+    "stall-init": stall_init,
     "redirect-302": redirect_302,
     "slow-error-body": slow_error_body,
     "null-id-error": null_id_error,

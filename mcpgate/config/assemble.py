@@ -33,6 +33,7 @@ class Overrides:
     duration: float | None = None
     thresholds: tuple[str, ...] = ()
     seed: int | None = None
+    env_token: str | None = None  # MCPGATE_BEARER_TOKEN: used when neither the flags nor the config give one
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ def assemble(path: Path | None, flags: Overrides) -> Assembled:
         headers = target.setdefault("headers", {})
         if isinstance(headers, dict):
             headers.update(flags.headers)
+    if flags.env_token and not target.get("bearer_token"):
+        target["bearer_token"] = flags.env_token  # the environment fills in; the config's own token wins
     if flags.seed is not None:
         data["seed"] = flags.seed
 
@@ -79,9 +82,9 @@ def assemble(path: Path | None, flags: Overrides) -> Assembled:
         flow = data.setdefault("flow", {})
         if isinstance(flow, dict) and "think_time" not in flow:
             flow["think_time"] = pieces["think_time"]
-        if not data.get("thresholds") and not flags.thresholds:
-            data["thresholds"] = pieces["thresholds"]
-            notes.append(f"no thresholds configured: using the {chosen} profile's")
+        if not data.get("thresholds"):
+            data["thresholds"] = pieces["thresholds"]  # --threshold adds to these, or replaces per metric
+            notes.append(f"the {chosen} profile's thresholds apply (the config sets none)")
 
     scenarios = data.get("scenarios")
     if isinstance(scenarios, dict) and all(isinstance(s, dict) for s in scenarios.values()):

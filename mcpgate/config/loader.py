@@ -328,6 +328,9 @@ def _locate(error: Mapping[str, Any], lines: LineMap) -> _Located:
     path: list[str | int] = []
     union: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
     for index, part in enumerate(loc):
+        if part == "[key]":  # the mapping's key itself was rejected, not its value
+            path.append(part)
+            break
         tp = _unwrap(tp)
         members = _union_members(tp)
         if members:
@@ -451,6 +454,12 @@ def _message(group: list[_Located], data: Any) -> str:
         tag = ctx.get("tag", error.get("input"))
         text = f"expected one of {', '.join(allowed)}, got {_show(tag)}" + _did_you_mean(str(tag), allowed)
         return _prefixed(where, text)
+    if first.path and first.path[-1] == "[key]":
+        name = _show(error.get("input"))
+        return _prefixed(_dotted(first.path[:-2]), f"bad name {name}: use 1-64 letters, digits, '_', '.' or '-'")
+    for member in group:  # a model's own check (its input is the whole mapping): its message says it all
+        if member.error["type"] == "value_error" and isinstance(member.error.get("input"), dict):
+            return _prefixed(_dotted(member.path), _plain("value_error", str(member.error.get("msg", "")), {}, ""))
     value = _value_at(data, first.path)
     if value is _ABSENT:
         value = error.get("input")

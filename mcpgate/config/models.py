@@ -110,10 +110,21 @@ class _Scenario(Model):
     graceful_stop: Duration = Field(30.0, validation_alias=AliasChoices("graceful_stop", "gracefulStop"))
 
 
+def _positive(value: float, what: str) -> float:
+    if value <= 0:
+        raise ValueError(f"{what} must be more than 0")
+    return value
+
+
 class ConstantVus(_Scenario):
     executor: Literal["constant-vus"]
     vus: int = Field(1, ge=1)
     duration: Duration
+
+    @model_validator(mode="after")
+    def _check(self) -> ConstantVus:
+        _positive(self.duration, "duration")
+        return self
 
 
 class RampingVus(_Scenario):
@@ -122,23 +133,46 @@ class RampingVus(_Scenario):
     stages: list[Stage] = Field(min_length=1)
     graceful_ramp_down: Duration = Field(30.0, validation_alias=AliasChoices("graceful_ramp_down", "gracefulRampDown"))
 
+    @model_validator(mode="after")
+    def _check(self) -> RampingVus:
+        for index, stage in enumerate(self.stages):
+            if stage.target != int(stage.target):
+                raise ValueError(f"stages[{index}].target is a VU count: a whole number, not {stage.target:g}")
+        return self
 
-class ConstantArrivalRate(_Scenario):
+
+class _ArrivalRate(_Scenario):
+    time_unit: Duration = Field(1.0, validation_alias=AliasChoices("time_unit", "timeUnit"))
+    pre_allocated_vus: int = Field(ge=1, validation_alias=AliasChoices("pre_allocated_vus", "preAllocatedVUs"))
+    max_vus: int | None = Field(None, ge=1, validation_alias=AliasChoices("max_vus", "maxVUs"))
+
+    def _check_arrival(self) -> None:
+        _positive(self.time_unit, "time_unit")
+        if self.max_vus is not None and self.max_vus < self.pre_allocated_vus:
+            raise ValueError(f"max_vus ({self.max_vus}) is below pre_allocated_vus ({self.pre_allocated_vus})")
+
+
+class ConstantArrivalRate(_ArrivalRate):
     executor: Literal["constant-arrival-rate"]
     rate: float = Field(gt=0, description="Iterations per time_unit")
-    time_unit: Duration = Field(1.0, validation_alias=AliasChoices("time_unit", "timeUnit"))
     duration: Duration
-    pre_allocated_vus: int = Field(ge=1, validation_alias=AliasChoices("pre_allocated_vus", "preAllocatedVUs"))
-    max_vus: int | None = Field(None, ge=1, validation_alias=AliasChoices("max_vus", "maxVUs"))
+
+    @model_validator(mode="after")
+    def _check(self) -> ConstantArrivalRate:
+        self._check_arrival()
+        _positive(self.duration, "duration")
+        return self
 
 
-class RampingArrivalRate(_Scenario):
+class RampingArrivalRate(_ArrivalRate):
     executor: Literal["ramping-arrival-rate"]
     start_rate: float = Field(0.0, ge=0, validation_alias=AliasChoices("start_rate", "startRate"))
-    time_unit: Duration = Field(1.0, validation_alias=AliasChoices("time_unit", "timeUnit"))
     stages: list[Stage] = Field(min_length=1)
-    pre_allocated_vus: int = Field(ge=1, validation_alias=AliasChoices("pre_allocated_vus", "preAllocatedVUs"))
-    max_vus: int | None = Field(None, ge=1, validation_alias=AliasChoices("max_vus", "maxVUs"))
+
+    @model_validator(mode="after")
+    def _check(self) -> RampingArrivalRate:
+        self._check_arrival()
+        return self
 
 
 Scenario = Annotated[
@@ -152,6 +186,12 @@ class ThresholdItem(Model):
     delay_abort_eval: Duration = Field(0.0, validation_alias=AliasChoices("delay_abort_eval", "delayAbortEval"))
     allow_no_data: bool = Field(False, description="Pass when the metric has no samples (default: fail as no data)")
 
+    @model_validator(mode="after")
+    def _check(self) -> ThresholdItem:
+        if self.delay_abort_eval and not self.abort_on_fail:
+            raise ValueError("delay_abort_eval only applies with abort_on_fail: true")
+        return self
+
 
 class DatasetConfig(Model):
     file: str = Field(description="Path to a JSON array, JSONL or CSV file, relative to the config file")
@@ -163,10 +203,13 @@ class DatasetConfig(Model):
     )
 
 
+ScenarioName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+
 class Config(Model):
     target: TargetConfig
     flow: FlowConfig = Field(default_factory=FlowConfig)
-    scenarios: dict[str, Scenario] = Field(default_factory=dict)
+    scenarios: dict[ScenarioName, Scenario] = Field(default_factory=dict)
     thresholds: dict[str, list[str | ThresholdItem]] = Field(default_factory=dict)
     datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
     seed: int | None = Field(None, description="Seed for the random choices, for repeatable runs")

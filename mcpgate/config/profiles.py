@@ -93,12 +93,12 @@ def scale_vus(scenarios: dict[str, dict[str, Any]], peak: int) -> None:
     for s in scenarios.values():
         executor = s.get("executor")
         if executor == "constant-vus":
-            s["vus"] = max(1, round(s.get("vus", 1) * factor))
+            s["vus"] = _scaled(s.get("vus", 1), factor)
         elif executor == "ramping-vus":
-            s["start_vus"] = round(_get(s, "start_vus", "startVUs", 1) * factor)
+            s["start_vus"] = _scaled(_get(s, "start_vus", "startVUs", 1), factor)
             s.pop("startVUs", None)
             for stage in s.get("stages", []):
-                stage["target"] = round(float(stage.get("target", 0)) * factor)
+                stage["target"] = _scaled(stage.get("target", 0), factor)
         elif executor in ("constant-arrival-rate", "ramping-arrival-rate"):
             # VUs do not set an open model's load; --vus caps how many may serve it.
             s["max_vus"] = peak
@@ -120,6 +120,12 @@ def scale_duration(scenarios: dict[str, dict[str, Any]], total: float, parse: An
                 s[key] = parse(s[key]) * factor
         for stage in s.get("stages", []):
             stage["duration"] = parse(stage["duration"]) * factor
+
+
+def _scaled(value: Any, factor: float) -> int:
+    """Round half up, and never scale a VU count that was above zero down to none."""
+    number = float(value)
+    return 0 if number <= 0 else max(1, math.floor(number * factor + 0.5))
 
 
 def _get(s: dict[str, Any], key: str, alias: str, default: Any) -> Any:

@@ -3,14 +3,15 @@
 Iterations start on the schedule whatever the server's latency: a slow server
 gets more concurrent iterations, not fewer (no coordinated omission). An
 iteration that is due when no VU is free and maxVUs are all allocated is not
-started but counted in dropped_iterations.
+started but counted in dropped_iterations. There is no think time: an open
+model's pacing is its rate.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from mcpgate.engine.control import WAKE_EVERY, ScenarioContext, drain
+from mcpgate.engine.control import WAKE_EVERY, ScenarioContext, cancel_all, drain
 from mcpgate.engine.schedule import ArrivalSchedule
 from mcpgate.flow import VirtualUser
 
@@ -24,45 +25,43 @@ async def run_arrival(
 ) -> None:
     loop = asyncio.get_running_loop()
     control = ctx.control
-    idle = [ctx.new_vu(n) for n in range(pre_allocated, 0, -1)]  # pop() hands out VU 1 first
+    idle = [ctx.new_vu(i) for i in range(pre_allocated, 0, -1)]  # pop() hands out the lowest number first
     allocated = pre_allocated
     tasks: set[asyncio.Task[None]] = set()
 
     async def one(vu: VirtualUser) -> None:
         control.active_vus += 1
         try:
-            try:
-                await ctx.flow.iteration(vu, ctx.recorder)
-            except asyncio.CancelledError:
-                control.interrupted_iterations += 1
-                raise
-            pause = ctx.think(vu.rng)
-            if pause > 0 and not control.stopping.is_set():
-                await asyncio.sleep(pause)
+            t0 = await ctx.work(vu)
+            if t0 is not None:
+                ctx.finish(t0)
         finally:
             control.active_vus -= 1
             idle.append(vu)
 
-    start = loop.time()
-    started = 0
-    while not control.stopping.is_set():
-        due = schedule.count_until(loop.time() - start)
-        for _ in range(started, due):
-            if idle:
-                vu = idle.pop()
-            elif allocated < max_vus:
-                allocated += 1
-                vu = ctx.new_vu(allocated)
-            else:
-                ctx.recorder.dropped()
-                continue
-            task = asyncio.create_task(one(vu))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        started = max(started, due)
-        upcoming = schedule.offset(started)
-        if upcoming is None:
-            break
-        left = start + upcoming - loop.time()
-        await asyncio.sleep(min(max(left, 0.0), WAKE_EVERY))
-    await drain(tasks, min(graceful_stop, control.grace_cap))
+    try:
+        start = loop.time()
+        started = 0
+        while not control.stopping.is_set():
+            due = schedule.count_until(loop.time() - start)
+            for _ in range(started, due):
+                if idle:
+                    vu = idle.pop()
+                elif allocated < max_vus:
+                    allocated += 1
+                    vu = ctx.new_vu(allocated)
+                else:
+                    ctx.recorder.dropped()
+                    continue
+                task = asyncio.create_task(one(vu))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            started = max(started, due)
+            upcoming = schedule.offset(started)
+            if upcoming is None:
+                break
+            left = start + upcoming - loop.time()
+            await asyncio.sleep(min(max(left, 0.0), WAKE_EVERY))
+        await drain(tasks, min(graceful_stop, control.grace_cap))
+    finally:
+        await cancel_all(tasks)

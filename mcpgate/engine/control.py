@@ -1,9 +1,10 @@
-"""What every executor shares during a run: the stop signal and the live VU counts."""
+"""What every executor shares during a run: the stop signal, the live VU counts, and VU creation."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,6 +13,9 @@ from mcpgate.recorder import Recorder
 
 # The longest a scheduler sleeps in one go, so a stop is noticed within this time.
 WAKE_EVERY = 0.1
+# After an unexpected error inside a VU (a bug in mcpgate, never a server failure), wait this long
+# before its next iteration, so a bug cannot spin a VU in a tight loop.
+AFTER_INTERNAL_ERROR = 1.0
 
 
 @dataclass
@@ -21,9 +25,11 @@ class Control:
     active_vus: int = 0
     allocated_vus: int = 0
     interrupted_iterations: int = 0
-    grace_cap: float = float("inf")  # lowered when the run is interrupted: finish fast
+    grace_cap: float = float("inf")  # lowered when the run is interrupted or aborted: finish fast
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: str, grace: float | None = None) -> None:
+        if grace is not None:
+            self.grace_cap = min(self.grace_cap, grace)
         if not self.stopping.is_set():
             self.stop_reason = reason
             self.stopping.set()
@@ -39,11 +45,33 @@ class ScenarioContext:
     control: Control
     think: Callable[[random.Random], float]
     seed: int | None
+    first_vu: int = 1  # VU numbers are global across scenarios, as k6's __VU
 
-    def new_vu(self, number: int) -> VirtualUser:
-        rng = random.Random(None if self.seed is None else hash((self.seed, self.name, number)))
+    def new_vu(self, index: int) -> VirtualUser:
+        """The scenario's ``index``-th VU (1-based); the same seed gives it the same random stream."""
+        number = self.first_vu + index - 1
+        # A string seed is hashed with SHA-512 by random.Random: the same in every process.
+        rng = random.Random(None if self.seed is None else f"{self.seed}:{self.name}:{number}")
         self.control.allocated_vus += 1
         return VirtualUser(number, rng)
+
+    async def work(self, vu: VirtualUser) -> float | None:
+        """Run one iteration's MCP flow; its start time, or None if a bug stopped it."""
+        t0 = time.perf_counter()
+        try:
+            await self.flow.iteration(vu, self.recorder)
+        except asyncio.CancelledError:
+            self.control.interrupted_iterations += 1
+            raise
+        except Exception as exc:  # a bug: keep the run and its evidence, and say so in the results
+            self.recorder.internal_error(exc)
+            await asyncio.sleep(AFTER_INTERNAL_ERROR)
+            return None
+        return t0
+
+    def finish(self, t0: float) -> None:
+        """The iteration is over (think time included, as in k6)."""
+        self.recorder.iteration(time.perf_counter() - t0)
 
 
 async def sleep_until(loop: asyncio.AbstractEventLoop, deadline: float, control: Control) -> bool:
@@ -60,7 +88,24 @@ async def drain(tasks: set[asyncio.Task[None]], grace: float) -> None:
     """Let running iterations finish for ``grace`` seconds, then interrupt the rest (they count themselves)."""
     if tasks:
         _, pending = await asyncio.wait(set(tasks), timeout=grace)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
+        await cancel_all(pending)
+
+
+async def cancel_all(tasks: set[asyncio.Task[None]]) -> None:
+    """Cancel and wait: no VU task outlives its executor, even when the executor itself is cancelled.
+
+    The wait is finished even if this coroutine is cancelled meanwhile (the VUs are already
+    cancelled, so it is short), and the cancellation is passed on afterwards: otherwise the
+    run would report before its interrupted iterations had counted themselves.
+    """
+    pending = {t for t in tasks if not t.done()}
+    for task in pending:
+        task.cancel()
+    cancelled = False
+    while pending:
+        try:
+            _, pending = await asyncio.wait(pending)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError

@@ -2,18 +2,17 @@
 
 The number of running VUs follows the plan's precomputed steps (see
 schedule.ramping_vus_steps). A VU that is no longer needed finishes its
-current iteration (up to graceful_ramp_down), then stops; at the end every VU
-gets graceful_stop to finish, then is interrupted.
+current iteration (up to graceful_ramp_down), then stops; if the ramp turns
+back up first, that VU is taken back into service, as in k6. At the end every
+VU gets graceful_stop to finish, then is interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import heapq
 from dataclasses import dataclass, field
 
-from mcpgate.engine.control import ScenarioContext, drain, sleep_until
+from mcpgate.engine.control import ScenarioContext, cancel_all, drain, sleep_until
 from mcpgate.flow import VirtualUser
 
 
@@ -35,28 +34,38 @@ class _Looper:
         elif grace is not None and not self.task.done():
             self.cancel_handle = asyncio.get_running_loop().call_later(grace, self.task.cancel)
 
+    def recall(self) -> bool:
+        """Back into service before it stopped; False if it is already gone."""
+        if self.task is None or self.task.done() or self.task.cancelling():
+            return False
+        self.retiring = False
+        if self.cancel_handle is not None:
+            self.cancel_handle.cancel()
+            self.cancel_handle = None
+        return True
+
 
 async def _loop(ctx: ScenarioContext, looper: _Looper) -> None:
-    control, vu = ctx.control, looper.vu
+    control = ctx.control
     control.active_vus += 1
     try:
         while not looper.retiring and not control.stopping.is_set():
+            t0 = await ctx.work(looper.vu)
+            if t0 is None:
+                continue
+            pause = ctx.think(looper.vu.rng)
+            if pause <= 0 or looper.retiring or control.stopping.is_set():
+                ctx.finish(t0)
+                continue
+            looper.thinking = True
             try:
-                await ctx.flow.iteration(vu, ctx.recorder)
-            except asyncio.CancelledError:
-                control.interrupted_iterations += 1
-                raise
-            pause = ctx.think(vu.rng)
-            if pause > 0 and not looper.retiring:
-                looper.thinking = True
-                try:
-                    await asyncio.sleep(pause)
-                except asyncio.CancelledError:
-                    if looper.retiring or control.stopping.is_set():
-                        return
-                    raise
-                finally:
-                    looper.thinking = False
+                await asyncio.sleep(pause)
+            finally:
+                looper.thinking = False
+                ctx.finish(t0)
+    except asyncio.CancelledError:
+        if not (looper.retiring or control.stopping.is_set()):
+            raise
     finally:
         control.active_vus -= 1
         if looper.cancel_handle is not None:
@@ -72,37 +81,50 @@ async def run_looping(
 ) -> None:
     loop = asyncio.get_running_loop()
     start = loop.time()
-    running: list[_Looper] = []
+    running: list[_Looper] = []  # in start order: the newest retires first, as in k6
+    retiring: list[_Looper] = []
+    idle: list[VirtualUser] = []  # VUs whose loop has ended, reused lowest number first
     tasks: set[asyncio.Task[None]] = set()
-    free: list[int] = []  # VU numbers given back by retired VUs, reused lowest first
-    next_number = 1
-    vus: dict[int, VirtualUser] = {}
+    allocated = 0
+
+    def finished(looper: _Looper) -> None:
+        if looper in retiring:
+            retiring.remove(looper)
+        idle.append(looper.vu)
+        idle.sort(key=lambda vu: -vu.number)
 
     def spawn() -> None:
-        nonlocal next_number
-        if free:
-            number = heapq.heappop(free)
+        nonlocal allocated
+        while retiring:
+            looper = retiring.pop()
+            if looper.recall():
+                running.append(looper)
+                return
+        if idle:
+            vu = idle.pop()
         else:
-            number, next_number = next_number, next_number + 1
-        vu = vus.get(number) or vus.setdefault(number, ctx.new_vu(number))
+            allocated += 1
+            vu = ctx.new_vu(allocated)
         looper = _Looper(vu)
-        looper.task = asyncio.create_task(_loop(ctx, looper))
-        tasks.add(looper.task)
-        looper.task.add_done_callback(tasks.discard)
+        task = looper.task = asyncio.create_task(_loop(ctx, looper))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        task.add_done_callback(lambda _: finished(looper))
         running.append(looper)
 
-    for offset, target in steps:
-        if not await sleep_until(loop, start + offset, ctx.control):
-            break
-        running[:] = [r for r in running if r.task is not None and not r.task.done()]
-        while len(running) < target:
-            spawn()
-        while len(running) > target:
-            looper = running.pop()  # the newest VU goes first, as in k6
-            looper.retire(graceful_ramp_down)
-            heapq.heappush(free, looper.vu.number)
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
+        for offset, target in steps:
+            if not await sleep_until(loop, start + offset, ctx.control):
+                break
+            while len(running) < target:
+                spawn()
+            while len(running) > target:
+                looper = running.pop()
+                looper.retire(graceful_ramp_down)
+                retiring.append(looper)
         await sleep_until(loop, start + duration, ctx.control)
-    for looper in running:
-        looper.retire(None)  # drain() gives the grace, then interrupts
-    await drain(tasks, min(graceful_stop, ctx.control.grace_cap))
+        for looper in running:
+            looper.retire(None)  # drain() gives the grace, then interrupts
+        await drain(tasks, min(graceful_stop, ctx.control.grace_cap))
+    finally:
+        await cancel_all(tasks)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from mcpgate.engine.arrival import run_arrival
@@ -22,9 +21,10 @@ from mcpgate.metrics import Metrics
 from mcpgate.plan import Plan, ScenarioPlan
 from mcpgate.recorder import ErrorLog, Recorder
 from mcpgate.thresholds import Verdict, evaluate_all, should_abort
-from mcpgate.timeline import Point, Timeline
+from mcpgate.timeline import Timeline
 
 ABORT_CHECK_EVERY = 2.0  # seconds, as k6
+ABORT_GRACE = 3.0  # seconds iterations in flight may finish after an abort (or an interrupt)
 
 
 def default_interval(duration: float) -> float:
@@ -49,7 +49,6 @@ class Engine:
         errors: ErrorLog,
         *,
         interval: float,
-        on_tick: Callable[[Point], None] | None = None,
     ) -> None:
         self.plan = plan
         self.flow = flow
@@ -58,7 +57,6 @@ class Engine:
         self.interval = interval
         self.timeline = Timeline(metrics)
         self.control = Control()
-        self._on_tick = on_tick
         self._aborted_by: Verdict | None = None
         self._interrupted = False
         self._started = 0.0
@@ -70,8 +68,7 @@ class Engine:
     def interrupt(self, grace: float) -> None:
         """Stop starting iterations; give the ones in flight at most ``grace`` seconds."""
         self._interrupted = True
-        self.control.grace_cap = min(self.control.grace_cap, grace)
-        self.control.stop("interrupted")
+        self.control.stop("interrupted", grace=grace)
         if grace <= 0:
             for task in self._scenarios:
                 task.cancel()
@@ -83,13 +80,16 @@ class Engine:
         ticker = asyncio.create_task(self._ticker())
         watcher = asyncio.create_task(self._watch_thresholds())
         try:
-            await asyncio.gather(*self._scenarios, return_exceptions=False)
+            await asyncio.gather(*self._scenarios)
         except asyncio.CancelledError:
             if not self._interrupted:
+                for task in self._scenarios:
+                    task.cancel()
                 raise
         finally:
-            for task in (ticker, watcher, *self._scenarios):
+            for task in (ticker, watcher):
                 task.cancel()
+            # Each scenario finishes its own cleanup (cancelling and awaiting its VUs) before we report.
             for task in (ticker, watcher, *self._scenarios):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -108,6 +108,7 @@ class Engine:
             self.control,
             self.plan.think_time(),
             self.plan.config.seed,
+            self.plan.first_vu(sp.name),
         )
         if sp.schedule is not None:
             await run_arrival(ctx, sp.schedule, sp.pre_allocated, sp.max_vus, sp.graceful_stop)
@@ -123,15 +124,13 @@ class Engine:
             due += self.interval
 
     def _tick(self, elapsed: float) -> None:
-        if self.timeline.points and elapsed - self.timeline.points[-1].t < 0.05:
-            return  # the final tick right after a regular one would be an empty sliver
-        self.metrics.elapsed = elapsed
         control = self.control
+        self.metrics.elapsed = elapsed
         self.metrics.gauge("vus").set(control.active_vus)
         self.metrics.gauge("vus_max").set(control.allocated_vus)
-        point = self.timeline.tick(elapsed, control.active_vus, control.allocated_vus)
-        if self._on_tick is not None:
-            self._on_tick(point)
+        if self.timeline.points and elapsed - self.timeline.points[-1].t < 0.05:
+            return  # the final tick right after a regular one would be an empty sliver
+        self.timeline.tick(elapsed, control.active_vus, control.allocated_vus)
 
     async def _watch_thresholds(self) -> None:
         watched = [t for t in self.plan.thresholds if t.abort_on_fail]
@@ -145,5 +144,6 @@ class Engine:
             failed = should_abort(verdicts, elapsed)
             if failed is not None:
                 self._aborted_by = failed
-                self.control.stop(f"threshold {failed.threshold.key} {failed.threshold.source} failed")
+                reason = f"threshold {failed.threshold.key} {failed.threshold.source} failed"
+                self.control.stop(reason, grace=ABORT_GRACE)
                 return

@@ -83,6 +83,7 @@ class Step:
     fallback: bool = False  # a negotiation attempt whose failure only chose the era
     retried: bool = False  # answered by a recovery (re-initialize, re-list) and sent again
     framing: str | None = None  # how the answer came: "json" or "sse" (Streamable HTTP)
+    wire: bool = True  # False: never sent (its session could not be re-opened); no HTTP request to count
 
 
 StepSink = Callable[[Step], None]
@@ -330,9 +331,8 @@ class McpSession:
             self.sink(answer.step)
             reopened = await self._reopen()
             if not reopened.ok:
-                return _Answer(
-                    reopened, None, Step(method, reopened, 0.0, tool=tool, note="not sent: re-initialize failed")
-                )
+                unsent = Step(method, reopened, 0.0, tool=tool, note="not sent: re-initialize failed", wire=False)
+                return _Answer(reopened, None, unsent)
             answer, _ = await self._exchange(method, params, tool, judge, headers)
         return answer
 

@@ -17,6 +17,7 @@ _VERDICT = {
     "aborted": "ABORTED: a threshold stopped the run",
     "interrupted": "INTERRUPTED",
     "not_started": "DID NOT START",
+    "error": "STOPPED BY AN INTERNAL ERROR",
 }
 
 

@@ -23,7 +23,7 @@ def progress_line(
     return (
         f"running {format_duration(round(elapsed))}/{format_duration(round(total))}  "
         f"vus {vus}/{vus_max}  iterations {count(iterations)}  req/s {rps:.1f}  "
-        f"errors {pct(error_rate)}  p95 {ms(p95)}"
+        f"not ok {pct(error_rate)}  p95 {ms(p95)}"
     )
 
 
@@ -35,17 +35,23 @@ class Progress:
         self.live = self.stream.isatty()
         self.every = every if every is not None else (1.0 if self.live else 10.0)
         self._width = 0
+        self.broken = False
 
     def show(self, line: str) -> None:
-        if self.live:
-            padded = line.ljust(self._width)
-            self._width = len(line)
-            self.stream.write("\r" + padded)
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+        if self.broken:
+            return
+        try:
+            if self.live:
+                padded = line.ljust(self._width)
+                self._width = len(line)
+                self.stream.write("\r" + padded)
+            else:
+                self.stream.write(line + "\n")
+            self.stream.flush()
+        except OSError:
+            self.broken = True  # a closed pipe or a full disk must not end the run
 
     def done(self) -> None:
-        if self.live and self._width:
+        if self.live and self._width and not self.broken:
             self.stream.write("\r" + " " * self._width + "\r")
             self.stream.flush()

@@ -144,8 +144,10 @@ async def test_graceful_stop_interrupts_what_outlasts_it(faults: FaultServer, tm
     config = {
         "target": target(faults.url("slow-call")),
         "flow": TOOL_CALL,
-        "scenarios": {"s": {"executor": "constant-vus", "vus": 2, "duration": "0.5s", "gracefulStop": "0.1s"}},
+        "scenarios": {"s": {"executor": "constant-vus", "vus": 2, "duration": "0.2s", "gracefulStop": "0.05s"}},
     }
     results, _ = await run(plan_from(tmp_path, config))
-    assert results.run.interrupted_iterations >= 1
-    assert results.run.duration_s < 1.2
+    # Both VUs are inside their first 0.3 s call when the 50 ms grace ends: both are interrupted.
+    assert results.run.interrupted_iterations == 2, results.run
+    assert count(results, "iterations") == 0
+    assert results.run.duration_s < 0.6

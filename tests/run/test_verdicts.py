@@ -164,3 +164,17 @@ async def test_report_renders_saved_results_as_the_run_did(faults: FaultServer, 
     results, text = await run(plan_from(tmp_path, config, Overrides(thresholds=("iterations=count>0",))), out=out)
     assert results.run.exit_code == exitcodes.OK
     assert render_summary(read(out)) + "\n" == text
+
+
+async def test_a_threshold_on_a_tool_never_called_is_caught_before_the_load(
+    faults: FaultServer, tmp_path: Path
+) -> None:
+    config = {
+        "target": target(faults.url("ok")),
+        "flow": TOOL_CALL,
+        "scenarios": BRIEF,
+        "thresholds": {"mcp_tool_duration{tool:ehco}": ["p(95)<1000"]},
+    }
+    results, _ = await run(plan_from(tmp_path, config))
+    assert results.run.exit_code == exitcodes.COULD_NOT_START
+    assert results.run.reason == "thresholds: mcp_tool_duration{tool:ehco}: no tool 'ehco' is called in this run"
