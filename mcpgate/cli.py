@@ -9,22 +9,27 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
 
 from mcpgate import __version__, exitcodes
+from mcpgate.compare import DEFAULT_MAX_REGRESSION
 from mcpgate.config.assemble import Overrides
 from mcpgate.config.models import TargetConfig
 from mcpgate.config.profiles import PROFILES
 from mcpgate.durations import parse_duration
 from mcpgate.errors import UsageError
+from mcpgate.postdeploy.verbs import register as register_postdeploy
 from mcpgate.protocol.http import DEFAULT_MAX_RESPONSE_BYTES
 from mcpgate.protocol.negotiate import ConnectSpec
 from mcpgate.protocol.transport import LEGACY_SSE, TRANSPORTS
 from mcpgate.protocol.versions import AUTO, KNOWN_VERSIONS, is_modern
 from mcpgate.redact import Redactor
 from mcpgate.target import check_url, parse_header
+
+if TYPE_CHECKING:
+    from mcpgate.results import Results
 
 TOKEN_ENV = "MCPGATE_BEARER_TOKEN"
 
@@ -193,7 +198,34 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed the random choices, for repeatable runs")
     run.add_argument("--interval", type=_duration, help="timeline interval (default: 1-10s by run length)")
     run.add_argument("--no-progress", action="store_true", help="no progress lines while running")
+    run.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown summary (job summaries)")
+    run.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML (thresholds and checks)")
+    run.add_argument("--summary-template", type=Path, metavar="FILE", help="your own Jinja template for --markdown")
+    run.add_argument("--baseline", type=Path, metavar="RESULTS.json", help="compare with an earlier run's results")
+    run.add_argument(
+        "--max-regression",
+        type=_fraction,
+        default=DEFAULT_MAX_REGRESSION,
+        metavar="PCT",
+        help="how much worse than the baseline fails the run (default 20%%)",
+    )
+    run.add_argument(
+        "--environment",
+        choices=["staging", "production"],
+        default="staging",
+        help="production refuses more than smoke-level load unless --allow-production-load",
+    )
+    run.add_argument("--allow-production-load", action="store_true", help="allow a load test against production")
     run.set_defaults(handler=_run)
+
+    register_postdeploy(verbs, add_target_options, connect_spec)
+
+    compare_verb = verbs.add_parser("compare", help="compare two saved runs; fail on a regression")
+    compare_verb.add_argument("baseline", type=Path, metavar="BASELINE.json")
+    compare_verb.add_argument("current", type=Path, metavar="CURRENT.json")
+    compare_verb.add_argument("--max-regression", type=_fraction, default=DEFAULT_MAX_REGRESSION, metavar="PCT")
+    compare_verb.add_argument("--format", choices=["text", "md", "json"], default="text")
+    compare_verb.set_defaults(handler=_compare)
 
     validate = verbs.add_parser("validate", help="check a config file without sending anything")
     validate.add_argument("file", type=Path, metavar="FILE")
@@ -204,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = verbs.add_parser("report", help="render saved results again")
     report.add_argument("results", type=Path, metavar="RESULTS.json")
-    report.add_argument("--format", choices=["text", "json"], default="text")
+    report.add_argument("--format", choices=["text", "md", "junit", "json"], default="text")
+    report.add_argument("--summary-template", type=Path, metavar="FILE", help="your own Jinja template for md")
     report.set_defaults(handler=_report)
     return parser
 
@@ -226,36 +259,107 @@ def _probe(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from mcpgate.config.assemble import assemble
-    from mcpgate.plan import build_plan
+    from mcpgate.plan import build_plan, production_guard
     from mcpgate.run import RunOptions, run_plan
 
-    if args.out is not None:
-        _check_out(args.out)
+    for flag, path in (("--out", args.out), ("--markdown", args.markdown), ("--junit", args.junit)):
+        if path is not None:
+            _check_out(path, flag)
+    baseline = _results_file(args.baseline) if args.baseline is not None else None
+    if args.summary_template is not None and not args.summary_template.is_file():
+        raise UsageError("--summary-template", f"{args.summary_template}: no such file")
     plan = build_plan(assemble(args.config, run_overrides(args)))
+    if args.environment == "production":
+        production_guard(plan, args.allow_production_load)
     if args.interval is not None and args.interval < max(0.1, plan.duration / 5000):
         raise UsageError("--interval", f"must be at least {max(0.1, plan.duration / 5000):g}s for this run's length")
-    options = RunOptions(out=args.out, interval=args.interval, progress=not args.no_progress, last_act=True)
+    options = RunOptions(
+        out=args.out,
+        interval=args.interval,
+        progress=not args.no_progress,
+        last_act=True,
+        baseline=baseline,
+        max_regression=args.max_regression,
+        markdown=args.markdown,
+        junit=args.junit,
+        summary_template=args.summary_template,
+    )
     results = asyncio.run(run_plan(plan, options))
     for sig in (signal.SIGINT, signal.SIGTERM):  # the results are out: a late signal changes nothing now
         signal.signal(sig, signal.SIG_IGN)
     return results.run.exit_code
 
 
-def _check_out(path: Path) -> None:
+def _check_out(path: Path, flag: str) -> None:
     """Fail before any load, not after it: the results must have somewhere to go."""
     if path.is_dir():
-        raise UsageError("--out", f"{path} is a directory")
+        raise UsageError(flag, f"{path} is a directory")
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError("--out", f"cannot create {parent}: {exc.strerror or exc}") from None
+        raise UsageError(flag, f"cannot create {parent}: {exc.strerror or exc}") from None
     if not os.access(parent, os.W_OK):
-        raise UsageError("--out", f"{parent} is not writable")
+        raise UsageError(flag, f"{parent} is not writable")
+
+
+def _fraction(text: str) -> float:
+    """``20%``, ``0.2``, or ``20`` (a bare number above 1 is a percentage)."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage like 20% or 0.2, got {text!r}") from None
+    if value > 1 and not raw.endswith("%"):
+        value /= 100
+    if not 0 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"expected a percentage between 0% and 1000%, got {text!r}")
+    return value
+
+
+def _results_file(path: Path) -> Results:
+    from mcpgate.results import read
+
+    try:
+        return read(path)
+    except FileNotFoundError:
+        raise UsageError(str(path), "no such file") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(path), str(exc).splitlines()[0]) from None
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from mcpgate import compare
+
+    comparison = compare.compare(_results_file(args.baseline), _results_file(args.current), args.max_regression)
+    if args.format == "md":
+        sys.stdout.write(compare.render_markdown(comparison))
+    elif args.format == "json":
+        data = {
+            "ok": comparison.ok,
+            "max_regression": comparison.max_regression,
+            "reason": comparison.reason(),
+            "deltas": [
+                {
+                    "metric": d.metric,
+                    "stat": d.stat,
+                    "kind": d.kind,
+                    "baseline": d.baseline,
+                    "current": d.current,
+                    "change": d.change,
+                    "regressed": d.regressed,
+                }
+                for d in comparison.deltas
+            ],
+        }
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(compare.render_text(comparison) + "\n")
+    return exitcodes.OK if comparison.ok else exitcodes.THRESHOLDS_FAILED
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from mcpgate.config.assemble import Overrides, assemble
+    from mcpgate.config.assemble import assemble
     from mcpgate.plan import build_plan
 
     plan = build_plan(assemble(args.file, Overrides()))
@@ -276,15 +380,18 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from mcpgate.report.console import render_summary
-    from mcpgate.results import read
+    from mcpgate.report.junit import render_junit
+    from mcpgate.report.markdown import render_markdown
 
-    try:
-        results = read(args.results)
-    except FileNotFoundError:
-        raise UsageError(str(args.results), "no such file") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(str(args.results), str(exc).splitlines()[0]) from None
-    if args.format == "json":
+    results = _results_file(args.results)
+    if args.format == "md":
+        try:
+            sys.stdout.write(render_markdown(results, template=args.summary_template))
+        except ValueError as exc:
+            raise UsageError("--summary-template", str(exc)) from None
+    elif args.format == "junit":
+        sys.stdout.write(render_junit(results))
+    elif args.format == "json":
         data = results.model_dump(mode="json", by_alias=True)
         sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

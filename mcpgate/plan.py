@@ -232,3 +232,24 @@ def digest(config: Config) -> str:
         target["bearer_token"] = MASK
     target["headers"] = {k: MASK if sensitive_name(k) else v for k, v in target.get("headers", {}).items()}
     return "sha256:" + hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+# What a production endpoint may take without --allow-production-load: a smoke check, not a load test.
+SMOKE_VUS = 2
+SMOKE_SECONDS = 300.0
+SMOKE_RATE = 2.0  # iterations per second, for arrival-rate scenarios
+
+
+def production_guard(plan: Plan, allow: bool) -> None:
+    """Refuse more than smoke-level load against production unless the user says so."""
+    if allow:
+        return
+    peak_rate = max((s.schedule.peak_rate for s in plan.scenarios if s.schedule is not None), default=0.0)
+    if plan.max_vus > SMOKE_VUS or plan.duration > SMOKE_SECONDS or peak_rate > SMOKE_RATE:
+        shape = f"up to {plan.max_vus} VUs for {format_duration(plan.duration)}"
+        limit = f"{SMOKE_VUS} VUs, {SMOKE_RATE:g} iterations/s, {format_duration(SMOKE_SECONDS)}"
+        raise UsageError(
+            "environment",
+            f"production: this run ({shape}) is above smoke level ({limit}); "
+            "use the smoke profile or smoke-only, or set allow-production-load",
+        )

@@ -177,6 +177,22 @@ class RunInfo(_Model):
     notes: list[str] = Field(default_factory=list)
 
 
+class BaselineDelta(_Model):
+    metric: str
+    stat: str
+    kind: str
+    baseline: float
+    current: float
+    regressed: bool
+
+
+class BaselineComparison(_Model):
+    baseline_started: str
+    max_regression: float
+    ok: bool
+    deltas: list[BaselineDelta]
+
+
 class Results(_Model):
     schema_id: str = Field(SCHEMA, alias="schema")
     run: RunInfo
@@ -189,6 +205,7 @@ class Results(_Model):
     errors: list[ErrorClass] = Field(default_factory=list)
     preflight: list[dict[str, Any]] = Field(default_factory=list)
     timeseries: Timeseries | None = None
+    baseline: BaselineComparison | None = None
     series: list[SeriesEntry] = Field(default_factory=list)
 
     @property

@@ -19,6 +19,7 @@ from typing import TextIO
 
 from mcpgate import __version__, exitcodes
 from mcpgate.catalog import BUILTIN
+from mcpgate.compare import DEFAULT_MAX_REGRESSION, compare
 from mcpgate.engine.runner import Engine, EngineOutcome, default_interval
 from mcpgate.flow import Flow
 from mcpgate.metrics import Metrics
@@ -29,9 +30,13 @@ from mcpgate.protocol.http import make_http
 from mcpgate.recorder import ErrorLog
 from mcpgate.report.console import render_summary
 from mcpgate.report.format import observed
+from mcpgate.report.junit import render_junit
+from mcpgate.report.markdown import render_markdown
 from mcpgate.report.progress import Progress, progress_line
 from mcpgate.results import (
     PHASE_ORDER,
+    BaselineComparison,
+    BaselineDelta,
     Results,
     RunInfo,
     ScenarioInfo,
@@ -60,6 +65,11 @@ class RunOptions:
     # The process ends with the run (the CLI): signals that come after the results are written are
     # ignored rather than allowed to kill the process on its way out.
     last_act: bool = False
+    baseline: Results | None = None  # compare with this earlier run; a regression fails the run
+    max_regression: float = DEFAULT_MAX_REGRESSION
+    markdown: Path | None = None  # also write the Markdown summary here
+    junit: Path | None = None  # and JUnit XML here
+    summary_template: Path | None = None  # a user's own Markdown template
 
 
 def now() -> str:
@@ -140,18 +150,68 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
         started_at=started_at,
         interval=interval,
     )
+    if options.baseline is not None and outcome is not None:
+        results = with_baseline(results, options.baseline, options.max_regression)
+    deliver(results, options, out, err)
+    signals.remove(ignore_more=options.last_act)
+    return results
+
+
+def with_baseline(results: Results, baseline: Results, max_regression: float) -> Results:
+    """Compare with an earlier run; a regression turns a passing run into a failed one (exit 99)."""
+    comparison = compare(baseline, results, max_regression)
+    section = BaselineComparison(
+        baseline_started=comparison.baseline_started,
+        max_regression=max_regression,
+        ok=comparison.ok,
+        deltas=[
+            BaselineDelta(
+                metric=d.metric, stat=d.stat, kind=d.kind, baseline=d.baseline, current=d.current, regressed=d.regressed
+            )
+            for d in comparison.deltas
+        ],
+    )
+    update: dict[str, object] = {"baseline": section}
+    if not comparison.ok and results.run.status == "passed":
+        run = results.run.model_copy(
+            update={"status": "failed", "exit_code": exitcodes.THRESHOLDS_FAILED, "reason": comparison.reason()}
+        )
+        update["run"] = run
+    return results.model_copy(update=update)
+
+
+def deliver(results: Results, options: RunOptions, out: TextIO, err: TextIO) -> None:
+    """Summary on the console, then every file asked for; a file that cannot be written is one line, not a crash."""
     if options.summary:
         with contextlib.suppress(OSError):  # a closed stdout must not cost the results file
             out.write(render_summary(results) + "\n")
             out.flush()
+    files: list[tuple[Path | None, Callable[[], str | None]]] = [
+        (options.markdown, lambda: render_markdown(results, template=options.summary_template)),
+        (options.junit, lambda: render_junit(results)),
+    ]
     if options.out is not None:
         try:
             write(results, options.out)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                err.write(f"mcpgate: error: could not write {options.out}: {exc.strerror or exc}\n")
-    signals.remove(ignore_more=options.last_act)
-    return results
+            _complain(err, f"could not write {options.out}: {exc.strerror or exc}")
+    for path, render in files:
+        if path is None:
+            continue
+        try:
+            text = render()
+            if text is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _complain(err, f"could not write {path}: {exc.strerror or exc}")
+        except ValueError as exc:  # a user's summary template that does not render
+            _complain(err, str(exc))
+
+
+def _complain(err: TextIO, message: str) -> None:
+    with contextlib.suppress(OSError):
+        err.write(f"mcpgate: error: {message}\n")
 
 
 def _verdict(

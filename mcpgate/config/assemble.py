@@ -34,6 +34,7 @@ class Overrides:
     thresholds: tuple[str, ...] = ()
     seed: int | None = None
     env_token: str | None = None  # MCPGATE_BEARER_TOKEN: used when neither the flags nor the config give one
+    tools: tuple[dict[str, Any], ...] | None = None  # replaces flow.tools (the action's `tools` input)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ def assemble(path: Path | None, flags: Overrides) -> Assembled:
         target["bearer_token"] = flags.env_token  # the environment fills in; the config's own token wins
     if flags.seed is not None:
         data["seed"] = flags.seed
+    if flags.tools is not None:
+        flow_data = data.setdefault("flow", {})
+        if isinstance(flow_data, dict):
+            flow_data["tools"] = [dict(tool) for tool in flags.tools]
 
     chosen = flags.profile
     if chosen is None and not data.get("scenarios"):

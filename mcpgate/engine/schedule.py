@@ -227,6 +227,11 @@ class ArrivalSchedule:
         return schedule
 
     @property
+    def peak_rate(self) -> float:
+        """The highest rate anywhere in the schedule, in iterations per second."""
+        return max((max(r.rate0, r.rate1) for r in self._ramps), default=0.0)
+
+    @property
     def duration(self) -> float:
         """Seconds from the start to the end, when no new iteration may start."""
         return self._duration

@@ -1,0 +1,557 @@
+"""The GitHub Action: ``INPUT_*`` variables in, the runner's files out.
+
+This layer only translates. Inputs become the same ``Overrides`` the CLI's
+flags become (so a run is the same run whichever door it came through), and
+the run's results become the runner's files: ``GITHUB_OUTPUT``,
+``GITHUB_STEP_SUMMARY``, annotations, and results, summary and JUnit files in
+``results-dir``. Every secret is masked (``::add-mask::``) before anything
+else is printed.
+
+The runner passes inputs as ``INPUT_<NAME>``, upper case with hyphens kept
+(``INPUT_BEARER-TOKEN``); ``docker run -e`` users may write underscores, which
+shells can export. Outside GitHub (``GITHUB_ACTIONS`` unset) no workflow
+commands are printed, and files are written only where their variables point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets as random_tokens
+import signal
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+import yaml
+
+from mcpgate import exitcodes
+from mcpgate.config.assemble import Overrides, assemble
+from mcpgate.config.profiles import PROFILES
+from mcpgate.durations import parse_duration
+from mcpgate.errors import UsageError
+from mcpgate.plan import build_plan, production_guard
+from mcpgate.results import Results, read
+from mcpgate.run import RunOptions, run_plan
+from mcpgate.target import check_url, parse_header
+from mcpgate.thresholds import parse_cli_threshold
+
+STEP_SUMMARY_LIMIT = 1024 * 1024  # GitHub drops a step summary over 1 MiB
+SUMMARY_BUDGET = STEP_SUMMARY_LIMIT - 16 * 1024  # room for what other sections add
+TRUE = ("true", "True", "TRUE")
+FALSE = ("false", "False", "FALSE")
+
+
+# -- workflow commands ------------------------------------------------------------------
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+class Runner:
+    """Talks to the GitHub runner: workflow commands on stdout, and its files."""
+
+    def __init__(self, environ: Mapping[str, str], stream: TextIO | None = None) -> None:
+        self.on_github = environ.get("GITHUB_ACTIONS") == "true"
+        self.stream = stream or sys.stdout
+        self.output_file = environ.get("GITHUB_OUTPUT") or None
+        self.summary_file = environ.get("GITHUB_STEP_SUMMARY") or None
+
+    def command(self, name: str, message: str = "", **props: str) -> None:
+        if not self.on_github:
+            if name in ("error", "warning", "notice"):
+                title = f"{props['title']}: " if props.get("title") else ""
+                self.stream.write(f"{name}: {title}{message}\n")
+            return
+        rendered = ",".join(f"{k}={escape_property(v)}" for k, v in props.items() if v)
+        self.stream.write(f"::{name}{' ' + rendered if rendered else ''}::{escape_data(message)}\n")
+        self.stream.flush()
+
+    def mask(self, secret: str) -> None:
+        for line in secret.splitlines() or [secret]:
+            if line.strip():
+                self.command("add-mask", line)
+
+    @contextlib.contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        if self.on_github:
+            self.command("group", title)
+        else:
+            self.stream.write(f"== {title}\n")
+        self.stream.flush()
+        try:
+            yield
+        finally:
+            if self.on_github:
+                self.command("endgroup")
+
+    def set_outputs(self, outputs: Mapping[str, str]) -> None:
+        if self.output_file is None:
+            return
+        with open(self.output_file, "a", encoding="utf-8") as out:
+            for name, value in outputs.items():
+                delimiter = f"ghadelimiter_{random_tokens.token_hex(8)}"
+                out.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+    def add_summary(self, markdown: str) -> None:
+        if self.summary_file is None or not markdown:
+            return
+        data = markdown.encode("utf-8")
+        if len(data) > SUMMARY_BUDGET:
+            cut = data[:SUMMARY_BUDGET].decode("utf-8", "ignore")
+            markdown = cut.rsplit("\n", 1)[0] + "\n\n_(summary cut to stay under GitHub's 1 MiB limit)_\n"
+        with open(self.summary_file, "a", encoding="utf-8") as out:
+            out.write(markdown)
+
+
+# -- inputs -----------------------------------------------------------------------------
+
+
+def read_input(environ: Mapping[str, str], name: str) -> str:
+    key = "INPUT_" + name.replace(" ", "_").upper()
+    value = environ.get(key)
+    if value is None:
+        value = environ.get(key.replace("-", "_"), "")
+    return value.strip()
+
+
+@dataclass
+class Inputs:
+    url: str = ""
+    config: str = ""
+    profile: str = ""
+    vus: int | None = None
+    duration: float | None = None
+    transport: str = ""
+    protocol_version: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    bearer_token: str = ""
+    thresholds: list[str] = field(default_factory=list)  # in --threshold form: METRIC=EXPR,EXPR
+    tools: list[dict[str, Any]] | None = None
+    fail_on_thresholds: bool = True
+    summary: bool = True
+    summary_template: str = ""
+    results_dir: str = "mcpgate-results"
+    baseline: str = ""
+    max_regression: str = ""
+    environment: str = "staging"
+    allow_production_load: bool = False
+    smoke_only: bool = False
+    smoke_sessions: int = 3
+    min_cert_days: int | None = None
+    monitor_url: str = ""
+    monitor_token: str = ""
+    monitor_status_path: str = "status"
+    monitor_expected: str = "up"
+    monitor_wait: float = 0.0
+    monitor_interval: float = 10.0
+    monitor_timeout: float = 300.0
+
+    def secrets(self) -> list[str]:
+        found = [self.bearer_token, self.monitor_token]
+        found += [value for name, value in self.headers.items() if _sensitive(name)]
+        return [s for s in found if s]
+
+
+def _sensitive(name: str) -> bool:
+    from mcpgate.redact import sensitive_name
+
+    return sensitive_name(name)
+
+
+def raw_secrets(environ: Mapping[str, str]) -> list[str]:
+    """The secret inputs as given, before any parsing can fail and print: masked first of all."""
+    found = [read_input(environ, "bearer-token"), read_input(environ, "monitor-token")]
+    for line in read_input(environ, "headers").splitlines():
+        name, sep, value = line.partition(":")
+        if sep and _sensitive(name.strip()) and value.strip():
+            found.append(value.strip())
+            _, _, credential = value.strip().partition(" ")
+            if credential:
+                found.append(credential.strip())
+    return [s for s in found if s]
+
+
+def parse_inputs(environ: Mapping[str, str], workspace: Path) -> Inputs:
+    def get(name: str) -> str:
+        return read_input(environ, name)
+
+    inputs = Inputs()
+    inputs.url = get("url")
+    if inputs.url:
+        check_url(inputs.url, "url")
+    inputs.config = get("config")
+    inputs.profile = get("profile")
+    if inputs.profile and inputs.profile not in PROFILES:
+        raise UsageError("profile", f"expected one of {', '.join(PROFILES)}, got {inputs.profile!r}")
+    inputs.vus = _int(get("vus"), "vus", minimum=1)
+    inputs.duration = _duration(get("duration"), "duration")
+    inputs.transport = get("transport")
+    if inputs.transport and inputs.transport not in ("auto", "streamable-http", "sse"):
+        raise UsageError("transport", f"expected auto, streamable-http or sse, got {inputs.transport!r}")
+    inputs.protocol_version = get("protocol-version")
+    for number, line in enumerate(get("headers").splitlines(), 1):
+        if line.strip():
+            name, value = parse_header(line, f"headers (line {number})")
+            inputs.headers[name] = value
+    inputs.bearer_token = get("bearer-token")
+    inputs.thresholds = _thresholds(get("thresholds"))
+    inputs.tools = _tools(get("tools"), workspace)
+    inputs.fail_on_thresholds = _bool(get("fail-on-thresholds"), "fail-on-thresholds", True)
+    inputs.summary = _bool(get("summary"), "summary", True)
+    inputs.summary_template = get("summary-template")
+    inputs.results_dir = get("results-dir") or "mcpgate-results"
+    inputs.baseline = get("baseline")
+    inputs.max_regression = get("max-regression")
+    inputs.environment = get("environment") or "staging"
+    if inputs.environment not in ("staging", "production"):
+        raise UsageError("environment", f"expected staging or production, got {inputs.environment!r}")
+    inputs.allow_production_load = _bool(get("allow-production-load"), "allow-production-load", False)
+    inputs.smoke_only = _bool(get("smoke-only"), "smoke-only", False)
+    inputs.smoke_sessions = _int(get("smoke-sessions"), "smoke-sessions", minimum=1) or 3
+    inputs.min_cert_days = _int(get("min-cert-days"), "min-cert-days", minimum=0)
+    inputs.monitor_url = get("monitor-url")
+    if inputs.monitor_url:
+        check_url(inputs.monitor_url, "monitor-url")
+    inputs.monitor_token = get("monitor-token")
+    inputs.monitor_status_path = get("monitor-status-path") or "status"
+    inputs.monitor_expected = get("monitor-expected") or "up"
+    inputs.monitor_wait = _duration(get("monitor-wait"), "monitor-wait") or 0.0
+    inputs.monitor_interval = _duration(get("monitor-interval"), "monitor-interval") or 10.0
+    inputs.monitor_timeout = _duration(get("monitor-timeout"), "monitor-timeout") or 300.0
+    if not inputs.url and not inputs.config and not inputs.monitor_url:
+        raise UsageError("url", "give url (or config) for a load test or smoke check, or monitor-url")
+    if inputs.smoke_only and not inputs.url and not inputs.config:
+        raise UsageError("smoke-only", "needs url (or config)")
+    return inputs
+
+
+def _bool(text: str, name: str, default: bool) -> bool:
+    if not text:
+        return default
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise UsageError(name, f"expected true or false, got {text!r}")
+
+
+def _int(text: str, name: str, *, minimum: int) -> int | None:
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(name, f"expected a whole number, got {text!r}") from None
+    if value < minimum:
+        raise UsageError(name, f"must be at least {minimum}")
+    return value
+
+
+def _duration(text: str, name: str) -> float | None:
+    if not text:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(name, str(exc)) from None
+
+
+def _thresholds(text: str) -> list[str]:
+    """``metric: expr[, expr]`` lines -> ``metric=expr,expr`` (the --threshold form)."""
+    found = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        depth = 0
+        split = -1
+        for index, char in enumerate(line):
+            depth += char == "{"
+            depth -= char == "}"
+            if char == ":" and depth == 0:
+                split = index
+                break
+        if split < 0:
+            hint = "expected 'metric: expr[, expr]', e.g. http_req_failed: rate<0.01"
+            raise UsageError(f"thresholds (line {number})", hint)
+        metric, exprs = line[:split].strip(), [e.strip() for e in line[split + 1 :].split(",") if e.strip()]
+        entry = f"{metric}={','.join(exprs)}"
+        try:
+            parse_cli_threshold(entry)
+        except ValueError as exc:
+            raise UsageError(f"thresholds (line {number})", str(exc)) from None
+        found.append(entry)
+    return found
+
+
+def _tools(text: str, workspace: Path) -> list[dict[str, Any]] | None:
+    """A weighted mix, one ``name[: weight] [arguments]`` per line (arguments: a JSON object or
+    ``auto``); or the path of a YAML/JSON file holding the same list as ``flow.tools``."""
+    if not text:
+        return None
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    if len(lines) == 1 and lines[0].endswith((".yaml", ".yml", ".json")):
+        path = workspace / lines[0]
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UsageError("tools", f"{lines[0]}: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise UsageError("tools", f"{lines[0]}: not valid YAML or JSON ({str(exc).splitlines()[0]})") from None
+        if isinstance(loaded, dict) and "tools" in loaded:
+            loaded = loaded["tools"]
+        if not isinstance(loaded, list) or not all(isinstance(t, dict) for t in loaded):
+            raise UsageError("tools", f"{lines[0]}: expected a list of tools like flow.tools")
+        return loaded
+    tools: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, 1):
+        where = f"tools (line {number})"
+        head, brace, rest = line.partition("{")
+        arguments: Any = {}
+        if brace:
+            try:
+                arguments = orjson.loads("{" + rest)
+            except orjson.JSONDecodeError:
+                raise UsageError(where, "the arguments after the name are not a JSON object") from None
+        elif head.rstrip().endswith(" auto") or head.strip() == "auto":
+            arguments = "auto"
+            head = head.rstrip()[: -len("auto")]
+        name, _, weight = head.partition(":")
+        name, weight = name.strip(), weight.strip()
+        if not name:
+            raise UsageError(where, 'expected \'name[: weight] [arguments]\', e.g. get_record: 50 {"id": "rec_1"}')
+        tool: dict[str, Any] = {"name": name, "arguments": arguments}
+        if weight:
+            try:
+                tool["weight"] = float(weight)
+            except ValueError:
+                raise UsageError(where, f"weight must be a number, got {weight!r}") from None
+        tools.append(tool)
+    return tools
+
+
+# -- the action -------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    code: int = exitcodes.OK
+    markdown: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def main(environ: Mapping[str, str] | None = None, stream: TextIO | None = None) -> int:
+    env = dict(os.environ if environ is None else environ)
+    runner = Runner(env, stream)
+    for secret in raw_secrets(env):  # before anything else is printed
+        runner.mask(secret)
+    workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
+    _hand_sigterm_to_python()
+    try:
+        inputs = parse_inputs(env, workspace)
+        result = run_action(inputs, runner, workspace)
+    except UsageError as exc:
+        runner.command("error", str(exc), title="mcpgate: invalid input")
+        runner.set_outputs({"passed": "false", "exit-code": str(exitcodes.INVALID_INPUT)})
+        return exitcodes.INVALID_INPUT
+    except KeyboardInterrupt:
+        runner.set_outputs({"passed": "false", "exit-code": str(exitcodes.INTERRUPTED)})
+        return exitcodes.INTERRUPTED
+    if inputs.summary:
+        runner.add_summary("\n".join(result.markdown))
+    passed = result.code == exitcodes.OK
+    runner.set_outputs({"passed": "true" if passed else "false", "exit-code": str(result.code), **result.outputs})
+    if result.code == exitcodes.THRESHOLDS_FAILED and not inputs.fail_on_thresholds:
+        return exitcodes.OK
+    return result.code
+
+
+def _hand_sigterm_to_python() -> None:
+    """As PID 1 in a container a signal without a handler is ignored; make SIGTERM end the run."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread (tests)
+        signal.signal(signal.SIGTERM, stop)
+
+
+def run_action(inputs: Inputs, runner: Runner, workspace: Path) -> Outcome:
+    outcome = Outcome()
+    out_dir = (workspace / inputs.results_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if inputs.url or inputs.config:
+        if inputs.smoke_only:
+            _smoke(inputs, runner, out_dir, outcome)
+        else:
+            _load_test(inputs, runner, workspace, out_dir, outcome)
+    if inputs.monitor_url:
+        _monitor(inputs, runner, out_dir, outcome)
+    return outcome
+
+
+def _overrides(inputs: Inputs) -> Overrides:
+    target: dict[str, object] = {}
+    if inputs.transport:
+        target["transport"] = inputs.transport
+    if inputs.protocol_version:
+        target["protocol_version"] = inputs.protocol_version
+    if inputs.bearer_token:
+        target["bearer_token"] = inputs.bearer_token
+    return Overrides(
+        url=inputs.url or None,
+        target=target,
+        headers=inputs.headers,
+        profile=inputs.profile or None,
+        vus=inputs.vus,
+        duration=inputs.duration,
+        thresholds=tuple(inputs.thresholds),
+        tools=tuple(inputs.tools) if inputs.tools is not None else None,
+    )
+
+
+def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, outcome: Outcome) -> None:
+    config = workspace / inputs.config if inputs.config else None
+    plan = build_plan(assemble(config, _overrides(inputs)))
+    if inputs.environment == "production":
+        production_guard(plan, inputs.allow_production_load)
+    baseline: Results | None = None
+    if inputs.baseline:
+        path = workspace / inputs.baseline
+        if path.is_file():
+            try:
+                baseline = read(path)
+            except (OSError, ValueError) as exc:
+                raise UsageError("baseline", f"{inputs.baseline}: {str(exc).splitlines()[0]}") from None
+        else:
+            runner.command("notice", f"no baseline at {inputs.baseline} yet: this run will be the first")
+    template = workspace / inputs.summary_template if inputs.summary_template else None
+    if template is not None and not template.is_file():
+        raise UsageError("summary-template", f"{inputs.summary_template}: no such file")
+    max_regression = _max_regression(inputs.max_regression)
+    paths = {"results": out_dir / "results.json", "summary": out_dir / "summary.md", "junit": out_dir / "junit.xml"}
+    options = RunOptions(
+        out=paths["results"],
+        markdown=paths["summary"],
+        junit=paths["junit"],
+        summary_template=template,
+        baseline=baseline,
+        max_regression=max_regression,
+    )
+    with runner.group("mcpgate: load test"):
+        results = asyncio.run(run_plan(plan, options, out=runner.stream))
+    outcome.code = results.run.exit_code
+    if paths["summary"].is_file():
+        outcome.markdown.append(paths["summary"].read_text(encoding="utf-8"))
+    outcome.outputs.update(
+        {
+            "results-path": str(paths["results"]),
+            "summary-path": str(paths["summary"]),
+            "junit-path": str(paths["junit"]),
+            **key_numbers(results),
+        }
+    )
+    _annotate(results, runner, inputs.fail_on_thresholds)
+
+
+def _max_regression(text: str) -> float:
+    from mcpgate.compare import DEFAULT_MAX_REGRESSION
+
+    if not text:
+        return DEFAULT_MAX_REGRESSION
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise UsageError("max-regression", f"expected a percentage like 20%, got {text!r}") from None
+    return value / 100 if value > 1 and not raw.endswith("%") else value
+
+
+def key_numbers(results: Results) -> dict[str, str]:
+    """The outputs later steps read: p95 (tool calls, else all requests), error rate, throughput."""
+    p95 = results.metric("mcp_tool_duration", "p(95)")
+    if p95 is None:
+        p95 = results.metric("http_req_duration", "p(95)")
+    checks = results.metric("checks", "rate")
+    rps = results.metric("http_reqs", "rate")
+    return {
+        "p95-ms": f"{p95:.3f}" if p95 is not None else "",
+        "error-rate": f"{1 - checks:.6f}" if checks is not None else "",
+        "rps": f"{rps:.3f}" if rps is not None else "",
+    }
+
+
+def _annotate(results: Results, runner: Runner, fail_on_thresholds: bool) -> None:
+    level = "error" if fail_on_thresholds else "warning"
+    for t in results.thresholds:
+        if not t.ok:
+            value = "no data" if t.value is None else f"{t.value:g}"
+            runner.command(level, f"{t.expression} failed: {value}", title=t.metric)
+    status = results.run.status
+    if status in ("not_started", "interrupted", "error"):
+        runner.command("error", results.run.reason or status, title=f"mcpgate: {status.replace('_', ' ')}")
+    elif results.baseline is not None and not results.baseline.ok:
+        runner.command(level, results.run.reason, title="mcpgate: regression against the baseline")
+
+
+def _smoke(inputs: Inputs, runner: Runner, out_dir: Path, outcome: Outcome) -> None:
+    from mcpgate.postdeploy.smoke import render_smoke_markdown, render_smoke_text, run_smoke, smoke_dict
+
+    plan = build_plan(assemble(None if not inputs.config else Path(inputs.config), _overrides(inputs)))
+    with runner.group("mcpgate: smoke check"):
+        report = asyncio.run(
+            run_smoke(plan.connect, sessions=inputs.smoke_sessions, call="auto", min_cert_days=inputs.min_cert_days)
+        )
+        runner.stream.write(render_smoke_text(report, plan.redact) + "\n")
+    path = out_dir / "smoke.json"
+    path.write_bytes(orjson.dumps(smoke_dict(report, plan.redact), option=orjson.OPT_INDENT_2))
+    outcome.markdown.append(render_smoke_markdown(report, plan.redact))
+    outcome.outputs["smoke-path"] = str(path)
+    if report.cert is not None:
+        outcome.outputs["cert-days"] = str(report.cert.days_left)
+    if not report.ok:
+        runner.command("error", plan.redact(report.reason or "smoke check failed"), title="mcpgate: smoke check failed")
+        outcome.code = outcome.code or exitcodes.CHECK_FAILED
+
+
+def _monitor(inputs: Inputs, runner: Runner, out_dir: Path, outcome: Outcome) -> None:
+    from mcpgate.postdeploy.monitor import (
+        MonitorSpec,
+        monitor_dict,
+        render_monitor_markdown,
+        render_monitor_text,
+        run_monitor,
+    )
+    from mcpgate.redact import Redactor
+
+    redact = Redactor([inputs.monitor_token])
+    spec = MonitorSpec(
+        url=inputs.monitor_url,
+        token=inputs.monitor_token or None,
+        path=inputs.monitor_status_path,
+        expected=inputs.monitor_expected,
+        wait=inputs.monitor_wait,
+        interval=inputs.monitor_interval,
+        timeout=inputs.monitor_timeout,
+    )
+    with runner.group("mcpgate: monitor status"):
+        report = asyncio.run(run_monitor(spec))
+        runner.stream.write(render_monitor_text(report, redact) + "\n")
+    path = out_dir / "monitor.json"
+    path.write_bytes(orjson.dumps(monitor_dict(report, redact), option=orjson.OPT_INDENT_2))
+    outcome.markdown.append(render_monitor_markdown(report, redact))
+    outcome.outputs["monitor-path"] = str(path)
+    outcome.outputs["monitor-status"] = report.observed or ""
+    if not report.ok:
+        runner.command("error", redact(report.reason or "monitor check failed"), title="mcpgate: monitor check failed")
+        outcome.code = outcome.code or exitcodes.CHECK_FAILED

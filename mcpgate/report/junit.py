@@ -1,0 +1,99 @@
+"""JUnit XML: each threshold and each check a test case, so GitLab, Jenkins and CircleCI show failures natively.
+
+A pure function of ``Results``. One ``<testsuite name="mcpgate">``: test cases
+in class ``thresholds`` (named "METRIC EXPRESSION", failing with the measured
+value), in class ``checks`` (failing with "N of M failed"), and, when the run
+did not start, was interrupted or stopped on an internal error, a case ``run``
+with an ``<error>`` that gives the status and reason. Failed checks appear as
+failures although they do not change mcpgate's exit code: CI dashboards are
+where people look for them.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from mcpgate.report.markdown import measured
+from mcpgate.results import Results
+
+_CHECK_PREFIX = "checks{check:"
+_RUN_ERRORS = {"not_started", "interrupted", "error"}
+# Characters XML 1.0 forbids anywhere, even escaped: ElementTree would write them and break the file.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: object) -> str:
+    """Text that XML 1.0 can carry: forbidden characters are dropped (ElementTree escapes the rest)."""
+    return _NOT_XML.sub("", "" if value is None else str(value))
+
+
+def checks(results: Results) -> list[tuple[str, int, int]]:
+    """(check name, passes, fails) for every ``checks{check:NAME}`` sub-metric, in the results' order."""
+    out: list[tuple[str, int, int]] = []
+    for key, entry in results.metrics.items():
+        if key.startswith(_CHECK_PREFIX) and key.endswith("}"):
+            out.append((key[len(_CHECK_PREFIX) : -1], round(entry.values["passes"]), round(entry.values["fails"])))
+    return out
+
+
+def render_junit(results: Results) -> str:
+    """The whole document: an XML declaration and an indented ``<testsuites>``."""
+    suite = ET.Element("testsuite", name="mcpgate")
+    run = results.run
+    properties = ET.SubElement(suite, "properties")
+    for name, value in (
+        ("status", run.status),
+        ("exit_code", run.exit_code),
+        ("target", results.target.url),
+        ("transport", results.target.transport),
+        ("protocol_version", results.target.protocol_version),
+        ("profile", run.profile),
+        ("config_digest", run.config_digest),
+        ("mcpgate_version", run.mcpgate_version),
+    ):
+        if value not in (None, ""):
+            ET.SubElement(properties, "property", name=name, value=xml_text(value))
+
+    tests = failures = errors = 0
+    for t in results.thresholds:
+        tests += 1
+        case = _case(suite, "thresholds", f"{t.metric} {t.expression}")
+        shown = measured(results, t)
+        if not t.ok:
+            failures += 1
+            message = shown if t.value is None else f"{shown}, expected {t.expression}"
+            if t.aborted_run:
+                message += " (stopped the run)"
+            failure = ET.SubElement(case, "failure", message=xml_text(message), type="threshold")
+            failure.text = xml_text(
+                f"{t.metric} {t.expression} failed: {message}" + (f"\n{t.reason}" if t.reason else "")
+            )
+        ET.SubElement(case, "system-out").text = xml_text(shown)
+
+    for name, passes, fails in checks(results):
+        tests += 1
+        case = _case(suite, "checks", name)
+        if fails > 0:
+            failures += 1
+            message = f"{fails:,} of {passes + fails:,} failed"
+            ET.SubElement(case, "failure", message=xml_text(message), type="check").text = xml_text(message)
+
+    if run.status in _RUN_ERRORS:
+        tests += 1
+        errors += 1
+        case = _case(suite, "run", "run")
+        message = f"{run.status.replace('_', ' ')} (exit {run.exit_code})" + (f": {run.reason}" if run.reason else "")
+        ET.SubElement(case, "error", message=xml_text(message), type=run.status).text = xml_text(message)
+
+    counts = {"tests": str(tests), "failures": str(failures), "errors": str(errors), "skipped": "0"}
+    time = f"{run.duration_s:.3f}"
+    suite.attrib.update(counts, time=time, timestamp=xml_text(run.started_at))
+    root = ET.Element("testsuites", {"name": "mcpgate", **counts, "time": time})
+    root.append(suite)
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
+    return ET.SubElement(suite, "testcase", classname=classname, name=xml_text(name), time="0")
