@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit peers install clean
+.PHONY: demo test lint typecheck unit peers install image-test clean
 
 $(BIN)/mcpgate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ unit: install peers
 	MCPGATE_REQUIRE_PEERS=1 $(BIN)/pytest
 
 test: lint typecheck unit
+
+# Builds the container image without a Docker engine (buildah on a debootstrap base) and runs its
+# entrypoint for real: the CLI, the hand-over to sh and cat, and the action against the example server.
+image-test: install
+	tests/container/build-and-test.sh
 
 clean:
 	rm -rf $(VENV) .peers .mypy_cache .pytest_cache .ruff_cache

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The container's door.
 
-    no arguments      the GitHub Action: reads INPUT_* variables (docker run -e works the same)
-    an mcpgate verb   the CLI: `docker run IMAGE run --url ... --profile load`
-    anything else     handed over with exec, so `sh` (GitLab CI) and `cat` (Jenkins) work as in any image
+no arguments      the GitHub Action: reads INPUT_* variables (docker run -e works the same)
+an mcpgate verb   the CLI: `docker run IMAGE run --url ... --profile load`
+anything else     handed over with exec, so `sh` (GitLab CI) and `cat` (Jenkins) work as in any image
 """
 
 import os

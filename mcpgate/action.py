@@ -492,11 +492,12 @@ def key_numbers(results: Results) -> dict[str, str]:
 
 
 def _annotate(results: Results, runner: Runner, fail_on_thresholds: bool) -> None:
+    from mcpgate.report.markdown import measured
+
     level = "error" if fail_on_thresholds else "warning"
     for t in results.thresholds:
         if not t.ok:
-            value = "no data" if t.value is None else f"{t.value:g}"
-            runner.command(level, f"{t.expression} failed: {value}", title=t.metric)
+            runner.command(level, f"{t.expression} failed: {measured(results, t)}", title=t.metric)
     status = results.run.status
     if status in ("not_started", "interrupted", "error"):
         runner.command("error", results.run.reason or status, title=f"mcpgate: {status.replace('_', ' ')}")

@@ -71,6 +71,7 @@ def add_target_options(p: argparse.ArgumentParser, *, defaults: bool = True) -> 
         help=f"largest response read before failing it (default {DEFAULT_MAX_RESPONSE_BYTES})",
     )
     g.add_argument("--insecure", action="store_true", default=d(False), help="do not verify TLS certificates")
+    g.add_argument("--ca-file", metavar="PEM", help="also trust this CA bundle (a private CA)")
 
 
 def _headers(args: argparse.Namespace, *, env: bool) -> tuple[dict[str, str], str | None]:
@@ -113,6 +114,7 @@ def connect_spec(args: argparse.Namespace, url: str) -> tuple[ConnectSpec, Redac
         connect_timeout=args.connect_timeout,
         max_response_bytes=args.max_response_bytes,
         insecure=args.insecure,
+        ca_file=args.ca_file,
     )
     return target_spec(target)
 
@@ -143,6 +145,7 @@ def run_overrides(args: argparse.Namespace) -> Overrides:
         ("connect_timeout", "connect_timeout"),
         ("max_response_bytes", "max_response_bytes"),
         ("insecure", "insecure"),
+        ("ca_file", "ca_file"),
     ):
         value = getattr(args, flag)
         if value is not None:

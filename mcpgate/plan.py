@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,10 +175,21 @@ def connect_spec(target: TargetConfig) -> tuple[ConnectSpec, Redactor]:
         max_response_bytes=target.max_response_bytes,
         headers=headers,
         verify_tls=not target.insecure,
+        ca_file=_ca_file(target.ca_file),
     )
     expect = target.expect_protocol_version if target.expect_protocol_version != "auto" else None
     spec = ConnectSpec(target.url, target.transport, target.protocol_version, settings, expect)
     return spec, redact
+
+
+def _ca_file(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError("target.ca_file", f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return path
 
 
 def scenario_plan(name: str, s: Scenario) -> ScenarioPlan:

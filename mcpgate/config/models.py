@@ -77,6 +77,7 @@ class TargetConfig(Model):
     connect_timeout: Duration = 5.0
     max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
     insecure: bool = Field(False, description="Do not verify TLS certificates")
+    ca_file: str | None = Field(None, description="A CA bundle (PEM) to trust as well, for a private CA")
 
 
 class ToolConfig(Model):

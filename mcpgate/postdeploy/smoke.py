@@ -89,7 +89,9 @@ async def run_smoke(
     begun = loop.time()
     if spec.url.startswith("https://"):
         settings = spec.settings
-        report.cert = await cert_info(spec.url, timeout=settings.connect_timeout, verify=settings.verify_tls)
+        report.cert = await cert_info(
+            spec.url, timeout=settings.connect_timeout, verify=settings.verify_tls, ca_file=settings.ca_file
+        )
     async with make_http(spec.settings) as http:
         ids = IdSource()
         mcp: McpSession | None = None

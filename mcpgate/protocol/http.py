@@ -39,11 +39,15 @@ class HttpSettings:
     # response event, so the connection can be reused instead of closed.
     drain_grace: float = 0.1
     verify_tls: bool = True
+    ca_file: str | None = None  # trust this CA bundle too (a staging server's private CA)
 
 
 def make_http(settings: HttpSettings, *, limit: int = 0) -> aiohttp.ClientSession:
     """One connection pool; shared by all virtual users of a process."""
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, ttl_dns_cache=300, ssl=settings.verify_tls)
+    tls: ssl.SSLContext | bool = settings.verify_tls
+    if settings.verify_tls and settings.ca_file:
+        tls = ssl.create_default_context(cafile=settings.ca_file)
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, ttl_dns_cache=300, ssl=tls)
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout),

@@ -189,9 +189,21 @@ async def test_silent_server_is_bounded() -> None:
 
 
 def insecure_spec(url: str) -> ConnectSpec:
-    # aiohttp's verified context is built at import time from the system store, so the MCP
-    # sessions cannot trust the test CA; the certificate is still read (tested above).
     return ConnectSpec(url, settings=HttpSettings(timeout=5, verify_tls=False))
+
+
+async def test_a_private_ca_is_trusted_with_ca_file(ca: trustme.CA, ca_file: str) -> None:
+    async with https_server(leaf(ca, 30 * DAY)) as base:
+        trusting = ConnectSpec(f"{base}/ok/mcp", settings=HttpSettings(timeout=5, ca_file=ca_file))
+        report = await run_smoke(trusting, sessions=1, min_cert_days=7)
+        assert report.ok, report.reason
+        assert report.cert is not None
+        assert report.cert.verified
+        untrusting = ConnectSpec(f"{base}/ok/mcp", settings=HttpSettings(timeout=5))
+        report = await run_smoke(untrusting, sessions=1)
+    assert not report.ok
+    assert report.reason is not None
+    assert "TLS certificate rejected" in report.reason
 
 
 @pytest.mark.parametrize(("minimum", "ok"), [(30, False), (5, True), (3, True)])
