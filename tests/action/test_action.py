@@ -290,3 +290,43 @@ async def test_smoke_against_a_dead_endpoint_fails(tmp_path: Path) -> None:
     assert run.code == exitcodes.CHECK_FAILED
     assert run.outputs["passed"] == "false"
     assert "connection refused" in run.stdout
+
+
+async def test_a_cancelled_job_still_leaves_its_results(peer: PeerFactory, tmp_path: Path) -> None:
+    """SIGTERM (a cancelled job) mid-run: exit 105 within seconds, outputs, summary and files written."""
+    import signal
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    output.write_text("")
+    summary.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))}
+    env.update(
+        {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKSPACE": str(workspace),
+            "GITHUB_OUTPUT": str(output),
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "INPUT_URL": peer("stateful-json"),
+            "INPUT_PROFILE": "smoke",
+            "INPUT_DURATION": "60s",
+            "INPUT_VUS": "2",
+        }
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "entrypoint.py"),
+        cwd=workspace,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await asyncio.sleep(4)
+    proc.send_signal(signal.SIGTERM)
+    out, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == exitcodes.INTERRUPTED, out.decode() + err.decode()
+    outputs = parse_outputs(output.read_text())
+    assert outputs["exit-code"] == "105"
+    assert "INTERRUPTED" in summary.read_text()
+    assert (workspace / "mcpgate-results" / "results.json").is_file()
