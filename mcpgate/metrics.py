@@ -19,10 +19,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from hdrh.histogram import HdrHistogram
 
 from mcpgate.catalog import BUILTIN, MetricType
+
+if TYPE_CHECKING:
+    from mcpgate.thresholds import MetricKey
 
 Tags = tuple[tuple[str, str], ...]  # sorted by tag name
 
@@ -273,6 +277,10 @@ class Metrics:
                 return max(g.max for g in gauges)
             return sum(g.value for g in gauges)
         return None
+
+    def observe(self, key: MetricKey, aggregation: str) -> float | None:
+        """``aggregate`` in the shape thresholds.evaluate asks for."""
+        return self.aggregate(key.name, key.tags, aggregation)
 
     def _kind_of(self, name: str) -> MetricType | None:
         for (n, _), s in self.series.items():

@@ -13,6 +13,7 @@ import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -158,7 +159,16 @@ def connect_spec(target: TargetConfig) -> tuple[ConnectSpec, Redactor]:
     for name, value in target.headers.items():
         header, clean = parse_header(f"{name}: {value}", f"target.headers.{name}")
         headers[header] = clean
+    has_auth = any(name.lower() == "authorization" for name in headers)
+    if urlsplit(target.url).password is not None and (target.bearer_token or has_auth):
+        # The URL's credentials go as HTTP Basic auth; a second Authorization cannot go too.
+        raise UsageError(
+            "target.url",
+            "has credentials (sent as Basic auth) and a bearer token or Authorization header too; keep one",
+        )
     if target.bearer_token:
+        if has_auth:
+            raise UsageError("target.bearer_token", "an Authorization header is set too; keep one")
         token = target.bearer_token.strip()
         if not token or any(c in token for c in "\r\n"):
             raise UsageError("target.bearer_token", "must be one non-empty line")

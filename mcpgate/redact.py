@@ -8,9 +8,10 @@ server echoing a token back in an error page.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 _SENSITIVE = re.compile(r"auth|cookie|token|secret|passw|api[-_]?key|credential|signature|session", re.IGNORECASE)
@@ -45,6 +46,9 @@ class Redactor:
         self.add(parts.password)
         if parts.password is not None:
             self.add(parts.netloc.rpartition("@")[0].partition(":")[2])  # as written, still percent-encoded
+            # Sent as HTTP Basic auth: a server echoing that header must not reveal it either.
+            basic = f"{unquote(parts.username or '')}:{unquote(parts.password)}".encode()
+            self.add(base64.b64encode(basic).decode("ascii"))
         for raw in parts.query.split("&"):
             name, _, value = raw.partition("=")
             if sensitive_name(unquote_plus(name)):

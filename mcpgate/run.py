@@ -134,7 +134,8 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
             signals.remove()
             raise
     # Signals stay handled until the results are out: a second one must not kill the process mid-write.
-    verdicts = evaluate_all(plan.thresholds, lambda key, agg: metrics.aggregate(key.name, key.tags, agg))
+    # Thresholds judge a load; when none ran there is nothing to judge (the status says why).
+    verdicts = evaluate_all(plan.thresholds, metrics.observe) if outcome is not None else []
     status, code, reason = _verdict(pre, outcome, verdicts, signals.count > 0, crash)
     results = _results(
         plan,

@@ -629,7 +629,65 @@ async def slower_call(s: FaultServer, r: web.Request, m: Json) -> web.StreamResp
     return web.json_response(result(m, {"content": [{"type": "text", "text": "slower"}]}))
 
 
+async def burst_503(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    """Overload in bursts: every other tool call is refused with 503 and a Retry-After."""
+    if m.get("method") != "tools/call":
+        return None
+    s.counts["burst-503"] += 1
+    if s.counts["burst-503"] % 2:
+        return web.Response(status=503, text="Service Unavailable", headers={"Retry-After": "1"})
+    return None
+
+
+@on_call
+async def sse_nothing(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    """An SSE answer that starts and then never sends a single byte."""
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(r)
+    await s.stall(30)
+    return resp
+
+
+@on_call
+async def trickle(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    """A body sent a few bytes at a time, far slower than any timeout allows."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await resp.prepare(r)
+    with contextlib.suppress(ConnectionError):
+        for byte in b'{"jsonrpc": "2.0", "id": ' + str(m["id"]).encode() + b', "result": {"content": []}}':
+            await resp.write(bytes([byte]))
+            await s.stall(0.1)
+    return resp
+
+
+@on_call
+async def bad_gzip(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    """A proxy that says gzip and sends something else."""
+    return web.Response(
+        status=200,
+        body=b"this is not gzip at all",
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+
+
+@on_call
+async def empty_200(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    return web.Response(status=200, body=b"", content_type="application/json")
+
+
+@on_call
+async def connection_close(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse:
+    """Well-behaved, but closes every connection after its answer (no keep-alive)."""
+    return web.json_response(result(m, {"content": [{"type": "text", "text": "ok"}]}), headers={"Connection": "close"})
+
+
 FAULTS: dict[str, Handler] = {
+    "burst-503": burst_503,
+    "sse-nothing": sse_nothing,
+    "trickle": trickle,
+    "bad-gzip": bad_gzip,
+    "empty-200": empty_200,
+    "connection-close": connection_close,
     "slow-call": slow_call,
     "slower-call": slower_call,
     "expire-call": expire_call,

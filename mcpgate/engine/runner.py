@@ -140,7 +140,7 @@ class Engine:
             await asyncio.sleep(ABORT_CHECK_EVERY)
             elapsed = self.elapsed()
             self.metrics.elapsed = elapsed
-            verdicts = evaluate_all(watched, lambda key, agg: self.metrics.aggregate(key.name, key.tags, agg))
+            verdicts = evaluate_all(watched, self.metrics.observe)
             failed = should_abort(verdicts, elapsed)
             if failed is not None:
                 self._aborted_by = failed

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import orjson
+from aiohttp import http_exceptions
 
 from mcpgate import __version__
 from mcpgate.protocol.jsonrpc import MODERN_ERROR_CODES, RequestId, error_failure, same_id
@@ -80,6 +81,9 @@ def classify_exception(exc: BaseException, settings: HttpSettings) -> Failure:
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return fail(Kind.CONNECTION_ERROR, "server closed the connection before responding")
     if isinstance(exc, aiohttp.ClientPayloadError):
+        if _bad_encoding(exc):
+            detail = shorten(str(exc.args[0]) if exc.args else str(exc), 100)
+            return protocol_error(f"invalid compressed body: {detail}")
         return fail(Kind.CONNECTION_ERROR, f"response cut off: {_payload_reason(exc)}")
     if isinstance(exc, aiohttp.ClientResponseError):
         return protocol_error(f"invalid HTTP response: {shorten(exc.message or str(exc), 120)}")
@@ -107,6 +111,13 @@ def _ssl_reason(exc: BaseException) -> str:
     inner = getattr(exc, "os_error", exc)
     reason = getattr(inner, "reason", None) or getattr(inner, "strerror", None) or str(inner)
     return shorten(str(reason), 120)
+
+
+def _bad_encoding(exc: aiohttp.ClientPayloadError) -> bool:
+    """A body the server mangled (a Content-Encoding it did not apply), not one cut short."""
+    cause = exc.__cause__ or (exc.args[1] if len(exc.args) > 1 else None)
+    text = str(exc.args[0]) if exc.args else str(exc)
+    return isinstance(cause, http_exceptions.ContentEncodingError) or "content-encoding" in text.lower()
 
 
 def _payload_reason(exc: aiohttp.ClientPayloadError) -> str:
