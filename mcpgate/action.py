@@ -15,7 +15,6 @@ commands are printed, and files are written only where their variables point.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import secrets as random_tokens
@@ -29,12 +28,15 @@ from typing import Any, TextIO
 import orjson
 import yaml
 
-from mcpgate import exitcodes
+from mcpgate import eventloop, exitcodes
 from mcpgate.config.assemble import Overrides, assemble
+from mcpgate.config.loader import validate_config
 from mcpgate.config.profiles import PROFILES
 from mcpgate.durations import parse_duration
 from mcpgate.errors import UsageError
+from mcpgate.inputs import ArgumentTemplate
 from mcpgate.plan import build_plan, production_guard
+from mcpgate.protocol.versions import AUTO, KNOWN_VERSIONS
 from mcpgate.results import Results, read
 from mcpgate.run import RunOptions, run_plan
 from mcpgate.target import check_url, parse_header
@@ -185,6 +187,8 @@ def parse_inputs(environ: Mapping[str, str], workspace: Path) -> Inputs:
     def get(name: str) -> str:
         return read_input(environ, name)
 
+    for name in _ONE_LINE:
+        _one_line(get(name), name)
     inputs = Inputs()
     inputs.url = get("url")
     if inputs.url:
@@ -195,10 +199,15 @@ def parse_inputs(environ: Mapping[str, str], workspace: Path) -> Inputs:
         raise UsageError("profile", f"expected one of {', '.join(PROFILES)}, got {inputs.profile!r}")
     inputs.vus = _int(get("vus"), "vus", minimum=1)
     inputs.duration = _duration(get("duration"), "duration")
+    if inputs.duration is not None and inputs.duration <= 0:
+        raise UsageError("duration", "must be more than 0")
     inputs.transport = get("transport")
     if inputs.transport and inputs.transport not in ("auto", "streamable-http", "sse"):
         raise UsageError("transport", f"expected auto, streamable-http or sse, got {inputs.transport!r}")
     inputs.protocol_version = get("protocol-version")
+    if inputs.protocol_version and inputs.protocol_version not in (AUTO, *KNOWN_VERSIONS):
+        versions = ", ".join((AUTO, *KNOWN_VERSIONS))
+        raise UsageError("protocol-version", f"expected one of {versions}, got {inputs.protocol_version!r}")
     for number, line in enumerate(get("headers").splitlines(), 1):
         if line.strip():
             name, value = parse_header(line, f"headers (line {number})")
@@ -212,6 +221,7 @@ def parse_inputs(environ: Mapping[str, str], workspace: Path) -> Inputs:
     inputs.results_dir = get("results-dir") or "mcpgate-results"
     inputs.baseline = get("baseline")
     inputs.max_regression = get("max-regression")
+    _max_regression(inputs.max_regression)  # checked now, used once the plan is built
     inputs.environment = get("environment") or "staging"
     if inputs.environment not in ("staging", "production"):
         raise UsageError("environment", f"expected staging or production, got {inputs.environment!r}")
@@ -233,6 +243,30 @@ def parse_inputs(environ: Mapping[str, str], workspace: Path) -> Inputs:
     if inputs.smoke_only and not inputs.url and not inputs.config:
         raise UsageError("smoke-only", "needs url (or config)")
     return inputs
+
+
+# Inputs that are one value each: a line break or a control character in one is a mistake (a YAML
+# block scalar where a plain value was meant), never part of a path, a URL or a token.
+_ONE_LINE = (
+    "url",
+    "config",
+    "vus",
+    "duration",
+    "bearer-token",
+    "summary-template",
+    "results-dir",
+    "baseline",
+    "max-regression",
+    "monitor-url",
+    "monitor-token",
+    "monitor-status-path",
+    "monitor-expected",
+)
+
+
+def _one_line(text: str, name: str) -> None:
+    if not text.isprintable():  # the value is never repeated: it may be a secret
+        raise UsageError(name, "must be one line, without control characters")
 
 
 def _bool(text: str, name: str, default: bool) -> bool:
@@ -289,7 +323,7 @@ def _thresholds(text: str) -> list[str]:
         try:
             parse_cli_threshold(entry)
         except ValueError as exc:
-            raise UsageError(f"thresholds (line {number})", str(exc)) from None
+            raise UsageError(f"thresholds (line {number})", str(exc).removeprefix(f"--threshold {entry!r}: ")) from None
         found.append(entry)
     return found
 
@@ -306,12 +340,20 @@ def _tools(text: str, workspace: Path) -> list[dict[str, Any]] | None:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise UsageError("tools", f"{lines[0]}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise UsageError("tools", f"{lines[0]}: not valid UTF-8") from None
+        except ValueError:  # a NUL in the name
+            raise UsageError("tools", f"{lines[0]}: not a valid file name") from None
         except yaml.YAMLError as exc:
             raise UsageError("tools", f"{lines[0]}: not valid YAML or JSON ({str(exc).splitlines()[0]})") from None
+        except RecursionError:
+            raise UsageError("tools", f"{lines[0]}: nested too deeply") from None
         if isinstance(loaded, dict) and "tools" in loaded:
             loaded = loaded["tools"]
         if not isinstance(loaded, list) or not all(isinstance(t, dict) for t in loaded):
             raise UsageError("tools", f"{lines[0]}: expected a list of tools like flow.tools")
+        for index, tool in enumerate(loaded, 1):
+            _check_tool(tool, "tools", f"{lines[0]}: item {index}: ")
         return loaded
     tools: list[dict[str, Any]] = []
     for number, line in enumerate(lines, 1):
@@ -336,8 +378,23 @@ def _tools(text: str, workspace: Path) -> list[dict[str, Any]] | None:
                 tool["weight"] = float(weight)
             except ValueError:
                 raise UsageError(where, f"weight must be a number, got {weight!r}") from None
+        _check_tool(tool, where)
         tools.append(tool)
     return tools
+
+
+def _check_tool(tool: dict[str, Any], where: str, prefix: str = "") -> None:
+    """What the config would say about this ``flow.tools`` item, said about the input."""
+    try:
+        config = validate_config({"target": {"url": "http://localhost/"}, "flow": {"tools": [tool]}}, {}, where)
+    except UsageError as exc:  # "flow.tools.0.weight: must be > 0, got -1.0"
+        raise UsageError(where, prefix + exc.message.removeprefix("flow.tools.0.")) from None
+    arguments = config.flow.tools[0].arguments
+    if isinstance(arguments, dict):
+        try:
+            ArgumentTemplate(arguments, "arguments")
+        except UsageError as exc:
+            raise UsageError(where, f"{prefix}{exc.field}: {exc.message}") from None
 
 
 # -- the action -------------------------------------------------------------------------
@@ -389,7 +446,10 @@ def _hand_sigterm_to_python() -> None:
 def run_action(inputs: Inputs, runner: Runner, workspace: Path) -> Outcome:
     outcome = Outcome()
     out_dir = (workspace / inputs.results_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError("results-dir", f"cannot create {inputs.results_dir}: {exc.strerror or exc}") from None
     if inputs.url or inputs.config:
         if inputs.smoke_only:
             _smoke(inputs, runner, out_dir, outcome)
@@ -449,7 +509,7 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
         max_regression=max_regression,
     )
     with runner.group("mcpgate: load test"):
-        results = asyncio.run(run_plan(plan, options, out=runner.stream))
+        results = eventloop.run(run_plan(plan, options, out=runner.stream))
     outcome.code = results.run.exit_code
     if paths["summary"].is_file():
         outcome.markdown.append(paths["summary"].read_text(encoding="utf-8"))
@@ -474,7 +534,10 @@ def _max_regression(text: str) -> float:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
     except ValueError:
         raise UsageError("max-regression", f"expected a percentage like 20%, got {text!r}") from None
-    return value / 100 if value > 1 and not raw.endswith("%") else value
+    value = value / 100 if value > 1 and not raw.endswith("%") else value
+    if not 0 <= value <= 10:  # as the --max-regression flag; NaN fails this too
+        raise UsageError("max-regression", f"expected a percentage between 0% and 1000%, got {text!r}")
+    return value
 
 
 def key_numbers(results: Results) -> dict[str, str]:
@@ -510,7 +573,7 @@ def _smoke(inputs: Inputs, runner: Runner, out_dir: Path, outcome: Outcome) -> N
 
     plan = build_plan(assemble(None if not inputs.config else Path(inputs.config), _overrides(inputs)))
     with runner.group("mcpgate: smoke check"):
-        report = asyncio.run(
+        report = eventloop.run(
             run_smoke(plan.connect, sessions=inputs.smoke_sessions, call="auto", min_cert_days=inputs.min_cert_days)
         )
         runner.stream.write(render_smoke_text(report, plan.redact) + "\n")
@@ -546,7 +609,7 @@ def _monitor(inputs: Inputs, runner: Runner, out_dir: Path, outcome: Outcome) ->
         timeout=inputs.monitor_timeout,
     )
     with runner.group("mcpgate: monitor status"):
-        report = asyncio.run(run_monitor(spec))
+        report = eventloop.run(run_monitor(spec))
         runner.stream.write(render_monitor_text(report, redact) + "\n")
     path = out_dir / "monitor.json"
     path.write_bytes(orjson.dumps(monitor_dict(report, redact), option=orjson.OPT_INDENT_2))

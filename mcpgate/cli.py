@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
 
-from mcpgate import __version__, exitcodes
+from mcpgate import __version__, eventloop, exitcodes
 from mcpgate.compare import DEFAULT_MAX_REGRESSION
 from mcpgate.config.assemble import Overrides
 from mcpgate.config.models import TargetConfig
@@ -156,6 +155,11 @@ def run_overrides(args: argparse.Namespace) -> Overrides:
         raise UsageError("--vus", "must be at least 1")
     if args.duration is not None and args.duration <= 0:
         raise UsageError("--duration", "must be more than 0")
+    for flag, seconds in (("--timeout", args.timeout), ("--connect-timeout", args.connect_timeout)):
+        if seconds is not None and seconds <= 0:
+            raise UsageError(flag, "must be more than 0")
+    if args.max_response_bytes is not None and args.max_response_bytes < 1024:
+        raise UsageError("--max-response-bytes", "must be at least 1024")
     return Overrides(
         url=args.url,
         target=target,
@@ -252,7 +256,7 @@ def _probe(args: argparse.Namespace) -> int:
     if args.args is not None and args.call is None:
         raise UsageError("--args", "needs --call TOOL")
     arguments = _json_object(args.args or "{}", "--args")
-    report = asyncio.run(run_probe(spec, call=args.call, arguments=arguments))
+    report = eventloop.run(run_probe(spec, call=args.call, arguments=arguments))
     if args.json:
         sys.stdout.write(orjson.dumps(report_dict(report, redact), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -287,7 +291,7 @@ def _run(args: argparse.Namespace) -> int:
         junit=args.junit,
         summary_template=args.summary_template,
     )
-    results = asyncio.run(run_plan(plan, options))
+    results = eventloop.run(run_plan(plan, options))
     for sig in (signal.SIGINT, signal.SIGTERM):  # the results are out: a late signal changes nothing now
         signal.signal(sig, signal.SIG_IGN)
     return results.run.exit_code

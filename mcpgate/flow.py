@@ -16,10 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-
 from mcpgate.config.models import DatasetConfig, ToolConfig
 from mcpgate.inputs import ArgumentTemplate, CallContext, RowPicker, synthesize_arguments
+from mcpgate.protocol import wire
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.session import McpSession, Target, ToolInfo
 from mcpgate.recorder import Recorder
@@ -123,7 +122,7 @@ def resolve_tools(
 class Flow:
     def __init__(
         self,
-        http: aiohttp.ClientSession,
+        http: wire.Pool,
         target: Target,
         mix: ToolMix,
         *,

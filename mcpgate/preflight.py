@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import aiohttp
-
 from mcpgate import exitcodes
 from mcpgate.flow import ToolMix, resolve_tools
 from mcpgate.inputs import TemplateError
 from mcpgate.plan import Plan
+from mcpgate.protocol import wire
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.negotiate import connect
 from mcpgate.protocol.session import ServerIdentity, Step, Target, first_failure, step_label
@@ -34,7 +33,7 @@ class Preflight:
     notes: list[str] = field(default_factory=list)
 
 
-async def preflight(http: aiohttp.ClientSession, plan: Plan) -> Preflight:
+async def preflight(http: wire.Pool, plan: Plan) -> Preflight:
     steps: list[Step] = []
     conn = await connect(http, plan.connect, ids=IdSource(), sink=steps.append)
     session = conn.session

@@ -32,11 +32,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
-import aiohttp
-
 from mcpgate.durations import format_duration
 from mcpgate.errors import UsageError
 from mcpgate.postdeploy import MARK_FAIL, MARK_OK, md_cell
+from mcpgate.protocol import wire
 from mcpgate.protocol.http import HttpSettings, body_excerpt, classify_exception, make_http
 from mcpgate.protocol.outcome import shorten
 from mcpgate.redact import Redactor
@@ -170,7 +169,7 @@ async def run_monitor(
 
 
 async def _poll(
-    http: aiohttp.ClientSession,
+    http: wire.Pool,
     spec: MonitorSpec,
     headers: Mapping[str, str],
     keys: tuple[str, ...],
@@ -214,7 +213,7 @@ async def _poll(
     return status, observed, f"{where} is {_quoted(observed)}, expected {_quoted(spec.expected)}"
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
+async def _read_capped(resp: wire.Response, cap: int) -> tuple[bytes, bool]:
     """At most ``cap`` bytes of the body, and whether there was more."""
     chunks: list[bytes] = []
     total = 0

@@ -8,7 +8,6 @@ Bad input raises UsageError naming the flag (cli.main turns it into exit 104).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
 import os
 import sys
@@ -17,7 +16,7 @@ from typing import Any, Final
 
 import orjson
 
-from mcpgate import exitcodes
+from mcpgate import eventloop, exitcodes
 from mcpgate.durations import parse_duration
 from mcpgate.errors import UsageError
 from mcpgate.postdeploy.monitor import (
@@ -114,7 +113,7 @@ def smoke_verb(args: argparse.Namespace, *, connect_spec: ConnectSpecFn) -> int:
         if not args.url.startswith("https://"):
             raise UsageError("--min-cert-days", "needs an https:// URL (there is no certificate to check)")
     try:
-        report = asyncio.run(
+        report = eventloop.run(
             run_smoke(
                 spec,
                 sessions=args.sessions,
@@ -163,7 +162,7 @@ def monitor_spec(args: argparse.Namespace) -> MonitorSpec:
 def monitor_verb(args: argparse.Namespace) -> int:
     spec = monitor_spec(args)
     redact = monitor_redactor(spec)
-    report = asyncio.run(run_monitor(spec))
+    report = eventloop.run(run_monitor(spec))
     if args.json:
         _print_json(monitor_dict(report, redact))
     else:

@@ -20,6 +20,7 @@ import orjson
 from aiohttp import http_exceptions
 
 from mcpgate import __version__
+from mcpgate.protocol import wire
 from mcpgate.protocol.jsonrpc import MODERN_ERROR_CODES, RequestId, error_failure, same_id
 from mcpgate.protocol.outcome import Failure, Kind, fail, protocol_error, shorten
 
@@ -43,18 +44,13 @@ class HttpSettings:
     ca_file: str | None = None  # trust this CA bundle too (a staging server's private CA)
 
 
-def make_http(settings: HttpSettings, *, limit: int = 0) -> aiohttp.ClientSession:
+def make_http(settings: HttpSettings, *, limit: int = 0) -> wire.Pool:
     """One connection pool; shared by all virtual users of a process."""
-    tls: ssl.SSLContext | bool = settings.verify_tls
-    if settings.verify_tls and settings.ca_file:
-        tls = ssl.create_default_context(cafile=settings.ca_file)
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, ttl_dns_cache=300, ssl=tls)
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout),
-        headers={"User-Agent": USER_AGENT},
-        trust_env=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
+    return wire.Pool(
+        connect_timeout=settings.connect_timeout,
+        verify_tls=settings.verify_tls,
+        ca_file=settings.ca_file,
+        limit=limit,
     )
 
 
@@ -66,6 +62,8 @@ def classify_exception(exc: BaseException, settings: HttpSettings) -> Failure:
     """Map anything a request can raise to the one failure it means."""
     if isinstance(exc, Failure):
         return exc
+    if isinstance(exc, wire.WireError):
+        return _wire_failure(exc, settings)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return fail(Kind.TIMEOUT, f"connect timed out after {seconds(settings.connect_timeout)}")
     if isinstance(exc, TimeoutError):
@@ -113,6 +111,25 @@ def _ssl_reason(exc: BaseException) -> str:
     return shorten(str(reason), 120)
 
 
+def _wire_failure(exc: wire.WireError, settings: HttpSettings) -> Failure:
+    if isinstance(exc, wire.ConnectTimeout):
+        return fail(Kind.TIMEOUT, f"connect timed out after {seconds(settings.connect_timeout)}")
+    if isinstance(exc, wire.DnsError):
+        return fail(Kind.CONNECTION_ERROR, f"DNS lookup failed for {exc.host}")
+    if isinstance(exc, wire.TlsError):
+        what = "TLS certificate rejected" if exc.certificate else "TLS handshake failed"
+        return fail(Kind.CONNECTION_ERROR, f"{what}: {shorten(exc.reason, 120)}")
+    if isinstance(exc, wire.ConnectError):
+        return fail(Kind.CONNECTION_ERROR, str(exc))
+    if isinstance(exc, wire.ServerDisconnected):
+        return fail(Kind.CONNECTION_ERROR, "server closed the connection before responding")
+    if isinstance(exc, wire.BodyCutOff):
+        return fail(Kind.CONNECTION_ERROR, f"response cut off: {exc}")
+    if isinstance(exc, wire.BadEncoding):
+        return protocol_error(f"invalid compressed body: {shorten(str(exc), 100)}")
+    return protocol_error(shorten(str(exc), 160))
+
+
 def _bad_encoding(exc: aiohttp.ClientPayloadError) -> bool:
     """A body the server mangled (a Content-Encoding it did not apply), not one cut short."""
     cause = exc.__cause__ or (exc.args[1] if len(exc.args) > 1 else None)
@@ -130,7 +147,7 @@ def _payload_reason(exc: aiohttp.ClientPayloadError) -> str:
     return shorten(text, 120)
 
 
-async def read_body(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+async def read_body(resp: wire.Response, cap: int) -> bytes:
     """Read a whole body, failing as soon as it passes ``cap``: the excess is never held."""
     length = resp.content_length
     if length is not None and length > cap:
@@ -167,7 +184,7 @@ def body_wait(started: float, settings: HttpSettings) -> float:
     return max(0.0, min(ERROR_BODY_WAIT, 0.8 * left))
 
 
-async def status_failure(resp: aiohttp.ClientResponse, request_id: RequestId | None, wait: float) -> Failure:
+async def status_failure(resp: wire.Response, request_id: RequestId | None, wait: float) -> Failure:
     """Name a non-2xx answer: a JSON-RPC error to our request, or an HTTP error."""
     status = resp.status
     if 300 <= status < 400:
@@ -175,7 +192,7 @@ async def status_failure(resp: aiohttp.ClientResponse, request_id: RequestId | N
         to = f" to {shorten(where, 100)!r}" if where else ""
         return fail(Kind.HTTP_ERROR, f"redirect{to} (MCP clients do not follow redirects)", http_status=status)
     body = b""
-    with contextlib.suppress(Failure, aiohttp.ClientError, OSError, TimeoutError):
+    with contextlib.suppress(Failure, wire.WireError, aiohttp.ClientError, OSError, TimeoutError):
         async with asyncio.timeout(wait):
             body = await read_body(resp, ERROR_BODY_BYTES)
     msg = _json_or_none(body)

@@ -16,8 +16,7 @@ from collections import deque
 from collections.abc import Mapping
 from urllib.parse import urljoin, urlsplit
 
-import aiohttp
-
+from mcpgate.protocol import wire
 from mcpgate.protocol.http import (
     ERROR_BODY_BYTES,
     HttpSettings,
@@ -43,13 +42,13 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 class LegacySseTransport:
     name = LEGACY_SSE
 
-    def __init__(self, http: aiohttp.ClientSession, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
+    def __init__(self, http: wire.Pool, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
         self._http = http
         self.url = url
         self._settings = settings
         self._post_headers = {"Content-Type": "application/json", **settings.headers}
         self.endpoint: str | None = None
-        self._stream: aiohttp.ClientResponse | None = None
+        self._stream: wire.Response | None = None
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[RequestId, asyncio.Future[tuple[object, float]]] = {}
         self._given_up: deque[RequestId] = deque(maxlen=64)  # ids we stopped waiting for
@@ -124,7 +123,7 @@ class LegacySseTransport:
             raise protocol_error(f"endpoint {endpoint!r} is on another origin than the SSE URL")
         return endpoint
 
-    async def _read(self, resp: aiohttp.ClientResponse, parser: SSEParser) -> None:
+    async def _read(self, resp: wire.Response, parser: SSEParser) -> None:
         failure: Failure
         try:
             while chunk := await resp.content.readany():
@@ -139,7 +138,7 @@ class LegacySseTransport:
             failure = protocol_error(str(exc))
         except Failure as exc:
             failure = exc
-        except (aiohttp.ClientError, OSError) as exc:
+        except (wire.WireError, OSError) as exc:
             failure = classify_exception(exc, self._settings)
         self._fail_all(failure)
 
@@ -208,7 +207,7 @@ class LegacySseTransport:
 
     async def answer(self, body: bytes) -> None:
         if self.broken is None and self.endpoint is not None:
-            with contextlib.suppress(Failure, aiohttp.ClientError, OSError):
+            with contextlib.suppress(Failure, wire.WireError, OSError):
                 async with self._http.post(self.endpoint, data=body, headers=self._post_headers) as resp:
                     await read_body(resp, ERROR_BODY_BYTES)
 

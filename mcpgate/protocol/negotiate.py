@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-import aiohttp
-
+from mcpgate.protocol import wire
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.jsonrpc import HEADER_MISMATCH, MISSING_CLIENT_CAPABILITY, IdSource
 from mcpgate.protocol.outcome import Kind, Outcome
@@ -49,7 +48,7 @@ class Connection:
     chosen: str  # what was chosen and why, for people
 
 
-async def connect(http: aiohttp.ClientSession, spec: ConnectSpec, *, ids: IdSource, sink: StepSink) -> Connection:
+async def connect(http: wire.Pool, spec: ConnectSpec, *, ids: IdSource, sink: StepSink) -> Connection:
     tried: list[str] = []
     pending: list[Step] = []
     streamable = spec.transport in (AUTO, STREAMABLE_HTTP)

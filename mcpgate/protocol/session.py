@@ -23,10 +23,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-
 from mcpgate import __version__
-from mcpgate.protocol import modern
+from mcpgate.protocol import modern, wire
 from mcpgate.protocol.http import HttpSettings, classify_exception
 from mcpgate.protocol.jsonrpc import (
     HEADER_MISMATCH,
@@ -139,7 +137,7 @@ class ServerIdentity:
 
 
 class McpSession:
-    def __init__(self, http: aiohttp.ClientSession, target: Target, *, ids: IdSource, sink: StepSink) -> None:
+    def __init__(self, http: wire.Pool, target: Target, *, ids: IdSource, sink: StepSink) -> None:
         self._http = http
         self.target = target
         self._settings = target.settings

@@ -14,8 +14,7 @@ import contextlib
 import time
 from collections.abc import Mapping
 
-import aiohttp
-
+from mcpgate.protocol import wire
 from mcpgate.protocol.http import (
     ERROR_BODY_BYTES,
     HttpSettings,
@@ -43,7 +42,7 @@ MAX_RETRY_WAIT = 5.0  # seconds: a server's retry: field is obeyed up to this
 class StreamableHttpTransport:
     name = STREAMABLE_HTTP
 
-    def __init__(self, http: aiohttp.ClientSession, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
+    def __init__(self, http: wire.Pool, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
         self._http = http
         self.url = url
         self._settings = settings
@@ -98,10 +97,10 @@ class StreamableHttpTransport:
                 return await self._answer_of(resp, request_id)
             except Failure as failure:
                 raise failure.with_status(status) from None
-            except (aiohttp.ClientError, OSError) as exc:
+            except (wire.WireError, OSError) as exc:
                 raise classify_exception(exc, self._settings).with_status(status) from None
 
-    async def _answer_of(self, resp: aiohttp.ClientResponse, request_id: RequestId) -> Reply:
+    async def _answer_of(self, resp: wire.Response, request_id: RequestId) -> Reply:
         status = resp.status
         if not 200 <= status < 300:
             raise await status_failure(resp, request_id, self._wait())
@@ -130,7 +129,7 @@ class StreamableHttpTransport:
         )
 
     async def _consume(
-        self, resp: aiohttp.ClientResponse, parser: SSEParser, session_id: str | None
+        self, resp: wire.Response, parser: SSEParser, session_id: str | None
     ) -> tuple[Reply | None, int]:
         """Read SSE events until a response arrives, or the stream ends (no reply; the messages seen)."""
         cap = self._settings.max_response_bytes
@@ -182,7 +181,7 @@ class StreamableHttpTransport:
                 seen += more
         raise protocol_error(f"SSE stream ended {MAX_RESUMES + 1} times without the response")
 
-    async def _finish(self, resp: aiohttp.ClientResponse) -> None:
+    async def _finish(self, resp: wire.Response) -> None:
         """Let the server end the stream so the connection is reused; close it if it lingers."""
         if resp.content.at_eof():
             return
@@ -196,7 +195,7 @@ class StreamableHttpTransport:
         except TimeoutError:
             self._quirks.lingering_streams = True  # this server keeps streams open: stop waiting on it
             resp.close()
-        except (aiohttp.ClientError, OSError):
+        except (wire.WireError, OSError):
             resp.close()
 
     async def _post(self, body: bytes, headers: Mapping[str, str] | None) -> int:
@@ -216,7 +215,7 @@ class StreamableHttpTransport:
         return status
 
     async def answer(self, body: bytes) -> None:
-        with contextlib.suppress(Failure, aiohttp.ClientError, OSError):
+        with contextlib.suppress(Failure, wire.WireError, OSError):
             await self._post(body, None)
 
     async def close(self) -> int | None:

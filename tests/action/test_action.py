@@ -124,15 +124,9 @@ async def test_a_passing_run_writes_every_file(peer: PeerFactory, tmp_path: Path
     assert run.summary.lstrip().startswith("#")
     head = run.summary.lstrip().splitlines()[0]
     assert "pass" in head.lower()
-    for expected in (
-        "mcp_tool_duration",
-        "p(95)<5000",
-        "http_req_failed",
-        "get_record",
-        "search_records",
-        "tools/call",
-    ):
+    for expected in ("mcp_tool_duration", "p(95)<5000", "http_req_failed", "tools/call"):
         assert expected in run.summary
+    assert "get_record" in run.summary or "search_records" in run.summary  # the mix is random
     assert SECRET not in run.artefacts()
     assert "key-7c1d9e0f" not in run.artefacts()
 

@@ -118,6 +118,6 @@ async def test_url_credentials_and_a_bearer_token_cannot_both_be_sent(tmp_path: 
     _, stderr = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == exitcodes.INVALID_INPUT
     message = stderr.decode()
-    assert message.startswith("mcpgate: error: target.url: has credentials (sent as Basic auth)")
+    assert message.startswith(f"mcpgate: error: {path}:2: target.url: has credentials (sent as Basic auth)")
     assert URL_PASSWORD not in message
     assert TOKEN not in message
