@@ -31,6 +31,7 @@ import yaml
 from mcpgate import eventloop, exitcodes
 from mcpgate.config.assemble import Overrides, assemble
 from mcpgate.config.loader import validate_config
+from mcpgate.config.models import MAX_VUS
 from mcpgate.config.profiles import PROFILES
 from mcpgate.durations import parse_duration
 from mcpgate.errors import UsageError
@@ -197,7 +198,7 @@ def parse_inputs(environ: Mapping[str, str], workspace: Path) -> Inputs:
     inputs.profile = get("profile")
     if inputs.profile and inputs.profile not in PROFILES:
         raise UsageError("profile", f"expected one of {', '.join(PROFILES)}, got {inputs.profile!r}")
-    inputs.vus = _int(get("vus"), "vus", minimum=1)
+    inputs.vus = _int(get("vus"), "vus", minimum=1, maximum=MAX_VUS)
     inputs.duration = _duration(get("duration"), "duration")
     if inputs.duration is not None and inputs.duration <= 0:
         raise UsageError("duration", "must be more than 0")
@@ -279,7 +280,7 @@ def _bool(text: str, name: str, default: bool) -> bool:
     raise UsageError(name, f"expected true or false, got {text!r}")
 
 
-def _int(text: str, name: str, *, minimum: int) -> int | None:
+def _int(text: str, name: str, *, minimum: int, maximum: int | None = None) -> int | None:
     if not text:
         return None
     try:
@@ -288,6 +289,8 @@ def _int(text: str, name: str, *, minimum: int) -> int | None:
         raise UsageError(name, f"expected a whole number, got {text!r}") from None
     if value < minimum:
         raise UsageError(name, f"must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise UsageError(name, f"must be at most {maximum}")
     return value
 
 
@@ -352,8 +355,8 @@ def _tools(text: str, workspace: Path) -> list[dict[str, Any]] | None:
             loaded = loaded["tools"]
         if not isinstance(loaded, list) or not all(isinstance(t, dict) for t in loaded):
             raise UsageError("tools", f"{lines[0]}: expected a list of tools like flow.tools")
-        for index, tool in enumerate(loaded, 1):
-            _check_tool(tool, "tools", f"{lines[0]}: item {index}: ")
+        for index, item in enumerate(loaded, 1):
+            _check_tool(item, "tools", f"{lines[0]}: item {index}: ")
         return loaded
     tools: list[dict[str, Any]] = []
     for number, line in enumerate(lines, 1):
@@ -488,7 +491,7 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
     baseline: Results | None = None
     if inputs.baseline:
         path = workspace / inputs.baseline
-        if path.is_file():
+        if _is_file(path, "baseline", inputs.baseline):
             try:
                 baseline = read(path)
             except (OSError, ValueError) as exc:
@@ -496,7 +499,7 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
         else:
             runner.command("notice", f"no baseline at {inputs.baseline} yet: this run will be the first")
     template = workspace / inputs.summary_template if inputs.summary_template else None
-    if template is not None and not template.is_file():
+    if template is not None and not _is_file(template, "summary-template", inputs.summary_template):
         raise UsageError("summary-template", f"{inputs.summary_template}: no such file")
     max_regression = _max_regression(inputs.max_regression)
     paths = {"results": out_dir / "results.json", "summary": out_dir / "summary.md", "junit": out_dir / "junit.xml"}
@@ -522,6 +525,14 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
         }
     )
     _annotate(results, runner, inputs.fail_on_thresholds)
+
+
+def _is_file(path: Path, name: str, shown: str) -> bool:
+    """Whether ``path`` is a file; a name the system refuses (too long, a loop) is the input's error."""
+    try:
+        return path.is_file()
+    except OSError as exc:
+        raise UsageError(name, f"{shown}: {exc.strerror or exc}") from None
 
 
 def _max_regression(text: str) -> float:

@@ -16,7 +16,9 @@ total with one C-level add, so no value is bucketed twice.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -59,6 +61,16 @@ def record_batch(hist: HdrHistogram, values: list[int]) -> None:
     low, high = min(values), max(values)
     hist.min_value = min(hist.min_value, low)
     hist.max_value = max(hist.max_value, high)
+
+
+def clear_histogram(hist: HdrHistogram) -> None:
+    """``reset`` without its Python loop over 23k counters: one memset of the counts array."""
+    ctypes.memset(hist.counts, 0, ctypes.sizeof(hist.counts))
+    hist.total_count = 0
+    hist.min_value = sys.maxsize
+    hist.max_value = 0
+    hist.start_time_stamp_msec = sys.maxsize
+    hist.end_time_stamp_msec = 0
 
 
 def tags_of(**tags: str | None) -> Tags:
@@ -106,7 +118,7 @@ class TrendSeries:
         self.flush()
         if self.interval is not None and self.interval.get_total_count():
             self.hist.add(self.interval)
-            self.interval.reset()
+            clear_histogram(self.interval)
 
 
 @dataclass(slots=True)

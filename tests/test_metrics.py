@@ -7,7 +7,7 @@ import random
 
 from hdrh.histogram import HdrHistogram
 
-from mcpgate.metrics import FLUSH_AT, Metrics, TrendSeries, tags_of
+from mcpgate.metrics import FLUSH_AT, Metrics, TrendSeries, clear_histogram, new_histogram, record_batch, tags_of
 
 
 def exact_percentile(values: list[float], p: float) -> float:
@@ -93,3 +93,26 @@ def test_encoded_histograms_merge_exactly() -> None:
     assert merged.get_total_count() == 15_000
     for p in (50.0, 95.0, 99.0):
         assert merged.get_value_at_percentile(p) == whole.hist.get_value_at_percentile(p)
+
+
+def test_clearing_a_histogram_leaves_it_as_new() -> None:
+    used = new_histogram()
+    record_batch(used, [1, 999, 1_000_000, 59_000_000])
+    clear_histogram(used)
+    fresh = new_histogram()
+    assert list(used.counts) == list(fresh.counts)
+    assert (used.total_count, used.min_value, used.max_value) == (0, fresh.min_value, fresh.max_value)
+    record_batch(used, [2_000])
+    assert used.get_value_at_percentile(50) == fresh.get_highest_equivalent_value(2_000)
+
+
+def test_interval_series_fold_into_the_total_without_loss() -> None:
+    series = TrendSeries(track_interval=True)
+    for ms in (1.0, 2.0, 3.0):
+        series.add(ms)
+    series.fold()
+    series.add(40.0)
+    series.fold()
+    assert series.interval is not None and series.interval.get_total_count() == 0
+    assert series.hist.get_total_count() == 4
+    assert series.hist.get_max_value() == series.hist.get_highest_equivalent_value(40_000)

@@ -179,7 +179,7 @@ async def _poll(
     answered: int | None = None
     try:
         async with asyncio.timeout(bound):
-            async with http.get(spec.url, headers=headers, allow_redirects=False) as resp:
+            async with http.get(spec.url, headers=headers) as resp:
                 status = answered = resp.status
                 body, cut = await _read_capped(resp, MAX_BODY)
                 content_type = resp.content_type

@@ -1,6 +1,6 @@
 """HTTP plumbing shared by the transports: settings, bounded reads, and naming failures.
 
-Every exception aiohttp or the OS can raise maps to exactly one outcome class
+Every exception the wire client or the OS can raise maps to exactly one outcome class
 here, so the transports never guess and a server's failure reads the same
 whichever transport met it.
 """
@@ -15,9 +15,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import aiohttp
 import orjson
-from aiohttp import http_exceptions
 
 from mcpgate import __version__
 from mcpgate.protocol import wire
@@ -64,33 +62,14 @@ def classify_exception(exc: BaseException, settings: HttpSettings) -> Failure:
         return exc
     if isinstance(exc, wire.WireError):
         return _wire_failure(exc, settings)
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return fail(Kind.TIMEOUT, f"connect timed out after {seconds(settings.connect_timeout)}")
     if isinstance(exc, TimeoutError):
         return fail(Kind.TIMEOUT, f"no response within {seconds(settings.timeout)}")
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return fail(Kind.CONNECTION_ERROR, f"DNS lookup failed for {exc.host}")
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return fail(Kind.CONNECTION_ERROR, f"TLS certificate rejected: {shorten(str(exc.certificate_error), 120)}")
-    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
-        return fail(Kind.CONNECTION_ERROR, f"TLS handshake failed: {_ssl_reason(exc)}")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return fail(Kind.CONNECTION_ERROR, f"cannot connect to {exc.host}:{exc.port}: {_os_reason(exc.os_error)}")
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return fail(Kind.CONNECTION_ERROR, "server closed the connection before responding")
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        if _bad_encoding(exc):
-            detail = shorten(str(exc.args[0]) if exc.args else str(exc), 100)
-            return protocol_error(f"invalid compressed body: {detail}")
-        return fail(Kind.CONNECTION_ERROR, f"response cut off: {_payload_reason(exc)}")
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return protocol_error(f"invalid HTTP response: {shorten(exc.message or str(exc), 120)}")
-    if isinstance(exc, ConnectionResetError | aiohttp.ClientConnectionResetError):
+    if isinstance(exc, ssl.SSLError):
+        return fail(Kind.CONNECTION_ERROR, f"TLS failed: {_ssl_reason(exc)}")
+    if isinstance(exc, ConnectionResetError):
         return fail(Kind.CONNECTION_ERROR, "connection reset by peer")
     if isinstance(exc, OSError):
         return fail(Kind.CONNECTION_ERROR, _os_reason(exc))
-    if isinstance(exc, aiohttp.ClientError):
-        return fail(Kind.CONNECTION_ERROR, shorten(f"{type(exc).__name__}: {exc}", 120))
     if isinstance(exc, UnicodeDecodeError):
         return protocol_error("response is not valid UTF-8")
     if isinstance(exc, ValueError):
@@ -114,6 +93,8 @@ def _ssl_reason(exc: BaseException) -> str:
 def _wire_failure(exc: wire.WireError, settings: HttpSettings) -> Failure:
     if isinstance(exc, wire.ConnectTimeout):
         return fail(Kind.TIMEOUT, f"connect timed out after {seconds(settings.connect_timeout)}")
+    if isinstance(exc, wire.RequestTimeout):
+        return fail(Kind.TIMEOUT, f"no response within {seconds(settings.timeout)}")
     if isinstance(exc, wire.DnsError):
         return fail(Kind.CONNECTION_ERROR, f"DNS lookup failed for {exc.host}")
     if isinstance(exc, wire.TlsError):
@@ -128,23 +109,6 @@ def _wire_failure(exc: wire.WireError, settings: HttpSettings) -> Failure:
     if isinstance(exc, wire.BadEncoding):
         return protocol_error(f"invalid compressed body: {shorten(str(exc), 100)}")
     return protocol_error(shorten(str(exc), 160))
-
-
-def _bad_encoding(exc: aiohttp.ClientPayloadError) -> bool:
-    """A body the server mangled (a Content-Encoding it did not apply), not one cut short."""
-    cause = exc.__cause__ or (exc.args[1] if len(exc.args) > 1 else None)
-    text = str(exc.args[0]) if exc.args else str(exc)
-    return isinstance(cause, http_exceptions.ContentEncodingError) or "content-encoding" in text.lower()
-
-
-def _payload_reason(exc: aiohttp.ClientPayloadError) -> str:
-    cause = exc.__cause__ or (exc.args[1] if len(exc.args) > 1 else None)
-    if isinstance(cause, ConnectionResetError):
-        return "connection reset mid-response"
-    text = str(exc.args[0]) if exc.args else str(exc)
-    if "Not enough data" in text or "incomplete" in text.lower():
-        return "connection closed mid-response"
-    return shorten(text, 120)
 
 
 async def read_body(resp: wire.Response, cap: int) -> bytes:
@@ -192,7 +156,7 @@ async def status_failure(resp: wire.Response, request_id: RequestId | None, wait
         to = f" to {shorten(where, 100)!r}" if where else ""
         return fail(Kind.HTTP_ERROR, f"redirect{to} (MCP clients do not follow redirects)", http_status=status)
     body = b""
-    with contextlib.suppress(Failure, wire.WireError, aiohttp.ClientError, OSError, TimeoutError):
+    with contextlib.suppress(Failure, wire.WireError, OSError, TimeoutError):
         async with asyncio.timeout(wait):
             body = await read_body(resp, ERROR_BODY_BYTES)
     msg = _json_or_none(body)

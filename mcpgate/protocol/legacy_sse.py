@@ -69,11 +69,15 @@ class LegacySseTransport:
     def set_version(self, version: str | None) -> None:
         return None  # HTTP+SSE has no version header
 
-    async def connect(self) -> int:
+    async def connect(self, deadline: float) -> int:
         """Open the stream and wait for the endpoint event; return the GET's status."""
+        async with asyncio.timeout_at(deadline):
+            return await self._connect()
+
+    async def _connect(self) -> int:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **self._settings.headers}
         self._begin()
-        resp = await self._http.get(self.url, headers=headers, allow_redirects=False)
+        resp = await self._http.get(self.url, headers=headers)
         status = self.status = resp.status
         try:
             if not 200 <= status < 300:
@@ -173,14 +177,17 @@ class LegacySseTransport:
             if not future.done():
                 future.set_exception(failure.fresh())
 
-    async def request(self, request_id: RequestId, body: bytes, headers: Mapping[str, str] | None = None) -> Reply:
+    async def request(
+        self, request_id: RequestId, body: bytes, headers: Mapping[str, str] | None, deadline: float
+    ) -> Reply:
         if self.broken is not None:
             raise self.broken.fresh()
         future: asyncio.Future[tuple[object, float]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
-            status = await self._post(body, headers, request_id)
-            message, done = await future
+            async with asyncio.timeout_at(deadline):  # the answer comes on another stream
+                status = await self._post(body, headers, request_id)
+                message, done = await future
         except BaseException:
             self._given_up.append(request_id)
             raise
@@ -193,17 +200,18 @@ class LegacySseTransport:
             raise protocol_error("not connected")
         merged = {**self._post_headers, **headers} if headers else self._post_headers
         self._begin()
-        async with self._http.post(self.endpoint, data=body, headers=merged, allow_redirects=False) as resp:
+        async with self._http.post(self.endpoint, data=body, headers=merged) as resp:
             status = self.status = resp.status
             if not 200 <= status < 300:
                 raise await status_failure(resp, request_id, self._wait())
             await read_body(resp, ERROR_BODY_BYTES)  # "Accepted", or whatever a server says
             return status
 
-    async def notify(self, body: bytes, headers: Mapping[str, str] | None = None) -> int:
+    async def notify(self, body: bytes, headers: Mapping[str, str] | None, deadline: float) -> int:
         if self.broken is not None:
             raise self.broken.fresh()
-        return await self._post(body, headers, None)
+        async with asyncio.timeout_at(deadline):
+            return await self._post(body, headers, None)
 
     async def answer(self, body: bytes) -> None:
         if self.broken is None and self.endpoint is not None:
@@ -219,7 +227,7 @@ class LegacySseTransport:
             self._stream.close()
             self._stream = None
 
-    async def close(self) -> int | None:
+    async def close(self, deadline: float | None = None) -> int | None:
         reader = self._reader
         self.abandon()
         if reader is not None:

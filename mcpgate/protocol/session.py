@@ -270,7 +270,9 @@ class McpSession:
         self.identity = ServerIdentity.of(self._transport.name, version, result, result.get("serverInfo"))
         self._transport.set_version(version)
         body = encode_notification("notifications/initialized")
-        return await self._timed("notifications/initialized", lambda: self._transport.notify(body), sent=len(body))
+        return await self._timed(
+            "notifications/initialized", lambda deadline: self._transport.notify(body, None, deadline), sent=len(body)
+        )
 
     def _adopt_session(self, reply: Reply) -> Outcome:
         sid = reply.session_id
@@ -353,8 +355,8 @@ class McpSession:
         reply: Reply | None = None
         t0 = time.perf_counter()
         try:
-            async with asyncio.timeout(self._settings.timeout):
-                reply = await self._transport.request(request_id, body, headers)
+            deadline = asyncio.get_running_loop().time() + self._settings.timeout
+            reply = await self._transport.request(request_id, body, headers, deadline)
             result = check_response(reply.message, request_id, http_status=reply.http_status)
             outcome = self._judge_era(method, result)
             if outcome.ok and judge is not None:
@@ -381,17 +383,17 @@ class McpSession:
     async def _timed(
         self,
         method: str,
-        action: Callable[[], Awaitable[int | None]],
+        action: Callable[[float], Awaitable[int | None]],
         *,
         sent: int = 0,
         skip_if_none: bool = False,
     ) -> Outcome:
-        """A wire action that answers with a status, not a JSON-RPC result: timed, bounded, judged."""
+        """A wire action that answers with a status, not a JSON-RPC result: timed, judged, and
+        bounded by the deadline it is given."""
         t0 = time.perf_counter()
         status: int | None = None
         try:
-            async with asyncio.timeout(self._settings.timeout):
-                status = await action()
+            status = await action(asyncio.get_running_loop().time() + self._settings.timeout)
             outcome = OK
         except Exception as exc:
             outcome = self._classify(exc)

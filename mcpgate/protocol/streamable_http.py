@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from mcpgate.protocol import wire
 from mcpgate.protocol.http import (
@@ -47,10 +49,10 @@ class StreamableHttpTransport:
         self.url = url
         self._settings = settings
         self._quirks = quirks
-        self._base = {"Content-Type": "application/json", "Accept": ACCEPT_BOTH, **settings.headers}
-        self._headers_cache: dict[str, str] = self._base
+        self._fixed = _fixed_headers(url, tuple(settings.headers.items()))
         self._session_id: str | None = None
         self._version: str | None = None
+        self._rebuild_headers()
         self.on_server_message: ServerMessageHandler | None = None
         self.status: int | None = None
         self._started = 0.0  # loop time the current exchange began, to bound error-body reads
@@ -76,31 +78,50 @@ class StreamableHttpTransport:
         self._rebuild_headers()
 
     def _rebuild_headers(self) -> None:
-        headers = dict(self._base)
+        headers = dict(self._fixed.headers)
+        lines = b""
         if self._session_id is not None:
             headers[SESSION_HEADER] = self._session_id
+            lines += f"{SESSION_HEADER}: {self._session_id}\r\n".encode("latin-1")
         if self._version is not None:
             headers[VERSION_HEADER] = self._version
+            lines += f"{VERSION_HEADER}: {self._version}\r\n".encode("latin-1")
         self._headers_cache = headers
+        # Encoded once per session change, not per request: the hot path writes these bytes as they are.
+        self._post_block = None if self._fixed.overrides_session else self._fixed.post + lines
+        self._bare_block = None if self._fixed.overrides_session else self._fixed.bare + lines
 
-    def _headers(self, extra: Mapping[str, str] | None) -> Mapping[str, str]:
-        return {**self._headers_cache, **extra} if extra else self._headers_cache
+    def _headers(self, extra: Mapping[str, str] | None) -> wire.Headers_:
+        block = self._post_block
+        if block is None:
+            return {**self._headers_cache, **extra} if extra else self._headers_cache
+        if not extra:
+            return block
+        if any(name.lower() in self._fixed.names for name in extra):
+            return {**self._headers_cache, **extra}  # an override: let the pool merge by name
+        return block + wire.header_lines(extra)
 
-    async def connect(self) -> int | None:
+    async def connect(self, deadline: float) -> int | None:
         return None
 
-    async def request(self, request_id: RequestId, body: bytes, headers: Mapping[str, str] | None = None) -> Reply:
+    async def request(
+        self, request_id: RequestId, body: bytes, headers: Mapping[str, str] | None, deadline: float
+    ) -> Reply:
         self._begin()
-        async with self._http.post(self.url, data=body, headers=self._headers(headers), allow_redirects=False) as resp:
-            status = self.status = resp.status
-            try:
-                return await self._answer_of(resp, request_id)
-            except Failure as failure:
-                raise failure.with_status(status) from None
-            except (wire.WireError, OSError) as exc:
-                raise classify_exception(exc, self._settings).with_status(status) from None
+        try:
+            async with self._http.post(self.url, data=body, headers=self._headers(headers), deadline=deadline) as resp:
+                status = self.status = resp.status
+                try:
+                    return await self._answer_of(resp, request_id, deadline)
+                except Failure as failure:
+                    raise failure.with_status(status) from None
+                except (wire.WireError, OSError) as exc:
+                    raise classify_exception(exc, self._settings).with_status(status) from None
+        except (wire.WireError, OSError) as exc:  # before the headers: connect, send, or the deadline
+            raise classify_exception(exc, self._settings) from None
 
-    async def _answer_of(self, resp: wire.Response, request_id: RequestId) -> Reply:
+    async def _answer_of(self, resp: wire.Response, request_id: RequestId, deadline: float) -> Reply:
+
         status = resp.status
         if not 200 <= status < 300:
             raise await status_failure(resp, request_id, self._wait())
@@ -122,7 +143,7 @@ class StreamableHttpTransport:
             reply, seen = await self._consume(resp, parser, session_id)
             if reply is not None:
                 return reply
-            return await self._resume(parser, session_id, seen)
+            return await self._resume(parser, session_id, seen, deadline)
         data = await read_body(resp, ERROR_BODY_BYTES)
         raise protocol_error(
             f"unexpected Content-Type {ctype or '(none)'!r} for a response: {body_excerpt(data, ctype)}"
@@ -159,17 +180,21 @@ class StreamableHttpTransport:
             raise protocol_error("SSE stream cut mid-event, before the response")
         return None, seen
 
-    async def _resume(self, parser: SSEParser, session_id: str | None, seen: int) -> Reply:
+    async def _resume(self, parser: SSEParser, session_id: str | None, seen: int, deadline: float) -> Reply:
         """The stream ended without the answer: resume it (GET + Last-Event-ID) if the server allows."""
         where = f" after {seen} server message(s)" if seen else ""
         if parser.last_event_id is None or is_modern(self._version or ""):
             raise protocol_error(f"SSE stream ended{where} without the response")
+        loop = asyncio.get_running_loop()
         for _ in range(MAX_RESUMES):
-            await asyncio.sleep(min((parser.retry or 0) / 1000.0, MAX_RETRY_WAIT))
+            wait = min((parser.retry or 0) / 1000.0, MAX_RETRY_WAIT)
+            if loop.time() + wait >= deadline:
+                raise wire.RequestTimeout("the deadline passes before the stream may be resumed")
+            await asyncio.sleep(wait)
             assert parser.last_event_id is not None
             headers = {**self._headers_cache, "Accept": "text/event-stream", "Last-Event-ID": parser.last_event_id}
             headers.pop("Content-Type", None)
-            async with self._http.get(self.url, headers=headers, allow_redirects=False) as resp:
+            async with self._http.get(self.url, headers=headers, deadline=deadline) as resp:
                 if resp.status != 200 or resp.content_type != "text/event-stream":
                     failure = await status_failure(resp, None, self._wait()) if resp.status >= 300 else None
                     why = failure.outcome.describe() if failure else f"{resp.status} {resp.content_type}"
@@ -198,9 +223,9 @@ class StreamableHttpTransport:
         except (wire.WireError, OSError):
             resp.close()
 
-    async def _post(self, body: bytes, headers: Mapping[str, str] | None) -> int:
+    async def _post(self, body: bytes, headers: Mapping[str, str] | None, deadline: float | None) -> int:
         self._started = asyncio.get_running_loop().time()
-        async with self._http.post(self.url, data=body, headers=self._headers(headers), allow_redirects=False) as resp:
+        async with self._http.post(self.url, data=body, headers=self._headers(headers), deadline=deadline) as resp:
             if not 200 <= resp.status < 300:
                 raise await status_failure(resp, None, self._wait())
             if resp.status != 202:
@@ -209,23 +234,24 @@ class StreamableHttpTransport:
                 )
             return resp.status
 
-    async def notify(self, body: bytes, headers: Mapping[str, str] | None = None) -> int:
+    async def notify(self, body: bytes, headers: Mapping[str, str] | None, deadline: float) -> int:
         self._begin()
-        status = self.status = await self._post(body, headers)
+        status = self.status = await self._post(body, headers, deadline)
         return status
 
     async def answer(self, body: bytes) -> None:
         with contextlib.suppress(Failure, wire.WireError, OSError):
-            await self._post(body, None)
+            await self._post(body, None, None)
 
-    async def close(self) -> int | None:
+    async def close(self, deadline: float | None = None) -> int | None:
         """DELETE the session. 405 (the server keeps sessions) and 404 (already gone) are fine."""
         if self._session_id is None:
             return None
-        headers = dict(self._headers_cache)
-        del headers["Content-Type"]
+        headers: wire.Headers_ = self._bare_block
+        if headers is None:
+            headers = {k: v for k, v in self._headers_cache.items() if k != "Content-Type"}
         self._begin()
-        async with self._http.delete(self.url, headers=headers, allow_redirects=False) as resp:
+        async with self._http.delete(self.url, headers=headers, deadline=deadline) as resp:
             status = self.status = resp.status
             self.session_id = None
             if 200 <= status < 300 or status in (404, 405):
@@ -234,3 +260,28 @@ class StreamableHttpTransport:
 
     def abandon(self) -> None:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class _FixedHeaders:
+    """What every request of a run carries, encoded once for all its sessions."""
+
+    headers: dict[str, str]
+    names: frozenset[str]  # lower-case
+    post: bytes  # header lines of a POST
+    bare: bytes  # the same without Content-Type (DELETE)
+    overrides_session: bool  # the user's headers set the session or version header themselves
+
+
+@functools.lru_cache(maxsize=16)
+def _fixed_headers(url: str, user: tuple[tuple[str, str], ...]) -> _FixedHeaders:
+    headers = {"Content-Type": "application/json", "Accept": ACCEPT_BOTH, **dict(user)}
+    names = frozenset(name.lower() for name in headers)
+    bare = {k: v for k, v in headers.items() if k != "Content-Type"}
+    return _FixedHeaders(
+        headers,
+        names,
+        wire.header_block(headers, url),
+        wire.header_block(bare, url),
+        bool(names & {SESSION_HEADER.lower(), VERSION_HEADER.lower()}),
+    )

@@ -42,7 +42,7 @@ class Transport(Protocol):
     session_id: str | None  # the server's session, when it gave one
     status: int | None  # HTTP status of the latest measured exchange, once its headers are in
 
-    async def connect(self) -> int | None:
+    async def connect(self, deadline: float) -> int | None:
         """Open what must be open before the first request; the HTTP status if that took a request."""
         ...
 
@@ -50,11 +50,17 @@ class Transport(Protocol):
         """The protocol version later requests declare (MCP-Protocol-Version)."""
         ...
 
-    async def request(self, request_id: RequestId, body: bytes, headers: Mapping[str, str] | None = None) -> Reply:
-        """Send one JSON-RPC request and return the message answering it (or raise Failure)."""
+    async def request(
+        self, request_id: RequestId, body: bytes, headers: Mapping[str, str] | None, deadline: float
+    ) -> Reply:
+        """Send one JSON-RPC request and return the message answering it (or raise Failure).
+
+        ``deadline`` is event-loop time; past it the transport raises a timeout failure itself,
+        which is cheaper per request than a task-level timeout around it.
+        """
         ...
 
-    async def notify(self, body: bytes, headers: Mapping[str, str] | None = None) -> int:
+    async def notify(self, body: bytes, headers: Mapping[str, str] | None, deadline: float) -> int:
         """Send a notification; return the HTTP status (or raise Failure)."""
         ...
 
@@ -62,7 +68,7 @@ class Transport(Protocol):
         """Send a response to a server request; unmeasured, and failures are the server's to notice."""
         ...
 
-    async def close(self) -> int | None:
+    async def close(self, deadline: float | None = None) -> int | None:
         """End the session on the wire; the HTTP status of the DELETE, if one was sent."""
         ...
 

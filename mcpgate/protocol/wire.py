@@ -67,6 +67,10 @@ class ConnectTimeout(ConnectError, TimeoutError):
     pass
 
 
+class RequestTimeout(WireError, TimeoutError):
+    """The deadline passed before the response was whole."""
+
+
 class ServerDisconnected(WireError):
     """The connection ended before any byte of a response."""
 
@@ -251,6 +255,7 @@ class _Connection(asyncio.Protocol):
         self.until_close = False  # body delimited by the end of the connection
         self.complete = True
         self.keep_alive = True
+        self.timer: asyncio.TimerHandle | None = None
 
     # asyncio.Protocol
 
@@ -345,18 +350,34 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    def begin(self, response: Response, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+    def begin(
+        self, response: Response, loop: asyncio.AbstractEventLoop, deadline: float | None
+    ) -> asyncio.Future[None]:
         self.response = response
         self.complete = False
         self.until_close = False
         self.bytes_in = 0
         self.head = loop.create_future()
+        if deadline is not None:
+            # One timer per request, armed here and disarmed on release: cheaper than a Task-level
+            # timeout, and it ends a stalled read whether the headers or the body are late.
+            self.timer = loop.call_at(deadline, self._expire)
         return self.head
+
+    def _expire(self) -> None:
+        self.timer = None
+        self._fail(RequestTimeout("the deadline passed"))
+
+    def disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def usable(self) -> bool:
         return not self.lost and self.transport is not None and not self.transport.is_closing()
 
     def close(self) -> None:
+        self.disarm()
         self.response = None
         if self.transport is not None:
             self.transport.abort()
@@ -370,7 +391,7 @@ class Request:
 
     __slots__ = ("_args", "_pool", "_response")
 
-    def __init__(self, pool: Pool, args: tuple[str, str, Mapping[str, str] | None, bytes | None]) -> None:
+    def __init__(self, pool: Pool, args: tuple[str, str, Headers_, bytes | None, float | None]) -> None:
         self._pool = pool
         self._args = args
         self._response: Response | None = None
@@ -390,6 +411,57 @@ class Request:
                 self._response.release()
             else:
                 self._response.close()
+
+
+Headers_ = Mapping[str, str] | bytes | None  # a mapping, or header lines already encoded (the hot path)
+
+
+class _Origin:
+    """A URL parsed once: its pool key and the first lines of every request to it."""
+
+    __slots__ = ("_prefixes", "key", "parts")
+
+    def __init__(self, url: str, user_agent: str) -> None:
+        parts = self.parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.key = (parts.scheme, parts.hostname or "", port)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        netloc = parts.netloc.rpartition("@")[2]
+        lines = f"{{method}} {target} HTTP/1.1\r\nHost: {netloc}\r\nUser-Agent: {user_agent}\r\n"
+        self._prefixes = {m: lines.replace("{method}", m, 1).encode("latin-1") for m in ("POST", "GET", "DELETE")}
+
+    def prefix(self, method: str) -> bytes:
+        return self._prefixes[method]
+
+
+def header_block(headers: Mapping[str, str], url: str | None = None) -> bytes:
+    """Header lines encoded once, for ``Pool.post(headers=...)`` on the hot path.
+
+    Host, User-Agent and Content-Length come from the pool. As on the mapping path, a
+    gzip/deflate Accept-Encoding and the URL's user:password (as Basic auth) are added
+    unless the headers already say otherwise.
+    """
+    given = {name.lower() for name in headers}
+    lines = [header_lines(headers).decode("latin-1")]
+    if "accept-encoding" not in given:
+        lines.append("Accept-Encoding: gzip, deflate\r\n")
+    if url is not None and "authorization" not in given:
+        basic = _basic_auth(urlsplit(url))
+        if basic is not None:
+            lines.append(f"Authorization: {basic}\r\n")
+    return "".join(lines).encode("latin-1")
+
+
+def header_lines(headers: Mapping[str, str]) -> bytes:
+    """Just these header lines, encoded: to append to a ``header_block``."""
+    return "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
+
+
+def _basic_auth(parts: Any) -> str | None:
+    if parts.password is None:
+        return None
+    raw = f"{unquote(parts.username or '')}:{unquote(parts.password)}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 class Pool:
@@ -415,6 +487,7 @@ class Pool:
         self._verify_tls = verify_tls
         self._ca_file = ca_file
         self._closed = False
+        self._origins: dict[str, _Origin] = {}
 
     # the aiohttp-shaped surface the transports use
 
@@ -423,16 +496,16 @@ class Pool:
         url: str,
         *,
         data: bytes,
-        headers: Mapping[str, str] | None = None,
-        allow_redirects: bool = False,
+        headers: Headers_ = None,
+        deadline: float | None = None,
     ) -> Request:
-        return Request(self, ("POST", url, headers, data))
+        return Request(self, ("POST", url, headers, data, deadline))
 
-    def get(self, url: str, *, headers: Mapping[str, str] | None = None, allow_redirects: bool = False) -> Request:
-        return Request(self, ("GET", url, headers, None))
+    def get(self, url: str, *, headers: Headers_ = None, deadline: float | None = None) -> Request:
+        return Request(self, ("GET", url, headers, None, deadline))
 
-    def delete(self, url: str, *, headers: Mapping[str, str] | None = None, allow_redirects: bool = False) -> Request:
-        return Request(self, ("DELETE", url, headers, None))
+    def delete(self, url: str, *, headers: Headers_ = None, deadline: float | None = None) -> Request:
+        return Request(self, ("DELETE", url, headers, None, deadline))
 
     async def __aenter__(self) -> Pool:
         return self
@@ -449,19 +522,20 @@ class Pool:
 
     # sending
 
-    async def send(self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None) -> Response:
-        parts = urlsplit(url)
-        scheme = parts.scheme
-        host = parts.hostname or ""
-        port = parts.port or (443 if scheme == "https" else 80)
-        key = (scheme, host, port)
-        head = self._head(method, parts, headers, body)
+    async def send(
+        self, method: str, url: str, headers: Headers_, body: bytes | None, deadline: float | None = None
+    ) -> Response:
+        origin = self._origins.get(url) or self._origin(url)
+        if isinstance(headers, bytes):  # a pre-encoded block: the hot path
+            head = origin.prefix(method) + headers + (b"Content-Length: %d\r\n\r\n" % len(body) if body else b"\r\n")
+        else:
+            head = self._head(method, origin.parts, headers, body)
         payload = head + body if body else head
+        loop = asyncio.get_running_loop()
         for attempt in (0, 1):
-            conn = await self._connection(key)
+            conn = await self._connection(origin.key, deadline)
             response = Response(self, conn)
-            loop = asyncio.get_running_loop()
-            waiting = conn.begin(response, loop)
+            waiting = conn.begin(response, loop, deadline)
             assert conn.transport is not None
             conn.transport.write(payload)
             try:
@@ -488,17 +562,23 @@ class Pool:
             lines.extend(f"{name}: {value}" for name, value in headers.items())
         if "accept-encoding" not in given:
             lines.append("Accept-Encoding: gzip, deflate")
-        if parts.password is not None and "authorization" not in given:
-            basic = f"{unquote(parts.username or '')}:{unquote(parts.password)}".encode()
-            lines.append("Authorization: Basic " + base64.b64encode(basic).decode("ascii"))
+        basic = _basic_auth(parts) if "authorization" not in given else None
+        if basic is not None:
+            lines.append(f"Authorization: {basic}")
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
         lines.append("\r\n")
         return "\r\n".join(lines).encode("latin-1")
 
+    def _origin(self, url: str) -> _Origin:
+        origin = _Origin(url, self._user_agent)
+        if len(self._origins) < 64:
+            self._origins[url] = origin
+        return origin
+
     # connections
 
-    async def _connection(self, key: tuple[str, str, int]) -> _Connection:
+    async def _connection(self, key: tuple[str, str, int], deadline: float | None) -> _Connection:
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
@@ -508,9 +588,16 @@ class Pool:
                 return conn
             self._forget(conn)
         if self._slots is not None:
-            await self._slots.acquire()
+            if deadline is not None and self._slots.locked():
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        await self._slots.acquire()
+                except TimeoutError:
+                    raise RequestTimeout("no connection free before the deadline") from None
+            else:
+                await self._slots.acquire()
         try:
-            conn = await self._connect(key)
+            conn = await self._connect(key, deadline)
         except BaseException:
             if self._slots is not None:
                 self._slots.release()
@@ -520,6 +607,7 @@ class Pool:
         return conn
 
     def release(self, conn: _Connection, *, reusable: bool) -> None:
+        conn.disarm()
         self._holding.discard(conn)
         conn.response = None
         conn.head = None
@@ -538,12 +626,14 @@ class Pool:
             if self._slots is not None:
                 self._slots.release()
 
-    async def _connect(self, key: tuple[str, str, int]) -> _Connection:
+    async def _connect(self, key: tuple[str, str, int], deadline: float | None) -> _Connection:
         scheme, host, port = key
         loop = asyncio.get_running_loop()
         tls = self._tls_context() if scheme == "https" else None
+        give_up = loop.time() + self._connect_timeout
+        late = deadline is not None and deadline < give_up  # the request's deadline comes first
         try:
-            async with asyncio.timeout(self._connect_timeout):
+            async with asyncio.timeout_at(deadline if late and deadline is not None else give_up):
                 address = await self._resolve(host, port)
                 _, conn = await loop.create_connection(
                     lambda: _Connection(key),
@@ -553,6 +643,8 @@ class Pool:
                     server_hostname=host if tls is not None else None,
                 )
         except TimeoutError:
+            if late:
+                raise RequestTimeout("the deadline passed while connecting") from None
             raise ConnectTimeout(host, port, f"connect timed out after {self._connect_timeout:g}s") from None
         except ssl.SSLCertVerificationError as exc:
             raise TlsError(host, port, exc.verify_message or str(exc), certificate=True) from None
