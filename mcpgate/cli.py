@@ -15,7 +15,7 @@ import orjson
 from mcpgate import __version__, eventloop, exitcodes
 from mcpgate.compare import DEFAULT_MAX_REGRESSION
 from mcpgate.config.assemble import Overrides
-from mcpgate.config.models import TargetConfig
+from mcpgate.config.models import MAX_VUS, TargetConfig
 from mcpgate.config.profiles import PROFILES
 from mcpgate.durations import parse_duration
 from mcpgate.errors import UsageError
@@ -38,6 +38,12 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError("", f"{self.prog}: {message}")
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        # Python 3.11 reads "--timeout=--" as an empty list, never calling the flag's type.
+        if arg_strings == ["--"] and action.option_strings and action.nargs is None:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected one argument")
+        return super()._get_values(action, arg_strings)
 
 
 def _duration(text: str) -> float:
@@ -151,8 +157,8 @@ def run_overrides(args: argparse.Namespace) -> Overrides:
             target[key] = value
     if token is not None:
         target["bearer_token"] = token
-    if args.vus is not None and args.vus < 1:
-        raise UsageError("--vus", "must be at least 1")
+    if args.vus is not None and not 1 <= args.vus <= MAX_VUS:
+        raise UsageError("--vus", f"must be from 1 to {MAX_VUS}")
     if args.duration is not None and args.duration <= 0:
         raise UsageError("--duration", "must be more than 0")
     for flag, seconds in (("--timeout", args.timeout), ("--connect-timeout", args.connect_timeout)):
@@ -273,7 +279,7 @@ def _run(args: argparse.Namespace) -> int:
         if path is not None:
             _check_out(path, flag)
     baseline = _results_file(args.baseline) if args.baseline is not None else None
-    if args.summary_template is not None and not args.summary_template.is_file():
+    if args.summary_template is not None and not _is_file(args.summary_template, "--summary-template"):
         raise UsageError("--summary-template", f"{args.summary_template}: no such file")
     plan = build_plan(assemble(args.config, run_overrides(args)))
     if args.environment == "production":
@@ -299,7 +305,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _check_out(path: Path, flag: str) -> None:
     """Fail before any load, not after it: the results must have somewhere to go."""
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # a name the system refuses: too long, a symlink loop
+        raise UsageError(flag, f"{path}: {exc.strerror or exc}") from None
+    if is_dir:
         raise UsageError(flag, f"{path} is a directory")
     parent = path.parent
     try:
@@ -308,6 +318,13 @@ def _check_out(path: Path, flag: str) -> None:
         raise UsageError(flag, f"cannot create {parent}: {exc.strerror or exc}") from None
     if not os.access(parent, os.W_OK):
         raise UsageError(flag, f"{parent} is not writable")
+
+
+def _is_file(path: Path, flag: str) -> bool:
+    try:
+        return path.is_file()
+    except OSError as exc:  # a name the system refuses: too long, a symlink loop
+        raise UsageError(flag, f"{path}: {exc.strerror or exc}") from None
 
 
 def _fraction(text: str) -> float:

@@ -14,9 +14,13 @@ def parse_duration(text: str | float | int) -> float:
     if isinstance(text, bool):
         raise ValueError(f"expected a duration like 500ms, 30s, 2m or 1h30m, got {text!r}")
     if isinstance(text, int | float):
-        if not math.isfinite(text) or text < 0:
-            raise ValueError(f"a duration must be a finite number of seconds >= 0, got {text!r}")
-        return float(text)
+        try:
+            seconds = float(text)
+        except OverflowError:  # an int with hundreds of digits
+            seconds = math.inf
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"a duration must be a finite number of seconds >= 0, got {_short(text)}")
+        return seconds
     value = text.strip()
     try:
         seconds = float(value)
@@ -33,7 +37,15 @@ def parse_duration(text: str | float | int) -> float:
         pos = match.end()
     if not value or pos != len(value):
         raise ValueError(f"expected a duration like 500ms, 30s, 2m or 1h30m, got {text!r}")
+    if not math.isfinite(total):  # "999...9h": each part parses, the sum does not fit a float
+        raise ValueError(f"a duration must be a finite number of seconds >= 0, got {text!r}")
     return total
+
+
+def _short(value: float) -> str:
+    """A number as an error may repeat it: 400 digits are not worth printing."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
 
 
 def format_duration(seconds: float) -> str:

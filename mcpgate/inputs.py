@@ -12,16 +12,23 @@ import io
 import itertools
 import math
 import random
+import re
+import string
+import time
 import uuid as uuid_module
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import jinja2
 import orjson
 from jinja2 import nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import _PassArg
+from jinja2.visitor import NodeTransformer
 
 from mcpgate.errors import UsageError
 
@@ -48,7 +55,6 @@ class TemplateError(ValueError):
 _RNG: Final = "mcpgate:rng"
 _RESULT: Final = "result"  # where a single-expression leaf leaves its value in the context
 _JINJA_SYNTAX: Final = ("{{", "{%", "{#")
-_JSON_TYPES: Final = frozenset({str, int, float, bool, type(None), list, dict, tuple})
 _NO_LOADER_NODES: Final = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport, nodes.Block)
 
 
@@ -83,11 +89,367 @@ def _random(context: jinja2.runtime.Context) -> float:
 _HELPERS: Final[Mapping[str, Any]] = {"randint": _randint, "choice": _choice, "uuid": _uuid, "random": _random}
 
 
+# --- bounds: a template computes a value, it does not get to exhaust the machine -------------------
+#
+# Jinja's sandbox stops a template from reaching the process (no attributes starting with '_', no
+# globals but ours, no loaders), not from spending it: ``'a' * 10**10``, ``9 ** 10**8`` or three
+# nested loops over a long string are all allowed there. So every operation that can make a value
+# bigger than its inputs (operators, calls, filters, output, ``~``, list and dict literals) measures
+# what it is about to build, and every render of a call has a budget of steps (loop turns, calls,
+# filters, tests, operators), of characters built, and a deadline that backstops work no count sees.
+# Past any of them the call fails with a TemplateError, as any other template that cannot render.
+
+MAX_TEMPLATE_VALUE: Final = 1 << 20  # characters, or items, in one value a template builds
+MAX_TEMPLATE_STEPS: Final = 200_000  # loop turns, calls, filters (and the items they go through), operators
+MAX_TEMPLATE_BUILT: Final = 16 << 20  # characters (or items) built per call, all values together
+MAX_TEMPLATE_SECONDS: Final = 1.0  # per call: no legitimate template comes within a factor 1000 of it
+_MAX_INT_BITS: Final = 4096  # far past what JSON (64 bits) can carry, far below a slow number
+_GUARD: Final = "mcpgate:guard"  # like _RNG: a name no template can spell
+
+
+class _Guard:
+    """What one call's render may still spend."""
+
+    __slots__ = ("built", "deadline", "steps")
+
+    def __init__(self) -> None:
+        self.steps = MAX_TEMPLATE_STEPS
+        self.built = MAX_TEMPLATE_BUILT
+        self.deadline = time.monotonic() + MAX_TEMPLATE_SECONDS
+
+    def step(self, built: int = 0, steps: int = 1) -> None:
+        self.steps -= steps
+        self.built -= built
+        if self.steps < 0:
+            raise SecurityError(f"more than {MAX_TEMPLATE_STEPS} steps (loop turns, calls, operators) in one call")
+        if self.built < 0:
+            raise SecurityError(f"builds more than {MAX_TEMPLATE_BUILT} characters in one call")
+        if time.monotonic() > self.deadline:
+            raise SecurityError(f"takes longer than {MAX_TEMPLATE_SECONDS:g}s for one call")
+
+    def value(self, value: Any) -> Any:
+        """``value``, once it is known to be small enough to keep; charged to the budget."""
+        self.step(_checked_size(value))
+        return value
+
+
+def _guard(context: jinja2.runtime.Context) -> _Guard:
+    guard = context.get(_GUARD)
+    return guard if isinstance(guard, _Guard) else _Guard()
+
+
+def _size(value: Any) -> int:
+    """How big ``value`` is written out: the characters of strings and numbers, and for a container
+    one per item plus its items' own sizes. A list that holds another list four times counts it
+    four times, as ``str()`` writes it four times (each shared part is measured once, though)."""
+    return len(value) if isinstance(value, str) else _measure(value, {})[0]
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value``'s containers nest: what indentation multiplies in ``tojson`` or ``pprint``."""
+    return 0 if isinstance(value, str) else _measure(value, {})[1]
+
+
+def _measure(value: Any, seen: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """(size, depth), stopping early once the size is past what any value may hold."""
+    if isinstance(value, str | bytes):
+        return len(value), 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value.bit_length() // 3 + 1, 0
+    if isinstance(value, Mapping):
+        children: Any = (part for pair in value.items() for part in pair)
+    elif isinstance(value, list | tuple | set | frozenset):
+        children = value
+    else:
+        return 1, 0
+    known = seen.get(id(value))
+    if known is not None:
+        return known
+    size, depth = len(value) + 1, 0
+    for child in children:
+        child_size, child_depth = _measure(child, seen)
+        size, depth = size + child_size, max(depth, child_depth)
+        if size > MAX_TEMPLATE_VALUE:
+            break
+    seen[id(value)] = (size, depth + 1)
+    return size, depth + 1
+
+
+def _checked_size(value: Any) -> int:
+    size = _size(value)
+    if size > MAX_TEMPLATE_VALUE:
+        raise SecurityError(f"builds a value larger than {MAX_TEMPLATE_VALUE} characters")
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        raise SecurityError(f"builds a number larger than {_MAX_INT_BITS} bits")
+    return size
+
+
+def _refuse_above(estimate: int) -> None:
+    if estimate > MAX_TEMPLATE_VALUE:
+        raise SecurityError(f"would build a value larger than {MAX_TEMPLATE_VALUE} characters")
+
+
+_PRINTF: Final = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?.")
+
+
+def _printf_estimate(fmt: str, args: Any) -> int:
+    """An upper bound on ``fmt % args``: each conversion as wide as its width or the widest argument."""
+    values = list(args.values()) if isinstance(args, Mapping) else list(args) if isinstance(args, tuple) else [args]
+    widest = max((_size(v) for v in values), default=0)
+    numbers = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+    total = len(fmt)
+    for match in _PRINTF.finditer(fmt):
+        width = 0
+        for spec in match.groups():
+            if spec == "*":
+                width = max(width, *numbers, 0)
+            elif spec is not None:
+                width = max(width, int(spec) if len(spec) < 12 else MAX_TEMPLATE_VALUE + 1)
+        total += width + widest
+    return total
+
+
+def _format_estimate(fmt: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int:
+    """An upper bound on ``fmt.format(...)``: each field as wide as its width or the widest argument."""
+    values = [*args, *kwargs.values()]
+    if len(values) == 1 and isinstance(values[0], Mapping):  # format_map
+        values = list(values[0].values())
+    widest = max((_size(v) for v in values), default=0)
+    numbers = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+    total = len(fmt)
+    try:
+        fields = [spec for _, name, spec, _ in string.Formatter().parse(fmt) if name is not None]
+    except ValueError:
+        return total  # the call itself will say what is wrong with the format
+    for spec in fields:
+        width = max(
+            (int(d) if len(d) < 12 else MAX_TEMPLATE_VALUE + 1 for d in re.findall(r"\d+", spec or "")), default=0
+        )
+        if spec and "{" in spec:
+            width = max(width, *numbers, 0)
+        total += width + widest
+    return total
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _str_method_estimate(name: str, text: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int:
+    """An upper bound on what a ``str`` method builds, for the methods that can build more than they get."""
+    if name in ("center", "ljust", "rjust", "zfill"):
+        return max(len(text), _int(args[0] if args else kwargs.get("width"), 0))
+    if name == "expandtabs":
+        return len(text) + text.count("\t") * _int(args[0] if args else kwargs.get("tabsize"), 8)
+    if name == "join" and args:
+        items = args[0]
+        count = len(items) if isinstance(items, Sized) else MAX_TEMPLATE_VALUE
+        return len(text) * count + _size(items)
+    if name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+        found = text.count(args[0]) if args[0] else len(text) + 1
+        return len(text) + found * len(args[1])
+    if name == "translate" and args and isinstance(args[0], Mapping):
+        longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
+        return len(text) * max(longest, 1)
+    return 0
+
+
+# Filters whose output can outgrow their input: an upper bound from the value and the arguments.
+def _filter_estimate(name: str, value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int:
+    size = _size(value)
+    first = args[0] if args else None
+    if name == "center":
+        return max(size, _int(first if args else kwargs.get("width"), 80))
+    if name == "indent":
+        width = first if args else kwargs.get("width", 4)
+        pad = len(width) if isinstance(width, str) else _int(width, 4)
+        lines = value.count("\n") + 1 if isinstance(value, str) else size
+        return size + lines * pad
+    if name == "wordwrap":
+        wrap = kwargs.get("wrapstring") or (args[2] if len(args) > 2 else None) or "\n"
+        return (size + 1) * (1 + (len(wrap) if isinstance(wrap, str) else 1))
+    if name == "format":
+        return _printf_estimate(str(value), kwargs or args)
+    if name == "join":
+        separator = first if args else kwargs.get("d", "")
+        count = len(value) if isinstance(value, Sized) else size
+        return size + count * (len(separator) if isinstance(separator, str) else 1)
+    if name == "replace" and len(args) >= 2 and isinstance(value, str):
+        old, new = str(args[0]), str(args[1])
+        return size + (value.count(old) if old else size + 1) * len(new)
+    if name in ("batch", "slice"):
+        return size + _int(first if args else kwargs.get("linecount", kwargs.get("slices")), 0)
+    if name == "tojson":
+        indent = first if args else kwargs.get("indent")
+        return size * (2 + (len(indent) if isinstance(indent, str) else _int(indent, 0)) * _depth(value))
+    if name == "pprint":
+        return size * (2 + _depth(value))
+    if name == "sum" and isinstance(value, Sized):
+        return size * (len(value) + 1)  # adding lists or strings copies the total each time
+    return size
+
+
+# Filters that do Python work for each item of their value: each item is a step.
+_ITERATING_FILTERS: Final = frozenset(
+    {"map", "select", "reject", "selectattr", "rejectattr", "groupby", "unique", "dictsort", "batch", "slice"}
+    | {"sort", "sum", "min", "max", "join"}
+)
+
+
+def _guarded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` run only after its output is known to fit, its result charged to the call."""
+    pass_arg = _PassArg.from_obj(func)
+
+    iterates = name in _ITERATING_FILTERS
+
+    @jinja2.pass_context
+    def guarded(context: jinja2.runtime.Context, value: Any, *args: Any, **kwargs: Any) -> Any:
+        guard = _guard(context)
+        guard.step(steps=1 + (len(value) if iterates and isinstance(value, Sized) else 0))
+        _refuse_above(_filter_estimate(name, value, args, kwargs))
+        if pass_arg is _PassArg.context:
+            result = func(context, value, *args, **kwargs)
+        elif pass_arg is _PassArg.eval_context:
+            result = func(context.eval_ctx, value, *args, **kwargs)
+        elif pass_arg is _PassArg.environment:
+            result = func(context.environment, value, *args, **kwargs)
+        else:
+            result = func(value, *args, **kwargs)
+        return guard.value(result)
+
+    return guarded
+
+
+def _guarded_test(func: Callable[..., Any]) -> Callable[..., Any]:
+    pass_arg = _PassArg.from_obj(func)
+
+    @jinja2.pass_context
+    def guarded(context: jinja2.runtime.Context, *args: Any, **kwargs: Any) -> Any:
+        _guard(context).step()
+        if pass_arg is _PassArg.context:
+            return func(context, *args, **kwargs)
+        if pass_arg is _PassArg.eval_context:
+            return func(context.eval_ctx, *args, **kwargs)
+        if pass_arg is _PassArg.environment:
+            return func(context.environment, *args, **kwargs)
+        return func(*args, **kwargs)
+
+    return guarded
+
+
+@jinja2.pass_context
+def _loop_filter(context: jinja2.runtime.Context, iterable: Any, literal: int) -> Iterator[Any]:
+    """Each turn of a ``{% for %}`` loop is a step, and its body's text is charged as built."""
+    guard = _guard(context)
+    for item in iterable:
+        guard.step(literal)
+        yield item
+
+
+@jinja2.pass_context
+def _concat_filter(context: jinja2.runtime.Context, parts: list[Any]) -> str:
+    """``a ~ b``: measured before ``str()`` writes out what may be a large structure."""
+    guard = _guard(context)
+    _refuse_above(sum(_size(part) for part in parts))
+    return str(guard.value("".join(str(part) for part in parts)))
+
+
+@jinja2.pass_context
+def _value_filter(context: jinja2.runtime.Context, value: Any) -> Any:
+    """A list, tuple or dict literal: ``[a, a, a, a]`` is four times as big as ``a``."""
+    return _guard(context).value(value)
+
+
+@jinja2.pass_context
+def _finalize(context: jinja2.runtime.Context, value: Any) -> Any:
+    """Every ``{{ ... }}`` written into text: measured before it is written, charged as built."""
+    return _guard(context).value(value)
+
+
+_LOOP: Final = "mcpgate:loop"
+_CONCAT: Final = "mcpgate:concat"
+_VALUE: Final = "mcpgate:value"
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with the growth of every value and the work of every call bounded."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        guard = _guard(context)
+        guard.step()
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(times, int):
+                    _refuse_above(_size(seq) * times)
+        elif operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0:
+            if left.bit_length() * right > _MAX_INT_BITS:
+                raise SecurityError(f"builds a number larger than {_MAX_INT_BITS} bits")
+        elif operator == "%" and isinstance(left, str):
+            _refuse_above(_printf_estimate(left, right))
+        return guard.value(super().call_binop(context, operator, left, right))
+
+    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        guard = _guard(__context)
+        guard.step()
+        method = getattr(__obj, "__wrapped__", __obj)  # str.format comes wrapped by the sandbox
+        owner = getattr(method, "__self__", None)
+        if isinstance(owner, str):
+            name = getattr(method, "__name__", "")
+            if name in ("format", "format_map"):
+                _refuse_above(_format_estimate(owner, args, kwargs))
+            else:
+                _refuse_above(_str_method_estimate(name, owner, args, kwargs))
+        return guard.value(super().call(__context, __obj, *args, **kwargs))
+
+
+class _Bound(NodeTransformer):
+    """Routes loops, ``~`` and non-constant literals through the guard filters above."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        literal = sum(len(data.data) for data in node.find_all(nodes.TemplateData))
+        node.iter = _filter(node.iter, _LOOP, [nodes.Const(literal)])
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return _filter(nodes.List(node.nodes, lineno=node.lineno), _CONCAT)
+
+    def visit_List(self, node: nodes.List) -> nodes.Node:
+        self.generic_visit(node)
+        return node if all(isinstance(i, nodes.Const) for i in node.items) else _filter(node, _VALUE)
+
+    def visit_Tuple(self, node: nodes.Tuple) -> nodes.Node:
+        self.generic_visit(node)
+        if node.ctx != "load" or all(isinstance(i, nodes.Const) for i in node.items):
+            return node
+        return _filter(node, _VALUE)
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        self.generic_visit(node)
+        constant = all(isinstance(p.key, nodes.Const) and isinstance(p.value, nodes.Const) for p in node.items)
+        return node if constant else _filter(node, _VALUE)
+
+
+def _filter(node: nodes.Node, name: str, args: list[nodes.Expr] | None = None) -> nodes.Filter:
+    wrapped = nodes.Filter(node, name, args or [], [], None, None, lineno=node.lineno)
+    wrapped.set_environment(_ENV)
+    return wrapped
+
+
 def _environment() -> ImmutableSandboxedEnvironment:
     """Immutable sandbox: no attribute tricks, and no ``row.update(...)`` changing shared data."""
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    env = _BoundedSandbox(undefined=jinja2.StrictUndefined, autoescape=False, finalize=_finalize)
     env.globals.clear()  # no range, lipsum, namespace...: only what the docs promise
     env.globals.update(_HELPERS)
+    for html_only in ("urlize", "xmlattr"):  # their output grows with arguments no estimate bounds
+        env.filters.pop(html_only, None)
+    env.filters = {name: _guarded_filter(name, func) for name, func in env.filters.items()}
+    env.filters.update({_LOOP: _loop_filter, _CONCAT: _concat_filter, _VALUE: _value_filter})
+    tests = cast("dict[str, Callable[..., Any]]", env.tests)  # jinja types its tests as 'function'
+    env.tests = {name: _guarded_test(func) for name, func in tests.items()}
     return env
 
 
@@ -133,6 +495,7 @@ class ArgumentTemplate:
             "scenario": ctx.scenario,
             "row": ctx.row,
             _RNG: ctx.rng,
+            _GUARD: _Guard(),
         }
         result: dict[str, Any] = self._render(_BASE.new_context(variables, shared=True))
         return result
@@ -161,6 +524,9 @@ def _compile(value: Any, where: str) -> Any:
         if not any(isinstance(child, _Dynamic) for child in children):
             return children
         return _Dynamic(_list_renderer(children))
+    problem = _not_json(value)
+    if problem is not None:  # YAML has numbers and tags (!!binary) that JSON-RPC cannot carry
+        raise UsageError(where, f"cannot be sent as JSON: {problem}")
     return value
 
 
@@ -192,19 +558,32 @@ def _child_where(where: str, key: Any) -> str:
 def _compile_string(source: str, where: str) -> _Dynamic:
     """A leaf: a native value when it is exactly ``{{ expression }}``, else text."""
     try:
-        tree = _ENV.parse(source)
-        if next(iter(tree.find_all(_NO_LOADER_NODES)), None) is not None:
-            raise UsageError(where, "extends, include, import and block are not available in arguments")
-        body = tree.body
-        if len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1:
-            expression = body[0].nodes[0]
-            if not isinstance(expression, nodes.TemplateData):
-                # What compile_expression builds, run in the call's shared context instead of a new one.
-                assign = nodes.Assign(nodes.Name(_RESULT, "store"), expression, lineno=1)
-                return _Dynamic(_native_renderer(_ENV.from_string(nodes.Template([assign], lineno=1)), where))
-        return _Dynamic(_text_renderer(_ENV.from_string(tree), where))
+        with warnings.catch_warnings():  # Python warns on stderr about the code for '10[1:]': ours to report
+            warnings.simplefilter("ignore", SyntaxWarning)
+            return _compile_tree(source, where)
     except jinja2.TemplateSyntaxError as exc:
         raise UsageError(where, f"template syntax error: {exc.message} in {_short(source)}") from None
+    except RecursionError:
+        raise UsageError(where, f"template syntax error: nested too deeply in {_short(source)}") from None
+    except ValueError:  # a number literal with more digits than Python converts
+        raise UsageError(where, f"template syntax error: a number with too many digits in {_short(source)}") from None
+    except jinja2.TemplateError as exc:  # a constant part evaluated while compiling: ``'a'.nope or 1``
+        raise UsageError(where, f"{_error_text(exc)} in {_short(source)}") from None
+
+
+def _compile_tree(source: str, where: str) -> _Dynamic:
+    tree = _ENV.parse(source)
+    if next(iter(tree.find_all(_NO_LOADER_NODES)), None) is not None:
+        raise UsageError(where, "extends, include, import and block are not available in arguments")
+    tree = _Bound().visit(tree)
+    body = tree.body
+    if len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1:
+        expression = body[0].nodes[0]
+        if not isinstance(expression, nodes.TemplateData):
+            # What compile_expression builds, run in the call's shared context instead of a new one.
+            assign = nodes.Assign(nodes.Name(_RESULT, "store"), expression, lineno=1)
+            return _Dynamic(_native_renderer(_ENV.from_string(nodes.Template([assign], lineno=1)), where))
+    return _Dynamic(_text_renderer(_ENV.from_string(tree), where))
 
 
 def _native_renderer(template: jinja2.Template, where: str) -> _Render:
@@ -218,13 +597,41 @@ def _native_renderer(template: jinja2.Template, where: str) -> _Render:
             raise _render_error(exc, where) from None
         value = context.vars.pop(_RESULT, None)
         context.exported_vars.discard(_RESULT)
-        if type(value) not in _JSON_TYPES and not isinstance(value, str | int | float | Mapping | list | tuple):
-            if isinstance(value, jinja2.Undefined):
-                raise TemplateError(f"{where}: {_undefined_message(value)}")
-            raise TemplateError(f"{where}: renders to a {type(value).__name__}, not a JSON value")
+        if isinstance(value, jinja2.Undefined):
+            try:
+                str(value)  # StrictUndefined says what is missing (or unsafe) when used
+            except Exception as exc:
+                raise _render_error(exc, where) from None
+            raise TemplateError(f"{where}: undefined value")
+        problem = _not_json(value)
+        if problem is not None:
+            raise TemplateError(f"{where}: renders to {problem}, not a JSON value")
         return value
 
     return render
+
+
+def _not_json(value: Any) -> str | None:
+    """What in ``value`` the wire's JSON encoder would refuse, or None when it takes all of it."""
+    if type(value) in (str, float, bool, type(None)) or (type(value) is int and -(2**63) <= value < 2**64):
+        return None
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is None or isinstance(item, str | bool | float):
+            continue
+        if isinstance(item, int):
+            if not -(2**63) <= item < 2**64:
+                return "a number outside the 64-bit range"
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if not all(isinstance(key, str) for key in item):
+                return "a mapping with a key that is not a string"
+            stack.extend(item.values())
+        else:
+            return f"a {type(item).__name__}"
+    return None
 
 
 def _text_renderer(template: jinja2.Template, where: str) -> _Render:
@@ -240,22 +647,17 @@ def _text_renderer(template: jinja2.Template, where: str) -> _Render:
 
 
 def _render_error(exc: Exception, where: str) -> TemplateError:
+    return TemplateError(f"{where}: {_error_text(exc)}")
+
+
+def _error_text(exc: Exception) -> str:
     if isinstance(exc, jinja2.UndefinedError):
         text = exc.message or "undefined value"
-    elif isinstance(exc, jinja2.exceptions.SecurityError):
+    elif isinstance(exc, SecurityError):
         text = f"not allowed in a template: {exc}"
     else:
         text = f"{type(exc).__name__}: {exc}"
-    return TemplateError(f"{where}: {' '.join(text.split())}")
-
-
-def _undefined_message(value: jinja2.Undefined) -> str:
-    """StrictUndefined's own words ("'None' has no attribute 'id'"), which it gives when used."""
-    try:
-        str(value)
-    except jinja2.UndefinedError as exc:
-        return exc.message or "undefined value"
-    return "undefined value"
+    return " ".join(text.split())
 
 
 def _short(text: str) -> str:
@@ -301,6 +703,8 @@ def _read_dataset(path: Path, source: str, where: str) -> str:
         raise UsageError(where, f"{source}: no such file") from None
     except OSError as exc:
         raise UsageError(where, f"{source}: cannot read it ({exc.strerror or exc})") from None
+    except ValueError:  # a NUL in the name
+        raise UsageError(where, f"{source}: not a valid file name") from None
     if len(raw) > MAX_DATASET_BYTES:
         raise UsageError(where, f"{source}: is larger than 256 MiB")
     try:

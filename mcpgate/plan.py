@@ -7,8 +7,10 @@ secret registered with the redactor.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import random
+import re
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ from mcpgate.config.models import (
 )
 from mcpgate.durations import format_duration
 from mcpgate.engine.schedule import ArrivalSchedule, Stage, max_vus, ramping_vus_steps, total_duration
-from mcpgate.errors import UsageError
+from mcpgate.errors import UsageError, field_name
 from mcpgate.inputs import ArgumentTemplate, load_dataset
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.negotiate import ConnectSpec
@@ -109,39 +111,56 @@ class Plan:
 
 
 def build_plan(assembled: Assembled) -> Plan:
+    """The plan for a validated config; every problem is a one-line ``UsageError`` naming the key,
+    and, when the config came from a file, the ``FILE:LINE`` where that key is written."""
     config = assembled.config
-    connect, redact = connect_spec(config.target)
     try:
-        scenarios = tuple(scenario_plan(name, s) for name, s in config.scenarios.items())
-    except ValueError as exc:
-        raise UsageError(f"{assembled.source}: scenarios", str(exc)) from None
-    try:
-        thresholds = tuple(thresholds_from_config(config.thresholds))
-    except ValueError as exc:
-        raise UsageError(assembled.source, str(exc)) from None
-    datasets = {
-        name: load_dataset(assembled.base_dir / ds.file, ds.format, f"datasets.{name}")
-        for name, ds in config.datasets.items()
-    }
+        connect, redact = connect_spec(config.target)
+    except UsageError as exc:
+        raise _located(assembled, exc.field, exc.message) from None
+    scenarios: list[ScenarioPlan] = []
+    for name, s in config.scenarios.items():
+        try:
+            scenarios.append(scenario_plan(name, s))
+        except ValueError as exc:
+            raise _located(assembled, f"scenarios.{field_name(name)}", str(exc), ("scenarios", name)) from None
+    names = {s.name for s in scenarios}
+    thresholds: list[Threshold] = []
+    for metric, items in config.thresholds.items():
+        try:
+            parsed = thresholds_from_config({metric: items})
+        except ValueError as exc:  # its message starts "thresholds.<metric>:"
+            raise _located(assembled, "", str(exc), ("thresholds", metric)) from None
+        for threshold in parsed:
+            scenario = dict(threshold.key.tags).get("scenario")
+            if scenario is not None and scenario not in names:
+                where = f"thresholds.{field_name(metric)}"
+                raise _located(assembled, where, f"no scenario {scenario!r}", ("thresholds", metric))
+        thresholds.extend(parsed)
+    datasets: dict[str, list[dict[str, Any]]] = {}
+    for name, ds in config.datasets.items():
+        try:
+            datasets[name] = load_dataset(assembled.base_dir / ds.file, ds.format, f"datasets.{field_name(name)}")
+        except UsageError as exc:
+            raise _located(assembled, exc.field, exc.message, ("datasets", name)) from None
     for index, tool in enumerate(config.flow.tools):
         where = f"flow.tools[{index}]"
         if tool.dataset is not None and tool.dataset not in datasets:
             known = ", ".join(datasets) or "none"
-            raise UsageError(f"{assembled.source}: {where}.dataset", f"no dataset {tool.dataset!r} ({known})")
+            path = ("flow", "tools", index, "dataset")
+            raise _located(assembled, f"{where}.dataset", f"no dataset {tool.dataset!r} ({known})", path)
         if isinstance(tool.arguments, dict):
-            ArgumentTemplate(tool.arguments, f"{where}.arguments")  # compiled now, so validate finds syntax errors
-    names = {s.name for s in scenarios}
-    for threshold in thresholds:
-        scenario = dict(threshold.key.tags).get("scenario")
-        if scenario is not None and scenario not in names:
-            raise UsageError(f"{assembled.source}: thresholds", f"{threshold.key}: no scenario {scenario!r}")
+            try:  # compiled now, so validate finds syntax errors
+                ArgumentTemplate(tool.arguments, f"{where}.arguments")
+            except UsageError as exc:
+                raise _located(assembled, exc.field, exc.message) from None
     think = config.flow.think_time
     return Plan(
         config=config,
         connect=connect,
         redact=redact,
-        scenarios=scenarios,
-        thresholds=thresholds,
+        scenarios=tuple(scenarios),
+        thresholds=tuple(thresholds),
         think=(think.min, think.max) if think is not None else (0.0, 0.0),
         datasets=datasets,
         source=assembled.source,
@@ -149,6 +168,35 @@ def build_plan(assembled: Assembled) -> Plan:
         digest=digest(config),
         notes=assembled.notes,
     )
+
+
+_FIELD_PART = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]|\[('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\]")
+
+
+def _located(assembled: Assembled, field: str, message: str, path: tuple[str | int, ...] | None = None) -> UsageError:
+    """``FILE:LINE: field: message`` for a config file (the line where ``path``, or the key ``field``
+    names, is written, or the nearest key above it); ``field: message`` when there is no file."""
+    if assembled.lines is None:
+        return UsageError(field, message)
+    key = _field_path(field) if path is None else path
+    while key and key not in assembled.lines:
+        key = key[:-1]
+    line = assembled.lines.get(key, 1)
+    return UsageError(f"{assembled.source}:{line}", f"{field}: {message}" if field else message)
+
+
+def _field_path(field: str) -> tuple[str | int, ...]:
+    """``flow.tools[0].arguments['a b']`` -> ('flow', 'tools', 0, 'arguments', 'a b'): a LineMap key."""
+    path: list[str | int] = []
+    for match in _FIELD_PART.finditer(field):
+        name, index, quoted = match.groups()
+        if index is not None:
+            path.append(int(index))
+        elif quoted is not None:
+            path.append(ast.literal_eval(quoted))
+        else:
+            path.append(name)
+    return tuple(path)
 
 
 def connect_spec(target: TargetConfig) -> tuple[ConnectSpec, Redactor]:
@@ -177,8 +225,9 @@ def connect_spec(target: TargetConfig) -> tuple[ConnectSpec, Redactor]:
     redact.add_headers(headers)
     if target.transport == LEGACY_SSE and is_modern(target.protocol_version):
         raise UsageError("target.protocol_version", f"{target.protocol_version} has no legacy SSE transport")
-    if target.timeout <= 0 or target.connect_timeout <= 0:
-        raise UsageError("target.timeout", "timeouts must be more than 0")
+    for key, seconds in (("timeout", target.timeout), ("connect_timeout", target.connect_timeout)):
+        if seconds <= 0:
+            raise UsageError(f"target.{key}", "must be more than 0")
     settings = HttpSettings(
         timeout=target.timeout,
         connect_timeout=min(target.connect_timeout, target.timeout),
@@ -197,7 +246,7 @@ def _ca_file(path: str | None) -> str | None:
         return None
     try:
         ssl.create_default_context(cafile=path)
-    except (OSError, ssl.SSLError) as exc:
+    except (OSError, ssl.SSLError, ValueError) as exc:  # ValueError: a NUL in the name
         raise UsageError("target.ca_file", f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
     return path
 

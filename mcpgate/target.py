@@ -11,6 +11,8 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def check_url(url: str, field: str) -> None:
+    if not url.isprintable() or any(char.isspace() for char in url):  # urlsplit would drop a newline
+        raise UsageError(field, "a URL has no spaces, line breaks or control characters")
     try:
         parts = urlsplit(url)
         port_ok = parts.port is None or 0 < parts.port < 65536

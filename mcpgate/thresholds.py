@@ -26,6 +26,7 @@ from typing import TypeAlias
 
 from mcpgate.catalog import AGGREGATIONS, BUILTIN, TAG_KEYS, MetricType
 from mcpgate.config.models import ThresholdItem
+from mcpgate.errors import field_name
 
 # Go's strings.TrimSpace set (unicode.IsSpace), which k6 uses around every token.
 _SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
@@ -229,7 +230,7 @@ def thresholds_from_config(raw: Mapping[str, Sequence[str | ThresholdItem]]) -> 
             for item in items:
                 out.append(_from_item(metric, item))
         except ValueError as exc:
-            raise ValueError(f"thresholds.{metric}: {exc}") from exc
+            raise ValueError(f"thresholds.{field_name(metric)}: {exc}") from exc
     return out
 
 
@@ -253,8 +254,8 @@ def _from_item(metric: str, item: str | ThresholdItem) -> Threshold:
 def parse_cli_threshold(text: str) -> tuple[str, list[str]]:
     """``METRIC=EXPR[,EXPR]`` -> (metric key as written, expressions); splits at the first '=' outside braces.
 
-    Expressions are checked for syntax here, so a typo fails before the run; the
-    metric and its type are checked with the rest of the config.
+    Each expression is checked against its metric here, as the config's are, so a mistake fails
+    naming the flag (or the action's input) that carried it.
     """
     depth = 0
     split_at = -1
@@ -278,7 +279,7 @@ def parse_cli_threshold(text: str) -> tuple[str, list[str]]:
         if not all(expressions):
             raise ValueError(f"an expression is empty; {_CLI_HINT}")
         for expression in expressions:
-            _parse_expression(expression)
+            parse_threshold(metric, expression)
     except ValueError as exc:
         raise ValueError(f"--threshold {text!r}: {exc}") from exc
     return metric, expressions

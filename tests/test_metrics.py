@@ -113,6 +113,7 @@ def test_interval_series_fold_into_the_total_without_loss() -> None:
     series.fold()
     series.add(40.0)
     series.fold()
-    assert series.interval is not None and series.interval.get_total_count() == 0
+    assert series.interval is not None
+    assert series.interval.get_total_count() == 0
     assert series.hist.get_total_count() == 4
     assert series.hist.get_max_value() == series.hist.get_highest_equivalent_value(40_000)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcpgate.config.loader import load_yaml, validate_config
+from mcpgate.config.loader import LineMap, load_yaml, validate_config
 from mcpgate.config.models import Config
 from mcpgate.config.profiles import PROFILES, profile, scale_duration, scale_vus
 from mcpgate.durations import parse_duration
@@ -44,13 +44,15 @@ class Assembled:
     base_dir: Path  # where relative dataset paths start
     profile: str | None  # the profile whose scenarios run, if any
     notes: tuple[str, ...]
+    lines: LineMap | None = None  # where each key of the config file is written; None: no file
 
 
 def assemble(path: Path | None, flags: Overrides) -> Assembled:
     notes: list[str] = []
+    file_lines: LineMap | None = None
     if path is not None:
         data, lines = load_yaml(path)
-        source, base_dir = str(path), path.parent
+        source, base_dir, file_lines = str(path), path.parent, lines
     else:
         data, lines, source, base_dir = {}, {}, "flags", Path.cwd()
     data = copy.deepcopy(data)
@@ -60,6 +62,9 @@ def assemble(path: Path | None, flags: Overrides) -> Assembled:
     if flags.url is not None:
         target["url"] = flags.url
     if "url" not in target:
+        if path is not None:
+            line = lines.get(("target",), lines.get((), 1))
+            raise UsageError(f"{source}:{line}", "target: missing required key 'url' (or give --url)")
         raise UsageError("--url", "no target: give --url URL or target.url in a config file (-c)")
     target.update(flags.target)
     if flags.headers:
@@ -91,15 +96,10 @@ def assemble(path: Path | None, flags: Overrides) -> Assembled:
             data["thresholds"] = pieces["thresholds"]  # --threshold adds to these, or replaces per metric
             notes.append(f"the {chosen} profile's thresholds apply (the config sets none)")
 
+    unscalable: UsageError | None = None
     scenarios = data.get("scenarios")
     if isinstance(scenarios, dict) and all(isinstance(s, dict) for s in scenarios.values()):
-        try:
-            if flags.vus is not None:
-                scale_vus(scenarios, flags.vus)
-            if flags.duration is not None:
-                scale_duration(scenarios, flags.duration, parse_duration)
-        except (ValueError, TypeError) as exc:
-            raise UsageError(f"{source}: scenarios", f"cannot scale: {exc}") from None
+        unscalable = _scale(scenarios, flags)
     if flags.thresholds:
         raw = data.get("thresholds") or {}
         if not isinstance(raw, dict):
@@ -109,4 +109,29 @@ def assemble(path: Path | None, flags: Overrides) -> Assembled:
         except ValueError as exc:
             raise UsageError("--threshold", str(exc)) from None
     config = validate_config(data, lines, source)
-    return Assembled(config, source, base_dir, chosen, tuple(notes))
+    if unscalable is not None:
+        raise unscalable
+    return Assembled(config, source, base_dir, chosen, tuple(notes), file_lines)
+
+
+def _scale(scenarios: dict[str, Any], flags: Overrides) -> UsageError | None:
+    """Apply --vus and --duration to the raw scenarios, or say why they cannot apply.
+
+    Scaling reads the scenarios before validation: when they are malformed they are left as
+    written, so validation reports the mistake at its line; only a flag that cannot apply to
+    valid scenarios (a VU count too large to compute with) is the error.
+    """
+    for flag, value in (("--vus", flags.vus), ("--duration", flags.duration)):
+        if value is None:
+            continue
+        before = copy.deepcopy(scenarios)
+        try:
+            if flag == "--vus":
+                scale_vus(scenarios, int(value))
+            else:
+                scale_duration(scenarios, float(value), parse_duration)
+        except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError) as exc:
+            scenarios.clear()
+            scenarios.update(before)
+            return UsageError(flag, f"cannot scale the scenarios: {exc}")
+    return None

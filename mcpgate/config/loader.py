@@ -25,7 +25,7 @@ import yaml
 from pydantic import AliasChoices
 
 from mcpgate.config.models import Config
-from mcpgate.errors import UsageError
+from mcpgate.errors import UsageError, field_name
 from mcpgate.redact import MASK, Redactor
 
 LineMap: TypeAlias = dict[tuple[str | int, ...], int]
@@ -84,6 +84,8 @@ def _read_text(path: Path, source: str) -> str:
         raise UsageError(source, "no such file") from None
     except OSError as exc:
         raise UsageError(source, f"cannot read it ({exc.strerror or exc})") from None
+    except ValueError:  # a NUL in the name
+        raise UsageError(source, "not a valid file name") from None
     if len(raw) > MAX_CONFIG_BYTES:
         raise UsageError(source, "is larger than 1 MiB; a config file may be at most 1 MiB")
     try:
@@ -118,7 +120,7 @@ def load_yaml_text(text: str, source: str) -> tuple[Any, LineMap]:
     except yaml.reader.ReaderError as exc:
         raise _reader_error(exc, text, source) from None
     except RecursionError:
-        raise UsageError(source, "the document is nested too deeply") from None
+        raise UsageError(f"{source}:{loader.line + 1}", "the document is nested too deeply") from None
     finally:
         loader.dispose()
     return data, builder.lines
@@ -564,7 +566,7 @@ def _did_you_mean(word: str, candidates: Sequence[str]) -> str:
 
 
 def _dotted(path: Sequence[str | int]) -> str:
-    return ".".join(str(part) for part in path)
+    return ".".join(field_name(part) for part in path)
 
 
 def _prefixed(where: str, text: str) -> str:
@@ -622,7 +624,10 @@ def _redactor(data: Any) -> Redactor:
                         redactor.add(value)
                         redactor.add(value.partition(" ")[2].strip())
                     elif key == "url":
-                        redactor.add_url(value)
+                        try:
+                            redactor.add_url(value)
+                        except ValueError:  # not a URL urlsplit reads (a stray ']'): mask any user info whole
+                            redactor.add(value.partition("//")[2].rpartition("@")[0])
                 else:
                     stack.append(value)
         elif isinstance(node, list):

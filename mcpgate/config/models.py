@@ -30,6 +30,10 @@ Duration = Annotated[
 ]
 
 
+INT64_MAX = 2**63 - 1  # counts and sizes are written to JSON (results, the config digest) as 64-bit integers
+MAX_VUS = 100_000  # far past what one machine runs; a ramp is planned one VU at a time
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -75,14 +79,14 @@ class TargetConfig(Model):
     bearer_token: str | None = Field(None, description="Sent as 'Authorization: Bearer'; use ${ENV_VAR}")
     timeout: Duration = Field(10.0, description="Per request, until its JSON-RPC response is in")
     connect_timeout: Duration = 5.0
-    max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
+    max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=1024, le=INT64_MAX)
     insecure: bool = Field(False, description="Do not verify TLS certificates")
     ca_file: str | None = Field(None, description="A CA bundle (PEM) to trust as well, for a private CA")
 
 
 class ToolConfig(Model):
     name: str = Field(min_length=1)
-    weight: float = Field(1.0, gt=0)
+    weight: float = Field(1.0, gt=0, allow_inf_nan=False)
     arguments: dict[str, Any] | Literal["auto"] = Field(
         default_factory=dict,
         description="Values may be Jinja templates ({{ randint(0, 999) }}); 'auto' builds them from the tool's "
@@ -95,7 +99,7 @@ class ToolConfig(Model):
 class FlowConfig(Model):
     tools_list: bool = Field(True, description="Call tools/list in each session, as real clients do")
     think_time: ThinkTime | None = Field(None, description="Pause after each iteration, e.g. 0.5s..2s")
-    calls_per_session: int = Field(1, ge=0)
+    calls_per_session: int = Field(1, ge=0, le=INT64_MAX)
     tools: list[ToolConfig] = Field(
         default_factory=list, description="Weighted mix; empty: every read-only tool with arguments: auto"
     )
@@ -103,7 +107,7 @@ class FlowConfig(Model):
 
 class Stage(Model):
     duration: Duration
-    target: float = Field(ge=0)
+    target: float = Field(ge=0, allow_inf_nan=False)
 
 
 class _Scenario(Model):
@@ -119,7 +123,7 @@ def _positive(value: float, what: str) -> float:
 
 class ConstantVus(_Scenario):
     executor: Literal["constant-vus"]
-    vus: int = Field(1, ge=1)
+    vus: int = Field(1, ge=1, le=MAX_VUS)
     duration: Duration
 
     @model_validator(mode="after")
@@ -130,7 +134,7 @@ class ConstantVus(_Scenario):
 
 class RampingVus(_Scenario):
     executor: Literal["ramping-vus"]
-    start_vus: int = Field(1, ge=0, validation_alias=AliasChoices("start_vus", "startVUs"))
+    start_vus: int = Field(1, ge=0, le=MAX_VUS, validation_alias=AliasChoices("start_vus", "startVUs"))
     stages: list[Stage] = Field(min_length=1)
     graceful_ramp_down: Duration = Field(30.0, validation_alias=AliasChoices("graceful_ramp_down", "gracefulRampDown"))
 
@@ -139,13 +143,17 @@ class RampingVus(_Scenario):
         for index, stage in enumerate(self.stages):
             if stage.target != int(stage.target):
                 raise ValueError(f"stages[{index}].target is a VU count: a whole number, not {stage.target:g}")
+            if stage.target > MAX_VUS:
+                raise ValueError(f"stages[{index}].target is a VU count: at most {MAX_VUS}, not {stage.target:g}")
         return self
 
 
 class _ArrivalRate(_Scenario):
     time_unit: Duration = Field(1.0, validation_alias=AliasChoices("time_unit", "timeUnit"))
-    pre_allocated_vus: int = Field(ge=1, validation_alias=AliasChoices("pre_allocated_vus", "preAllocatedVUs"))
-    max_vus: int | None = Field(None, ge=1, validation_alias=AliasChoices("max_vus", "maxVUs"))
+    pre_allocated_vus: int = Field(
+        ge=1, le=MAX_VUS, validation_alias=AliasChoices("pre_allocated_vus", "preAllocatedVUs")
+    )
+    max_vus: int | None = Field(None, ge=1, le=MAX_VUS, validation_alias=AliasChoices("max_vus", "maxVUs"))
 
     def _check_arrival(self) -> None:
         _positive(self.time_unit, "time_unit")
@@ -155,7 +163,7 @@ class _ArrivalRate(_Scenario):
 
 class ConstantArrivalRate(_ArrivalRate):
     executor: Literal["constant-arrival-rate"]
-    rate: float = Field(gt=0, description="Iterations per time_unit")
+    rate: float = Field(gt=0, allow_inf_nan=False, description="Iterations per time_unit")
     duration: Duration
 
     @model_validator(mode="after")
@@ -167,7 +175,7 @@ class ConstantArrivalRate(_ArrivalRate):
 
 class RampingArrivalRate(_ArrivalRate):
     executor: Literal["ramping-arrival-rate"]
-    start_rate: float = Field(0.0, ge=0, validation_alias=AliasChoices("start_rate", "startRate"))
+    start_rate: float = Field(0.0, ge=0, allow_inf_nan=False, validation_alias=AliasChoices("start_rate", "startRate"))
     stages: list[Stage] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -213,4 +221,6 @@ class Config(Model):
     scenarios: dict[ScenarioName, Scenario] = Field(default_factory=dict)
     thresholds: dict[str, list[str | ThresholdItem]] = Field(default_factory=dict)
     datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
-    seed: int | None = Field(None, description="Seed for the random choices, for repeatable runs")
+    seed: int | None = Field(
+        None, ge=-INT64_MAX - 1, le=INT64_MAX, description="Seed for the random choices, for repeatable runs"
+    )

@@ -145,7 +145,7 @@ def test_top_level_must_be_a_mapping(text: str, expected: str) -> None:
 
 
 def test_deep_nesting_is_an_error_not_a_crash() -> None:
-    with pytest.raises(UsageError, match=r"^c.yaml: the document is nested too deeply$"):
+    with pytest.raises(UsageError, match=r"^c.yaml:1: the document is nested too deeply$"):
         load_yaml_text("a: " + "[" * 600 + "]" * 600 + "\n", "c.yaml")
 
 
