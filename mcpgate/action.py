@@ -34,6 +34,7 @@ from mcpgate.config.loader import validate_config
 from mcpgate.config.models import MAX_VUS
 from mcpgate.config.profiles import PROFILES
 from mcpgate.durations import parse_duration
+from mcpgate.engine.shard import MAX_WORKERS
 from mcpgate.errors import UsageError
 from mcpgate.inputs import ArgumentTemplate
 from mcpgate.plan import build_plan, production_guard
@@ -158,6 +159,7 @@ class Inputs:
     monitor_wait: float = 0.0
     monitor_interval: float = 10.0
     monitor_timeout: float = 300.0
+    workers: int | None = None  # None: one per available core
 
     def secrets(self) -> list[str]:
         found = [self.bearer_token, self.monitor_token]
@@ -239,6 +241,7 @@ def parse_inputs(environ: Mapping[str, str], workspace: Path) -> Inputs:
     inputs.monitor_wait = _duration(get("monitor-wait"), "monitor-wait") or 0.0
     inputs.monitor_interval = _duration(get("monitor-interval"), "monitor-interval") or 10.0
     inputs.monitor_timeout = _duration(get("monitor-timeout"), "monitor-timeout") or 300.0
+    inputs.workers = _int(get("workers"), "workers", minimum=0, maximum=MAX_WORKERS) or None
     if not inputs.url and not inputs.config and not inputs.monitor_url:
         raise UsageError("url", "give url (or config) for a load test or smoke check, or monitor-url")
     if inputs.smoke_only and not inputs.url and not inputs.config:
@@ -252,6 +255,7 @@ _ONE_LINE = (
     "url",
     "config",
     "vus",
+    "workers",
     "duration",
     "bearer-token",
     "summary-template",
@@ -510,6 +514,7 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
         summary_template=template,
         baseline=baseline,
         max_regression=max_regression,
+        workers=inputs.workers,
     )
     with runner.group("mcpgate: load test"):
         results = eventloop.run(run_plan(plan, options, out=runner.stream))

@@ -18,6 +18,7 @@ from mcpgate.config.assemble import Overrides
 from mcpgate.config.models import MAX_VUS, TargetConfig
 from mcpgate.config.profiles import PROFILES
 from mcpgate.durations import parse_duration
+from mcpgate.engine.shard import MAX_WORKERS
 from mcpgate.errors import UsageError
 from mcpgate.postdeploy.verbs import register as register_postdeploy
 from mcpgate.protocol.http import DEFAULT_MAX_RESPONSE_BYTES
@@ -211,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed the random choices, for repeatable runs")
     run.add_argument("--interval", type=_duration, help="timeline interval (default: 1-10s by run length)")
     run.add_argument("--no-progress", action="store_true", help="no progress lines while running")
+    run.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="generator processes (default: one per available core, at most one per VU)",
+    )
     run.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown summary (job summaries)")
     run.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML (thresholds and checks)")
     run.add_argument("--summary-template", type=Path, metavar="FILE", help="your own Jinja template for --markdown")
@@ -284,6 +291,8 @@ def _run(args: argparse.Namespace) -> int:
     plan = build_plan(assemble(args.config, run_overrides(args)))
     if args.environment == "production":
         production_guard(plan, args.allow_production_load)
+    if args.workers is not None and not 0 <= args.workers <= MAX_WORKERS:
+        raise UsageError("--workers", f"must be from 1 to {MAX_WORKERS} (or 0: one per available core)")
     if args.interval is not None and args.interval < max(0.1, plan.duration / 5000):
         raise UsageError("--interval", f"must be at least {max(0.1, plan.duration / 5000):g}s for this run's length")
     options = RunOptions(
@@ -296,6 +305,7 @@ def _run(args: argparse.Namespace) -> int:
         markdown=args.markdown,
         junit=args.junit,
         summary_template=args.summary_template,
+        workers=args.workers or None,
     )
     results = eventloop.run(run_plan(plan, options))
     for sig in (signal.SIGINT, signal.SIGTERM):  # the results are out: a late signal changes nothing now

@@ -79,6 +79,8 @@ def resolve_tools(
     datasets: Mapping[str, list[dict[str, Any]]],
     dataset_configs: Mapping[str, DatasetConfig],
     stride: int,
+    *,
+    worker: tuple[int, int] = (0, 1),
 ) -> Resolution:
     """Check the configured mix against the server's tools/list and compile every tool's arguments."""
     problems: list[str] = []
@@ -114,7 +116,7 @@ def resolve_tools(
             template = ArgumentTemplate(cfg.arguments, f"{where}.arguments")
         rows = None
         if cfg.dataset is not None:
-            rows = RowPicker(datasets[cfg.dataset], dataset_configs[cfg.dataset].order, stride)
+            rows = RowPicker(datasets[cfg.dataset], dataset_configs[cfg.dataset].order, stride, worker=worker)
         choices.append(ToolChoice(cfg.name, cfg.weight, template, rows))
     return Resolution(ToolMix(choices), problems, notes)
 

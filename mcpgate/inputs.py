@@ -787,12 +787,14 @@ class RowPicker:
 
     ``vu``: row ``(iteration * stride + vu - 1) % len`` with stride = the run's max VUs, so no
     two VUs share a row until the data wraps; ``sequential``: a shared counter, each call the next
-    row; ``random``: ``rng.choice``.
+    row (worker ``k`` of ``n`` processes counts k, k + n, k + 2n, ...); ``random``: ``rng.choice``.
     """
 
     __slots__ = ("_counter", "_order", "_rows", "_stride")
 
-    def __init__(self, rows: Sequence[Mapping[str, Any]], order: str, stride: int) -> None:
+    def __init__(
+        self, rows: Sequence[Mapping[str, Any]], order: str, stride: int, *, worker: tuple[int, int] = (0, 1)
+    ) -> None:
         if not rows:
             raise ValueError("a RowPicker needs at least one row")
         if order not in ("vu", "sequential", "random"):
@@ -800,7 +802,7 @@ class RowPicker:
         self._rows = rows
         self._order = order
         self._stride = max(1, stride)
-        self._counter: Iterator[int] = itertools.count()
+        self._counter: Iterator[int] = itertools.count(worker[0], worker[1])
 
     def pick(self, vu: int, iteration: int, rng: random.Random) -> Mapping[str, Any]:
         if self._order == "vu":

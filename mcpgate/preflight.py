@@ -16,7 +16,7 @@ from mcpgate.plan import Plan
 from mcpgate.protocol import wire
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.negotiate import connect
-from mcpgate.protocol.session import ServerIdentity, Step, Target, first_failure, step_label
+from mcpgate.protocol.session import ServerIdentity, Step, Target, ToolInfo, first_failure, step_label
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Preflight:
     target: Target | None = None
     identity: ServerIdentity | None = None
     tools: list[str] = field(default_factory=list)
+    offered: dict[str, ToolInfo] = field(default_factory=dict)  # the server's tools, as listed
     steps: list[Step] = field(default_factory=list)
     mix: ToolMix | None = None
     notes: list[str] = field(default_factory=list)
@@ -48,7 +49,17 @@ async def preflight(http: wire.Pool, plan: Plan) -> Preflight:
     listed = await session.list_tools()
     await session.close()
     session.abandon()
-    result = Preflight(True, exitcodes.OK, "", conn.chosen, conn.target, session.identity, list(session.tools), steps)
+    result = Preflight(
+        True,
+        exitcodes.OK,
+        "",
+        conn.chosen,
+        conn.target,
+        session.identity,
+        list(session.tools),
+        dict(session.tools),
+        steps,
+    )
     if not listed.ok:
         result.ok, result.exit_code, result.reason = False, exitcodes.COULD_NOT_START, _why(steps, listed.describe())
         return result

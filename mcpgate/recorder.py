@@ -38,12 +38,16 @@ class ErrorLog:
 
     def add(self, kind: str, reason: str, method: str, tool: str | None) -> None:
         self.counts[kind] += 1
+        self.add_samples(kind, reason, method, tool, 1)
+
+    def add_samples(self, kind: str, reason: str, method: str, tool: str | None, n: int) -> None:
+        """Samples of an error already counted (as when merging a worker's log)."""
         seen = self.samples.setdefault(kind, Counter())
         key = (reason, method, tool or "")
         if key in seen or len(seen) < MAX_REASONS:
-            seen[key] += 1
+            seen[key] += n
         else:
-            self.other[kind] += 1
+            self.other[kind] += n
 
 
 @dataclass(slots=True)

@@ -174,6 +174,7 @@ class RunInfo(_Model):
     config_digest: str = ""
     mcpgate_version: str = ""
     interrupted_iterations: int = 0
+    workers: int = 1  # generator processes the load ran in
     notes: list[str] = Field(default_factory=list)
 
 

@@ -20,12 +20,15 @@ from typing import TextIO
 from mcpgate import __version__, exitcodes
 from mcpgate.catalog import BUILTIN
 from mcpgate.compare import DEFAULT_MAX_REGRESSION, compare
+from mcpgate.engine.fleet import Fleet
 from mcpgate.engine.runner import Engine, EngineOutcome, default_interval
+from mcpgate.engine.shard import choose_workers
 from mcpgate.flow import Flow
 from mcpgate.metrics import Metrics
 from mcpgate.plan import Plan
 from mcpgate.preflight import Preflight, preflight
 from mcpgate.probe import step_dict
+from mcpgate.protocol import wire
 from mcpgate.protocol.http import make_http
 from mcpgate.recorder import ErrorLog
 from mcpgate.report.console import render_summary
@@ -70,6 +73,7 @@ class RunOptions:
     markdown: Path | None = None  # also write the Markdown summary here
     junit: Path | None = None  # and JUnit XML here
     summary_template: Path | None = None  # a user's own Markdown template
+    workers: int | None = 1  # generator processes; None: one per available core
 
 
 def now() -> str:
@@ -88,6 +92,7 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
     crash: Exception | None = None
     signals = _Signals()
     limit = max(100, plan.max_vus * 2)
+    workers = choose_workers(options.workers, plan.max_vus)
     async with make_http(plan.connect.settings, limit=limit) as http:
         checking = asyncio.create_task(preflight(http, plan))
 
@@ -106,17 +111,7 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
                     raise
                 pre = Preflight(False, exitcodes.INTERRUPTED, "interrupted during the preflight session")
             if pre.ok and not signals.count:
-                assert pre.target is not None
-                assert pre.mix is not None
-                config = plan.config
-                flow = Flow(
-                    http,
-                    pre.target,
-                    pre.mix,
-                    tools_list=config.flow.tools_list,
-                    calls_per_session=config.flow.calls_per_session,
-                )
-                engine = Engine(plan, flow, metrics, errors, interval=interval)
+                engine = _engine(plan, pre, http, metrics=metrics, errors=errors, interval=interval, workers=workers)
                 progress = Progress(err) if options.progress else None
                 watcher = asyncio.create_task(_report_progress(engine, plan, progress)) if progress else None
                 try:
@@ -150,12 +145,33 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
         reason=reason,
         started_at=started_at,
         interval=interval,
+        workers=workers if engine is not None else 1,
     )
     if options.baseline is not None and outcome is not None:
         results = with_baseline(results, options.baseline, options.max_regression)
     deliver(results, options, out, err)
     signals.remove(ignore_more=options.last_act)
     return results
+
+
+def _engine(
+    plan: Plan, pre: Preflight, http: wire.Pool, *, metrics: Metrics, errors: ErrorLog, interval: float, workers: int
+) -> Engine:
+    """The engine for this run: its VUs in this process, or spread over worker processes."""
+    assert pre.target is not None
+    assert pre.mix is not None
+    if workers > 1:
+        fleet = Fleet(plan, pre.target, pre.offered, count=workers, interval=interval)
+        return Engine(plan, None, metrics, errors, interval=interval, fleet=fleet)
+    config = plan.config
+    flow = Flow(
+        http,
+        pre.target,
+        pre.mix,
+        tools_list=config.flow.tools_list,
+        calls_per_session=config.flow.calls_per_session,
+    )
+    return Engine(plan, flow, metrics, errors, interval=interval)
 
 
 def with_baseline(results: Results, baseline: Results, max_regression: float) -> Results:
@@ -261,6 +277,7 @@ def _results(
     reason: str,
     started_at: str,
     interval: float,
+    workers: int,
 ) -> Results:
     redact = plan.redact
     identity = pre.identity
@@ -278,6 +295,7 @@ def _results(
             config_digest=plan.digest,
             mcpgate_version=__version__,
             interrupted_iterations=outcome.interrupted_iterations if outcome else 0,
+            workers=workers,
             notes=[redact(n) for n in (*plan.notes, *pre.notes)],
         ),
         target=TargetInfo(

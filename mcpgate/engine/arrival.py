@@ -4,7 +4,8 @@ Iterations start on the schedule whatever the server's latency: a slow server
 gets more concurrent iterations, not fewer (no coordinated omission). An
 iteration that is due when no VU is free and maxVUs are all allocated is not
 started but counted in dropped_iterations. There is no think time: an open
-model's pacing is its rate.
+model's pacing is its rate. In a worker process, only the iterations of its
+shard start here (every width-th); the others are its siblings'.
 """
 
 from __future__ import annotations
@@ -39,12 +40,13 @@ async def run_arrival(
             control.active_vus -= 1
             idle.append(vu)
 
+    shard = ctx.shard
     try:
         start = loop.time()
         started = 0
         while not control.stopping.is_set():
             due = schedule.count_until(loop.time() - start)
-            for _ in range(started, due):
+            for _ in range(shard.next_owned(started), due, shard.width):
                 if idle:
                     vu = idle.pop()
                 elif allocated < max_vus:
@@ -57,7 +59,7 @@ async def run_arrival(
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             started = max(started, due)
-            upcoming = schedule.offset(started)
+            upcoming = schedule.offset(shard.next_owned(started))
             if upcoming is None:
                 break
             left = start + upcoming - loop.time()

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mcpgate.engine.shard import WHOLE_SCENARIO, ScenarioShard
 from mcpgate.flow import Flow, VirtualUser
 from mcpgate.recorder import Recorder
 
@@ -26,6 +27,8 @@ class Control:
     allocated_vus: int = 0
     interrupted_iterations: int = 0
     grace_cap: float = float("inf")  # lowered when the run is interrupted or aborted: finish fast
+    # Told of every stop (worker processes must hear of each, a second one lowers the grace).
+    on_stop: Callable[[str, float], None] | None = None
 
     def stop(self, reason: str, grace: float | None = None) -> None:
         if grace is not None:
@@ -33,6 +36,8 @@ class Control:
         if not self.stopping.is_set():
             self.stop_reason = reason
             self.stopping.set()
+        if self.on_stop is not None:
+            self.on_stop(self.stop_reason, self.grace_cap)
 
 
 @dataclass
@@ -46,10 +51,11 @@ class ScenarioContext:
     think: Callable[[random.Random], float]
     seed: int | None
     first_vu: int = 1  # VU numbers are global across scenarios, as k6's __VU
+    shard: ScenarioShard = WHOLE_SCENARIO  # this process's part of the scenario
 
     def new_vu(self, index: int) -> VirtualUser:
-        """The scenario's ``index``-th VU (1-based); the same seed gives it the same random stream."""
-        number = self.first_vu + index - 1
+        """This process's ``index``-th VU (1-based); the same seed gives it the same random stream."""
+        number = self.shard.vu_number(self.first_vu, index)
         # A string seed is hashed with SHA-512 by random.Random: the same in every process.
         rng = random.Random(None if self.seed is None else f"{self.seed}:{self.name}:{number}")
         self.control.allocated_vus += 1

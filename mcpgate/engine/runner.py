@@ -1,10 +1,10 @@
 """Runs a plan's scenarios side by side, ticks the timeline, and watches abort thresholds.
 
 Each scenario waits for its start_time, then runs its executor (looping.py for
-the closed model, arrival.py for the open one). A ticker closes one timeline
-interval at a time; every two seconds the thresholds marked abort_on_fail are
-evaluated on the live metrics, and the first that fails (after its
-delay_abort_eval) stops the run.
+the closed model, arrival.py for the open one), in this process or spread over
+worker processes (fleet.py). A ticker closes one timeline interval at a time;
+every two seconds the thresholds marked abort_on_fail are evaluated on the live
+metrics, and the first that fails (after its delay_abort_eval) stops the run.
 """
 
 from __future__ import annotations
@@ -12,16 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mcpgate.engine.arrival import run_arrival
 from mcpgate.engine.control import Control, ScenarioContext, sleep_until
 from mcpgate.engine.looping import run_looping
+from mcpgate.engine.shard import WHOLE, Shard
 from mcpgate.flow import Flow
 from mcpgate.metrics import Metrics
 from mcpgate.plan import Plan, ScenarioPlan
 from mcpgate.recorder import ErrorLog, Recorder
 from mcpgate.thresholds import Verdict, evaluate_all, should_abort
 from mcpgate.timeline import Timeline
+
+if TYPE_CHECKING:
+    from mcpgate.engine.fleet import Fleet
 
 ABORT_CHECK_EVERY = 2.0  # seconds, as k6
 ABORT_GRACE = 3.0  # seconds iterations in flight may finish after an abort (or an interrupt)
@@ -41,15 +46,20 @@ class EngineOutcome:
 
 
 class Engine:
+    """The run as a whole: its scenarios (here, or in worker processes), the timeline, abort checks."""
+
     def __init__(
         self,
         plan: Plan,
-        flow: Flow,
+        flow: Flow | None,
         metrics: Metrics,
         errors: ErrorLog,
         *,
         interval: float,
+        fleet: Fleet | None = None,
     ) -> None:
+        if flow is None and fleet is None:
+            raise ValueError("an engine runs its scenarios with a flow here, or with a fleet of workers")
         self.plan = plan
         self.flow = flow
         self.metrics = metrics
@@ -57,6 +67,7 @@ class Engine:
         self.interval = interval
         self.timeline = Timeline(metrics)
         self.control = Control()
+        self.fleet = fleet
         self._aborted_by: Verdict | None = None
         self._interrupted = False
         self._started = 0.0
@@ -69,16 +80,33 @@ class Engine:
         """Stop starting iterations; give the ones in flight at most ``grace`` seconds."""
         self._interrupted = True
         self.control.stop("interrupted", grace=grace)
-        if grace <= 0:
+        if grace <= 0 and self.fleet is None:  # workers hear of the stop and end on their own
             for task in self._scenarios:
                 task.cancel()
 
     async def run(self) -> EngineOutcome:
         loop = asyncio.get_running_loop()
+        fleet = self.fleet
+        if fleet is not None:
+            await fleet.start(self.control)  # starting the workers is not part of the run's time
         self._started = loop.time()
-        self._scenarios = [asyncio.create_task(self._scenario(sp)) for sp in self.plan.scenarios]
-        ticker = asyncio.create_task(self._ticker())
-        watcher = asyncio.create_task(self._watch_thresholds())
+        helpers: list[asyncio.Task[None]] = []
+        if fleet is not None:
+            self._scenarios = [asyncio.create_task(fleet.drive(self, self._started))]
+        else:
+            assert self.flow is not None
+            work = run_scenarios(
+                self.plan,
+                self.flow,
+                metrics=self.metrics,
+                errors=self.errors,
+                control=self.control,
+                started=self._started,
+                shard=WHOLE,
+            )
+            self._scenarios = [asyncio.create_task(work)]
+            helpers.append(asyncio.create_task(self._ticker()))  # a fleet ticks as its reports come in
+        helpers.append(asyncio.create_task(self._watch_thresholds()))
         try:
             await asyncio.gather(*self._scenarios)
         except asyncio.CancelledError:
@@ -87,43 +115,26 @@ class Engine:
                     task.cancel()
                 raise
         finally:
-            for task in (ticker, watcher):
+            for task in helpers:
                 task.cancel()
-            # Each scenario finishes its own cleanup (cancelling and awaiting its VUs) before we report.
-            for task in (ticker, watcher, *self._scenarios):
+            # The scenarios finish their own cleanup (cancelling and awaiting their VUs) before we report.
+            for task in (*helpers, *self._scenarios):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         elapsed = self.elapsed()
-        self._tick(elapsed)
+        self.tick(elapsed)
         return EngineOutcome(elapsed, self._aborted_by, self._interrupted, self.control.interrupted_iterations)
-
-    async def _scenario(self, sp: ScenarioPlan) -> None:
-        loop = asyncio.get_running_loop()
-        if not await sleep_until(loop, self._started + sp.start_time, self.control):
-            return
-        ctx = ScenarioContext(
-            sp.name,
-            self.flow,
-            Recorder(self.metrics, sp.name, self.errors),
-            self.control,
-            self.plan.think_time(),
-            self.plan.config.seed,
-            self.plan.first_vu(sp.name),
-        )
-        if sp.schedule is not None:
-            await run_arrival(ctx, sp.schedule, sp.pre_allocated, sp.max_vus, sp.graceful_stop)
-        else:
-            await run_looping(ctx, sp.steps, sp.duration, sp.graceful_ramp_down, sp.graceful_stop)
 
     async def _ticker(self) -> None:
         loop = asyncio.get_running_loop()
         due = self._started + self.interval
         while True:
             await asyncio.sleep(max(0.0, due - loop.time()))
-            self._tick(loop.time() - self._started)
+            self.tick(loop.time() - self._started)
             due += self.interval
 
-    def _tick(self, elapsed: float) -> None:
+    def tick(self, elapsed: float) -> None:
+        """Close the timeline interval that ends ``elapsed`` seconds into the run."""
         control = self.control
         self.metrics.elapsed = elapsed
         self.metrics.gauge("vus").set(control.active_vus)
@@ -147,3 +158,49 @@ class Engine:
                 reason = f"threshold {failed.threshold.key} {failed.threshold.source} failed"
                 self.control.stop(reason, grace=ABORT_GRACE)
                 return
+
+
+async def run_scenarios(
+    plan: Plan,
+    flow: Flow,
+    *,
+    metrics: Metrics,
+    errors: ErrorLog,
+    control: Control,
+    started: float,
+    shard: Shard,
+) -> None:
+    """Every scenario of the plan (this process's shard of each), side by side, to their ends."""
+    runs: list[asyncio.Task[None]] = []
+    for sp in plan.scenarios:
+        part = shard.of(sp.max_vus)
+        if part is None:
+            continue
+        ctx = ScenarioContext(
+            sp.name,
+            flow,
+            Recorder(metrics, sp.name, errors),
+            control,
+            plan.think_time(),
+            plan.config.seed,
+            plan.first_vu(sp.name),
+            part,
+        )
+        runs.append(asyncio.create_task(_scenario(ctx, sp, started)))
+    try:
+        await asyncio.gather(*runs)
+    finally:  # one scenario's bug, or a cancel: none of the others outlives this call
+        for task in runs:
+            task.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+
+
+async def _scenario(ctx: ScenarioContext, sp: ScenarioPlan, started: float) -> None:
+    loop = asyncio.get_running_loop()
+    if not await sleep_until(loop, started + sp.start_time, ctx.control):
+        return
+    part = ctx.shard
+    if sp.schedule is not None:
+        await run_arrival(ctx, sp.schedule, part.vus(sp.pre_allocated), part.vus(sp.max_vus), sp.graceful_stop)
+    else:
+        await run_looping(ctx, part.steps(sp.steps), sp.duration, sp.graceful_ramp_down, sp.graceful_stop)

@@ -26,9 +26,10 @@ def target(url: str) -> dict[str, object]:
     return {"url": url, "transport": "streamable-http", "protocol_version": "2025-11-25", "timeout": "2s"}
 
 
-async def run(plan: Plan, *, out: Path | None = None, interval: float = 0.5) -> tuple[Results, str]:
+async def run(plan: Plan, *, out: Path | None = None, interval: float = 0.5, workers: int = 1) -> tuple[Results, str]:
     text = io.StringIO()
-    results = await run_plan(plan, RunOptions(out=out, interval=interval, progress=False), out=text, err=io.StringIO())
+    options = RunOptions(out=out, interval=interval, progress=False, workers=workers)
+    results = await run_plan(plan, options, out=text, err=io.StringIO())
     return results, text.getvalue()
 
 

@@ -1,0 +1,238 @@
+"""The coordinator of a multi-core run: starts the workers, merges their reports, passes on stops.
+
+Each worker (worker.py) runs one shard of every scenario (shard.py) in its own
+process, with its own event loop and connection pool, so a run uses every core
+the way one process uses one. The coordinator keeps the run's only Metrics:
+the workers' reports are merged into it exactly (delta.py), the timeline is
+ticked once every worker has reported up to an interval's end, and the engine's
+abort checks and progress lines read it as they would in a single process.
+
+A worker that crashes or is killed costs the run that worker's last report at
+most; the run goes on with the others, and the loss is counted as an
+internal error with a sample that says which worker and how.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import pickle
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mcpgate.engine import ipc
+from mcpgate.engine.control import Control
+from mcpgate.engine.delta import absorb
+from mcpgate.engine.shard import Shard
+from mcpgate.engine.worker import WorkerSpec
+from mcpgate.plan import Plan
+from mcpgate.protocol.session import Target, ToolInfo
+
+if TYPE_CHECKING:
+    from mcpgate.engine.runner import Engine
+
+# Not ``-m mcpgate.engine.worker``: the spec must unpickle as that module's classes, not __main__'s.
+WORKER_MAIN = "import sys; from mcpgate.engine.worker import main; sys.exit(main(sys.argv[1:]))"
+START_TIMEOUT = 60.0  # seconds for a worker to start and say it is ready
+EXIT_TIMEOUT = 5.0  # seconds for a worker to exit after its last word, before it is killed
+
+
+class FleetError(Exception):
+    """The workers could not be started."""
+
+
+@dataclass
+class _Worker:
+    index: int
+    process: asyncio.subprocess.Process
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    reported: int = 0  # the last report number merged
+    finished: bool = False  # "done" merged, or gone
+    active: int = 0
+    allocated: int = 0
+    lost: str | None = None  # why it ended without "done"
+
+
+class Fleet:
+    def __init__(
+        self,
+        plan: Plan,
+        target: Target,
+        tools: dict[str, ToolInfo],
+        *,
+        count: int,
+        interval: float,
+    ) -> None:
+        self.plan = plan
+        self.target = target
+        self.tools = tools
+        self.count = count
+        self.interval = interval
+        # Reports come at a whole fraction of the interval, at most a second apart: fresh enough for
+        # abort checks and progress, and each one inside exactly one timeline interval.
+        self.per_interval = max(1, math.ceil(interval - 1e-9))
+        self.period = interval / self.per_interval
+        self.workers: list[_Worker] = []
+        self._control: Control | None = None
+
+    async def start(self, control: Control) -> None:
+        """Start every worker and wait until each is ready (or the run is stopped meanwhile)."""
+        self._control = control
+        control.on_stop = self._forward_stop
+        try:
+            starting = [asyncio.create_task(self._spawn(i)) for i in range(self.count)]
+            stopped = asyncio.create_task(control.stopping.wait())
+            while not stopped.done() and not all(t.done() for t in starting):
+                await asyncio.wait({*starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            for task in starting:
+                if not task.done():
+                    task.cancel()
+            results = await asyncio.gather(*starting, return_exceptions=True)
+        except BaseException:
+            await self.close()
+            raise
+        self.workers = [w for w in results if isinstance(w, _Worker)]
+        failure = next((r for r in results if isinstance(r, BaseException)), None)
+        if failure is not None and not control.stopping.is_set():
+            await self.close()
+            raise FleetError(f"could not start the worker processes: {failure}")
+
+    async def _spawn(self, index: int) -> _Worker:
+        ours, theirs = socket.socketpair()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                WORKER_MAIN,
+                str(theirs.fileno()),
+                pass_fds=(theirs.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        worker = _Worker(index, process, reader, writer)
+        shard = Shard(index, self.count)
+        connections = max(100, 2 * sum(_share(s.max_vus, shard) for s in self.plan.scenarios))
+        spec = WorkerSpec(self.plan, self.target, self.tools, shard, self.period, connections)
+        ipc.write_frame(writer, pickle.dumps(spec))
+        try:
+            async with asyncio.timeout(START_TIMEOUT):
+                await writer.drain()
+                message = await ipc.read_message(reader)
+        except BaseException:
+            await _end(worker)
+            raise
+        if message.get("t") != "ready":
+            await _end(worker)
+            raise FleetError(f"worker {index}: {message.get('error', 'not ready')}")
+        return worker
+
+    def _forward_stop(self, reason: str, grace: float) -> None:
+        for worker in self.workers:
+            if not worker.finished:
+                with contextlib.suppress(Exception):
+                    ipc.write_message(worker.writer, {"t": "stop", "reason": reason, "grace": grace})
+
+    async def drive(self, engine: Engine, started: float) -> None:
+        """Run the workers from ``started`` (loop time) to their ends, merging as they report."""
+        control = engine.control
+        if not self.workers:
+            return
+        loop = asyncio.get_running_loop()
+        start = time.monotonic() + (started - loop.time())
+        for worker in self.workers:
+            ipc.write_message(worker.writer, {"t": "go", "start": start})
+        if control.stopping.is_set():
+            self._forward_stop(control.stop_reason, control.grace_cap)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for worker in self.workers:
+                    group.create_task(self._follow(engine, worker))
+        finally:
+            await self.close()
+
+    async def _follow(self, engine: Engine, worker: _Worker) -> None:
+        """Merge one worker's reports until it is done (or gone)."""
+        while True:
+            try:
+                message = await ipc.read_message(worker.reader)
+            except ipc.ChannelClosed:
+                code = await _exit_code(worker)
+                self._lost(engine, worker, f"worker process {worker.index} exited (code {code}) before the run ended")
+                return
+            kind = message.get("t")
+            if kind in ("report", "done"):
+                absorb(engine.metrics, engine.errors, message["delta"])
+                worker.active = int(message.get("active", 0))
+                worker.allocated = int(message.get("allocated", 0))
+                if kind == "report":
+                    worker.reported = int(message["n"])
+                else:
+                    worker.finished = True
+                    engine.control.interrupted_iterations += int(message.get("interrupted", 0))
+                self._sum_vus(engine.control)
+                self._tick(engine)
+                if worker.finished:
+                    return
+            elif kind == "crash":
+                self._lost(engine, worker, f"worker process {worker.index} failed: {message.get('error', '?')}")
+                return
+
+    def _lost(self, engine: Engine, worker: _Worker, why: str) -> None:
+        worker.finished = True
+        worker.lost = why
+        worker.active = 0
+        engine.metrics.counter("internal_errors").add()
+        engine.errors.add("internal_error", why, "run", None)
+        self._sum_vus(engine.control)
+        self._tick(engine)
+
+    def _sum_vus(self, control: Control) -> None:
+        control.active_vus = sum(w.active for w in self.workers)
+        control.allocated_vus = sum(w.allocated for w in self.workers)
+
+    def _tick(self, engine: Engine) -> None:
+        """Close every timeline interval that all running workers have reported to the end of."""
+        running = [w.reported for w in self.workers if not w.finished]
+        if not running:
+            return
+        through = min(running) // self.per_interval  # whole intervals every worker has reported
+        while len(engine.timeline.points) < through:
+            engine.tick((len(engine.timeline.points) + 1) * self.interval)
+
+    async def close(self) -> None:
+        """Every worker process ends: asked by closing its socket, then killed if it must be."""
+        workers, self.workers = self.workers, []
+        await asyncio.gather(*(_end(w) for w in workers))
+
+
+def _share(max_vus: int, shard: Shard) -> int:
+    part = shard.of(max_vus)
+    return part.vus(max_vus) if part is not None else 0
+
+
+async def _exit_code(worker: _Worker) -> int | None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(EXIT_TIMEOUT):
+            return await worker.process.wait()
+    return worker.process.returncode
+
+
+async def _end(worker: _Worker) -> None:
+    worker.writer.close()
+    process = worker.process
+    if process.returncode is None:
+        try:
+            async with asyncio.timeout(EXIT_TIMEOUT):
+                await process.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
