@@ -1,11 +1,12 @@
 # The two set-up commands the README promises, and their parts.
 #   make demo   start the bundled example server and run mcpgate against it
 #   make test   lint, type-check and run the test suite against real MCP servers
+#   make bench  the benchmark suite (minutes; not part of make test): mcpgate beside k6, Locust and wrk
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit peers install image-test clean
+.PHONY: demo test lint typecheck unit peers install image-test bench clean
 
 $(BIN)/mcpgate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,10 @@ test: lint typecheck unit
 # entrypoint for real: the CLI, the hand-over to sh and cat, and the action against the example server.
 image-test: install
 	tests/container/build-and-test.sh
+
+bench: install
+	bench/setup.sh
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .peers .mypy_cache .pytest_cache .ruff_cache

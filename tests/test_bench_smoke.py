@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import common
+from bench import common, peers, suite
+from bench.peers import PeerRun, parse_k6, parse_locust, parse_wrk
 from bench.soak import SoakOptions, config_yaml, soak, summary
 
 
@@ -181,3 +182,78 @@ def test_soak_code_path_end_to_end(tmp_path: Path) -> None:
     text = (tmp_path / "smoke.txt").read_text()
     assert "RSS after" in text
     assert text.strip() == summary(saved)
+
+
+# -- the suite (bench/suite.py, bench/peers.py) ----------------------------------------------------
+
+WRK_REPORT = """Running 3s test @ http://127.0.0.1:18080/mcp
+  1 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.81ms    1.15ms   7.90ms   80.61%
+    Req/Sec    18.09k     2.02k   21.79k    86.67%
+  Latency Distribution
+     50%  512.00us
+     75%    2.65ms
+     90%    4.14ms
+     99%    1.20s
+  53935 requests in 3.00s, 12.40MB read
+  Non-2xx or 3xx responses: 7
+Requests/sec:  17974.71
+Transfer/sec:      4.13MB
+"""
+
+
+def blank_run(name: str) -> PeerRun:
+    return PeerRun(name, [], 0, False, 0.0, 0.0, None, None)
+
+
+def test_peer_reports_are_parsed() -> None:
+    wrk = blank_run("wrk")
+    parse_wrk(WRK_REPORT, wrk)
+    assert (wrk.requests, wrk.seconds, wrk.failed) == (53935, 3.0, 7)
+    assert wrk.latency_ms == {"p(50)": 0.512, "p(75)": 2.65, "p(90)": 4.14, "p(99)": 1200.0}
+    k6 = blank_run("k6")
+    summary = {
+        "metrics": {
+            "http_reqs": {"count": 1000, "rate": 250.0},
+            "checks": {"passes": 795, "fails": 5},
+            "http_req_failed": {"passes": 2, "fails": 998},
+            "http_req_duration": {"med": 1.5, "p(95)": 4.0, "p(99)": 9.0, "max": 20.0},
+            "iterations": {"count": 200},
+        }
+    }
+    parse_k6(summary, k6)
+    assert (k6.requests, k6.seconds, k6.failed, k6.requests_per_s) == (1000, 4.0, 7, 250.0)
+    assert k6.extra["iterations"] == 200
+    locust = blank_run("locust")
+    stats = [
+        {"num_requests": 300, "num_failures": 1, "start_time": 100.0, "last_request_timestamp": 104.0,
+         "total_response_time": 600.0},
+        {"num_requests": 100, "num_failures": 0, "start_time": 100.5, "last_request_timestamp": 105.0,
+         "total_response_time": 200.0},
+    ]  # fmt: skip
+    parse_locust(stats, locust, 9.0)
+    assert (locust.requests, locust.failed, locust.seconds, locust.latency_ms["avg"]) == (400, 1, 5.0, 2.0)
+
+
+def test_suite_runs_every_peer_and_writes_its_tables(tmp_path: Path) -> None:
+    need_stub()
+    missing = peers.missing_peers()
+    if missing:
+        if os.environ.get("MCPGATE_REQUIRE_PEERS") == "1":
+            pytest.fail(f"benchmark peers missing: {missing} (bench/setup.sh)")
+        pytest.skip(f"benchmark peers missing: {missing} (bench/setup.sh)")
+    options = suite.Options(seconds=1.5, vus=4, parts=("throughput", "startup"), out_dir=tmp_path, max_seconds=120)
+    report = suite.run_suite(options, say=lambda text: None)
+    runs = report["throughput"]["runs"]
+    for name in ("mcpgate", "k6", "locust", "wrk"):
+        assert runs[name]["requests"] > 0, runs[name]
+        assert runs[name]["failed"] == 0, runs[name]
+    assert runs["mcpgate"]["workers"] == 1
+    assert runs["mcpgate"]["cpu_s"] > 0
+    assert set(report["throughput"]["ratios"]) == {"mcpgate/k6", "mcpgate/locust", "mcpgate/wrk"}
+    assert len(report["startup"]["seconds"]) == 5
+    assert set(report["verdicts"]) == {"throughput", "startup"}
+    text = suite.summary(report)
+    assert "| mcpgate (checks on) |" in text
+    assert "| CLI to first request (median of 5) |" in text

@@ -2,7 +2,8 @@
 # Installs the test peers that do not live in the project's own environment:
 #   .peers/mcp1  the official Python SDK's last 1.x release (no server/discover)
 #   .peers/node  the official TypeScript "everything" server (Streamable HTTP and legacy SSE)
-#   nginx + njs  (Debian) the benchmarks' stub MCP server, which the harness's smoke test starts
+#   bench/setup.sh  the benchmarks' stub MCP server (nginx + njs) and their peers (wrk, k6, Locust),
+#                   which the harness's smoke test starts
 # Idempotent: an existing peer is kept.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,16 +25,8 @@ if [ ! -f "$everything" ]; then
     echo "install.sh: npm not found; the TypeScript peer tests will be skipped" >&2
   fi
 fi
-stub_packages=()
-for pkg in nginx-light libnginx-mod-http-js; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$' || stub_packages+=("$pkg")
-done
-if [ "${#stub_packages[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${stub_packages[@]}" >/dev/null
-  else
-    echo "install.sh: cannot install ${stub_packages[*]} (needs root and apt-get); the bench smoke test will be skipped" >&2
-  fi
+# The benchmarks' stub (nginx + njs) and peers (wrk, k6, Locust): their harness's smoke test runs them.
+if ! "$root/bench/setup.sh"; then
+  echo "install.sh: bench/setup.sh failed (it needs root and apt-get); the bench smoke tests will be skipped" >&2
 fi
 echo "peers ready in $peers"

@@ -1,0 +1,702 @@
+"""The benchmark suite: ``make bench`` (or ``python -m bench``), every performance figure in one run.
+
+Side by side on one stub target (nginx + njs, its worker on the first core) with every generator
+on the second core: mcpgate, k6, Locust and wrk, the same MCP flow for the first three. Then the
+figures that only concern mcpgate: its client-side latency overhead, what a server stall does to
+its percentiles (open versus closed model), its start-up time, its scaling over worker processes,
+how much memory a virtual user costs (beside k6's), and its memory over a million requests.
+
+Writes ``bench/results/suite-<date>.json`` (everything, with each run's command) and ``.txt``
+(the tables the README quotes). Bounded: every run has a deadline, the whole suite a time limit,
+and only processes it started are stopped, by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bench import peers
+from bench.common import (
+    LOOPBACK,
+    RESULTS_DIR,
+    Cores,
+    Stub,
+    alive,
+    load_average,
+    machine_info,
+    mcpgate_command,
+    plan_cores,
+    read_cpu_seconds,
+    read_machine_cpu_seconds,
+    start_stub,
+    stop_process,
+    stub_missing,
+    usable_cores,
+    utc_now,
+    write_json,
+)
+from bench.peers import PeerRun
+
+SCHEMA = "mcpgate-bench/suite/v1"
+PARTS = ("throughput", "latency", "stall", "startup", "scaling", "density", "memory")
+DELAY_MS = 5  # the stub's fixed tools/call delay for the latency benchmark
+STALL_AT_S = 4.0  # seconds into the stall benchmark's load when the stub is frozen
+STALL_FOR_S = 1.0
+
+# Issue 6's targets.
+TARGET_VS_K6 = 1.5
+TARGET_OVERHEAD_P50_MS = 0.5
+TARGET_OVERHEAD_P99_MS = 2.0
+TARGET_PEAK_RSS_MB = 80.0
+TARGET_FLAT = 0.10
+TARGET_STARTUP_S = 1.0
+TARGET_SCALING = 1.8
+
+
+@dataclass(frozen=True)
+class Options:
+    seconds: float = 15.0
+    vus: int = 50
+    parts: tuple[str, ...] = PARTS
+    quick: bool = False  # shorter runs, no 10,000-VU run, a 200k-request soak
+    soak_requests: int = 1_000_000
+    max_seconds: float = 2400.0
+    out_dir: Path = RESULTS_DIR
+
+
+@dataclass
+class Context:
+    options: Options
+    cores: Cores
+    work: Path
+    stub: Stub | None = None
+    say: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr, flush=True))
+    deadline: float = 0.0
+    found: dict[str, Any] = field(default_factory=dict)  # what a part hands to a later one
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+# -- contention: what else the machine did meanwhile ----------------------------------------------
+
+
+class Meanwhile:
+    """Busy CPU of the whole machine across a run, less the generator and the stub: other processes."""
+
+    def __init__(self, stub: Stub | None) -> None:
+        self.stub = stub
+        self.wall = time.monotonic()
+        busy = read_machine_cpu_seconds()
+        self.busy = busy[0] if busy else None
+        self.stub_cpu = self._stub_cpu()
+
+    def _stub_cpu(self) -> float:
+        if self.stub is None:
+            return 0.0
+        return sum(read_cpu_seconds(pid) or 0.0 for pid in [self.stub.proc.pid, *self.stub.workers])
+
+    def report(self, generator_cpu: float) -> dict[str, float | None]:
+        wall = time.monotonic() - self.wall
+        busy = read_machine_cpu_seconds()
+        stub = self._stub_cpu() - self.stub_cpu
+        others = None
+        if busy is not None and self.busy is not None and wall > 0:
+            others = round(max(0.0, busy[0] - self.busy - generator_cpu - stub) / wall * 100, 1)
+        return {
+            "target_cpu_percent": round(stub / wall * 100, 1) if wall > 0 else None,
+            "other_processes_cpu_percent": others,
+        }
+
+
+def measured(ctx: Context, run: Callable[[], PeerRun]) -> PeerRun:
+    meanwhile = Meanwhile(ctx.stub)
+    result = run()
+    result.extra.update(meanwhile.report(result.cpu_s))
+    return result
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
+# -- the parts --------------------------------------------------------------------------------
+
+
+def throughput(ctx: Context) -> dict[str, Any]:
+    """mcpgate, k6, Locust (the same flow, checks on) and wrk (one request, no flow) on one core each."""
+    o, stub = ctx.options, ctx.stub
+    assert stub is not None
+    core = ctx.cores.generator
+    runs: dict[str, PeerRun] = {}
+    ctx.say(f"throughput: {o.vus} users, {o.seconds:g}s each, generator {ctx.cores.describe()}")
+    runs["wrk"] = measured(
+        ctx, lambda: peers.run_wrk(stub.url, core=core, connections=o.vus, seconds=o.seconds, workdir=ctx.work)
+    )
+    config = peers.mcpgate_config(stub.url, peers.constant_vus(o.vus, o.seconds))
+    runs["mcpgate"] = measured(
+        ctx, lambda: peers.run_mcpgate("mcpgate", config, core=core, seconds=o.seconds, workdir=ctx.work)
+    )
+    runs["k6"] = measured(
+        ctx, lambda: peers.run_k6(stub.url, core=core, vus=o.vus, seconds=o.seconds, workdir=ctx.work)
+    )
+    runs["locust"] = measured(
+        ctx, lambda: peers.run_locust(stub.url, core=core, vus=o.vus, seconds=o.seconds, workdir=ctx.work)
+    )
+    for name, run in runs.items():
+        ctx.say(f"  {name:8} {run.requests_per_s or 0:>10,.0f} req/s  {run.failed} failed  CPU {run.cpu_s:.1f}s")
+    mc = runs["mcpgate"]
+    ctx.found["mcpgate_iterations_per_s"] = (mc.extra.get("iterations") or 0) / mc.seconds if mc.seconds else 0
+    ratios = {
+        f"mcpgate/{other}": ratio(mc.requests_per_s, runs[other].requests_per_s) for other in ("k6", "locust", "wrk")
+    }
+    per_cpu = {
+        f"mcpgate/{other}": ratio(mc.requests_per_cpu_s, runs[other].requests_per_cpu_s) for other in ("k6", "locust")
+    }
+    vs_k6 = ratios["mcpgate/k6"]
+    clean = all(runs[n].failed == 0 and runs[n].requests > 0 for n in ("mcpgate", "k6", "locust"))
+    return {
+        "runs": {name: _public(run) for name, run in runs.items()},
+        "ratios": ratios,
+        "ratios_per_cpu_second": per_cpu,
+        "verdict": {
+            "target": f"mcpgate >= {TARGET_VS_K6}x k6's requests/s on one generator core, every check on",
+            "met": bool(vs_k6 is not None and vs_k6 >= TARGET_VS_K6 and clean),
+            "clean": clean,
+        },
+    }
+
+
+def _public(run: PeerRun) -> dict[str, Any]:
+    data = run.summary()
+    data.pop("results", None)
+    data.pop("stdout_path", None)
+    if run.exit_code not in (0, None) or run.timed_out:
+        data["stderr_tail"] = run.stderr_tail[-1500:]
+    return data
+
+
+def latency(ctx: Context) -> dict[str, Any]:
+    """Client-side overhead at half of mcpgate's maximum rate, against a tool with a known 5 ms delay."""
+    o, stub = ctx.options, ctx.stub
+    assert stub is not None
+    core = ctx.cores.generator
+    url = stub.delay_url(DELAY_MS)
+    ctx.say(f"latency: the server's own time, from wrk with one connection on {url}")
+    base = measured(
+        ctx, lambda: peers.run_wrk(url, core=core, connections=1, seconds=5, workdir=ctx.work, name="wrk-delay")
+    )
+    iterations_max = float(ctx.found.get("mcpgate_iterations_per_s") or 0.0)
+    if iterations_max <= 0:  # throughput was not run: measure the maximum now
+        config = peers.mcpgate_config(stub.url, peers.constant_vus(o.vus, 8))
+        cal = peers.run_mcpgate("calibrate", config, core=core, seconds=8, workdir=ctx.work)
+        iterations_max = (cal.extra.get("iterations") or 0) / cal.seconds if cal.seconds else 0.0
+    rate = max(1.0, round(iterations_max / 2))
+    # Each iteration: four quick requests and the delayed call, ~ (5 + 4 x 0.3) ms; VUs for twice that.
+    vus = max(20, int(rate * 0.02) + 1)
+    ctx.say(f"latency: mcpgate, constant-arrival-rate {rate:g} iterations/s (half its maximum) for {o.seconds:g}s")
+    config = peers.mcpgate_config(url, peers.arrival(rate, o.seconds, vus, vus * 4))
+    run = measured(
+        ctx, lambda: peers.run_mcpgate("mcpgate-delay", config, core=core, seconds=o.seconds, workdir=ctx.work)
+    )
+    results = run.extra.get("results") or {}
+    tool = _values(results, "mcp_tool_duration")
+    init = _values(results, "mcp_init_duration")
+    server_p50 = base.latency_ms.get("p(50)")
+    server_p99 = base.latency_ms.get("p(99)")
+    over_p50 = _minus(tool.get("med"), server_p50)
+    over_p99 = _minus(tool.get("p(99)"), server_p99)
+    ctx.say(f"  overhead p50 {over_p50} ms, p99 {over_p99} ms (server p50 {server_p50}, p99 {server_p99})")
+    return {
+        "server": {"tool": f"tools/call on /mcp-delay-{DELAY_MS}ms", "wrk_one_connection_ms": base.latency_ms},
+        "mcpgate": {
+            "rate_iterations_per_s": rate,
+            "of_maximum": round(rate / iterations_max, 2) if iterations_max else None,
+            "requests_per_s": run.requests_per_s,
+            "dropped_iterations": run.extra.get("dropped_iterations"),
+            "failed": run.failed,
+            "tools_call_ms": {k: tool.get(k) for k in ("med", "p(95)", "p(99)", "max")},
+            "initialize_ms": {k: init.get(k) for k in ("med", "p(99)")},
+        },
+        "overhead_ms": {"p50": over_p50, "p99": over_p99},
+        "verdict": {
+            "target": f"overhead < {TARGET_OVERHEAD_P50_MS} ms at p50 and < {TARGET_OVERHEAD_P99_MS} ms at p99",
+            "met": bool(
+                over_p50 is not None
+                and over_p99 is not None
+                and over_p50 < TARGET_OVERHEAD_P50_MS
+                and over_p99 < TARGET_OVERHEAD_P99_MS
+                and run.failed == 0
+            ),
+        },
+    }
+
+
+def _values(results: dict[str, Any], key: str) -> dict[str, Any]:
+    return ((results.get("metrics") or {}).get(key) or {}).get("values") or {}
+
+
+def _minus(a: Any, b: Any) -> float | None:
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return round(float(a) - float(b), 3)
+    return None
+
+
+def stall(ctx: Context) -> dict[str, Any]:
+    """Freeze the stub for a second mid-run: an open model records it, a closed one hides it."""
+    o, stub = ctx.options, ctx.stub
+    assert stub is not None
+    core = ctx.cores.generator
+    seconds = 10.0
+    rate = 200
+    out: dict[str, Any] = {
+        "stall": {"at_s": STALL_AT_S, "for_s": STALL_FOR_S, "how": "SIGSTOP, then SIGCONT, of the stub's nginx worker"}
+    }
+    scenarios = {
+        "open": peers.arrival(rate, seconds, 50, 1000),
+        "closed": peers.constant_vus(o.vus, seconds),
+    }
+    for model, scenario in scenarios.items():
+        ctx.say(f"stall: {model} model, the stub frozen {STALL_FOR_S:g}s at {STALL_AT_S:g}s")
+        config = peers.mcpgate_config(stub.url, scenario)
+        freezer = _Freezer(stub, at=STALL_AT_S + 0.5, length=STALL_FOR_S)  # + the preflight and start-up
+        freezer.start()
+        try:
+            run = peers.run_mcpgate(f"stall-{model}", config, core=core, seconds=seconds, workdir=ctx.work)
+        finally:
+            freezer.finish()
+        tool = _values(run.extra.get("results") or {}, "mcp_tool_duration")
+        out[model] = {
+            "scenario": scenario.strip().splitlines()[0].split(": ", 1)[1],
+            "requests": run.requests,
+            "tools_call_ms": {k: tool.get(k) for k in ("med", "p(95)", "p(99)", "max")},
+            "frozen": freezer.frozen,
+        }
+        ctx.say(f"  tools/call p99 {tool.get('p(99)')} ms, max {tool.get('max')} ms")
+    open_p99 = out["open"]["tools_call_ms"].get("p(99)") or 0.0
+    out["verdict"] = {
+        "target": "with an arrival-rate executor, a server stall shows in the latency percentiles",
+        "met": bool(out["open"]["frozen"] and open_p99 >= STALL_FOR_S * 1000 * 0.5),
+    }
+    return out
+
+
+class _Freezer(threading.Thread):
+    """SIGSTOP the stub's worker at ``at`` seconds from now, SIGCONT it ``length`` seconds later."""
+
+    def __init__(self, stub: Stub, *, at: float, length: float) -> None:
+        super().__init__(daemon=True)
+        self.stub = stub
+        self.at = at
+        self.length = length
+        self.frozen = False
+        self._done = threading.Event()
+        self._t0 = time.monotonic()
+
+    def run(self) -> None:
+        if self._done.wait(self.at):
+            return
+        pids = [p for p in self.stub.workers if alive(p)]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        self.frozen = bool(pids)
+        try:
+            self._done.wait(self.length)
+        finally:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+
+    def finish(self) -> None:
+        self._done.set()
+        self.join(self.length + 5)
+        for pid in self.stub.workers:  # never leave the stub frozen
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def startup(ctx: Context) -> dict[str, Any]:
+    """From starting ``mcpgate run`` to its first request arriving at the server, five times."""
+    times: list[float] = []
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # as installed: bytecode cached
+    for attempt in range(6):  # the first one only warms the bytecode cache
+        elapsed = _first_request_after_start(env)
+        if attempt and elapsed is not None:
+            times.append(elapsed)
+    median = round(statistics.median(times), 3) if times else None
+    ctx.say(f"startup: CLI to first request, median {median}s over {len(times)} runs")
+    return {
+        "seconds": [round(t, 3) for t in times],
+        "median_s": median,
+        "max_s": round(max(times), 3) if times else None,
+        "verdict": {
+            "target": f"CLI to first request < {TARGET_STARTUP_S:g} s",
+            "met": bool(median and median < TARGET_STARTUP_S),
+        },
+    }
+
+
+def _first_request_after_start(env: dict[str, str]) -> float | None:
+    with socket.socket() as listener:
+        listener.bind((LOOPBACK, 0))
+        listener.listen(8)
+        listener.settimeout(10.0)
+        port = listener.getsockname()[1]
+        cmd = [*mcpgate_command(), "run", "--url", f"http://{LOOPBACK}:{port}/mcp", "--no-progress", "--workers", "1"]
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        )
+        try:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(10.0)
+                first = conn.recv(1)
+                arrived = time.monotonic()
+            return arrived - started if first else None
+        except OSError:
+            return None
+        finally:
+            stop_process(proc, sig=signal.SIGTERM, grace=10.0)
+
+
+def scaling(ctx: Context) -> dict[str, Any]:
+    """One worker against two: measured on two free cores when there are, else projected from CPU time."""
+    o, stub = ctx.options, ctx.stub
+    assert stub is not None
+    cores = usable_cores()
+    config = peers.mcpgate_config(stub.url, peers.constant_vus(o.vus * 2, o.seconds))
+    one_core = ctx.cores.generator
+    if len(cores) >= 3:
+        two: int | str | None = f"{cores[1]},{cores[2]}"
+        how = f"measured: one worker on core {cores[1]}, two on cores {two}"
+    else:
+        two = one_core
+        how = (
+            f"projected: this machine has {len(cores)} usable cores and the stub needs one, so both runs share core "
+            f"{one_core}; two free cores would give two workers twice the CPU of one, so the scaling is 2 x (requests "
+            "per CPU-second with two workers / with one)"
+        )
+    ctx.say(f"scaling: {how.split(':')[0]}")
+    runs: dict[int, PeerRun] = {}
+    for workers, core in ((1, one_core), (2, two)):
+        runs[workers] = measured(
+            ctx,
+            functools.partial(
+                peers.run_mcpgate,
+                f"workers-{workers}",
+                config,
+                core=core,
+                seconds=o.seconds,
+                workdir=ctx.work,
+                workers=workers,
+            ),
+        )
+    one, both = runs[1], runs[2]
+    if len(cores) >= 3:
+        factor = ratio(both.requests_per_s, one.requests_per_s)
+    else:
+        efficiency = ratio(both.requests_per_cpu_s, one.requests_per_cpu_s)
+        factor = round(2 * efficiency, 2) if efficiency else None
+    ctx.say(f"  scaling x{factor}")
+    return {
+        "how": how,
+        "runs": {str(w): _public(r) for w, r in runs.items()},
+        "scaling": factor,
+        "verdict": {
+            "target": f">= {TARGET_SCALING}x from one core to two when the target is not the bottleneck",
+            "met": bool(factor and factor >= TARGET_SCALING and both.failed == 0),
+            "projected": len(cores) < 3,
+        },
+    }
+
+
+def density(ctx: Context) -> dict[str, Any]:
+    """Many VUs with think time (0.5-2 s, the seed's): memory per VU, mcpgate beside k6."""
+    o, stub = ctx.options, ctx.stub
+    assert stub is not None
+    core = ctx.cores.generator
+    seconds = 10.0 if o.quick else 20.0
+    out: dict[str, Any] = {"think_time": "0.5s..2s", "seconds": seconds}
+    sizes = (2_000,) if o.quick else (2_000, 10_000)
+    for vus in sizes:
+        ctx.say(f"density: mcpgate with {vus:,} VUs")
+        config = peers.mcpgate_config(stub.url, peers.constant_vus(vus, seconds), think="0.5s..2s")
+        run = measured(
+            ctx,
+            functools.partial(
+                peers.run_mcpgate, f"density-{vus}", config, core=core, seconds=seconds, workdir=ctx.work
+            ),
+        )
+        out[f"mcpgate_{vus}"] = _public(run) | {"mb_per_vu": _per_vu(run.peak_rss_mb, vus)}
+    ctx.say("density: k6 with 2,000 VUs")
+    k6 = measured(
+        ctx,
+        lambda: peers.run_k6(
+            stub.url, core=core, vus=2_000, seconds=seconds, workdir=ctx.work, name="k6-density", think="0.5..2"
+        ),
+    )
+    out["k6_2000"] = _public(k6) | {"mb_per_vu": _per_vu(k6.peak_rss_mb, 2_000)}
+    out["memory_ratio_k6/mcpgate_2000"] = ratio(k6.peak_rss_mb, out["mcpgate_2000"]["peak_rss_mb"])
+    return out
+
+
+def _per_vu(peak_mb: float | None, vus: int) -> float | None:
+    return round(peak_mb / vus, 4) if peak_mb else None
+
+
+def memory(ctx: Context) -> dict[str, Any]:
+    """The soak benchmark (bench/soak.py): RSS at 100k and at 1M requests, and the peak."""
+    from bench.soak import SoakOptions, soak
+
+    o = ctx.options
+    requests = 200_000 if o.quick else o.soak_requests
+    checkpoint = min(100_000, requests // 2)
+    budget = max(120.0, min(900.0, ctx.left() - 30))
+    stamp = time.strftime("%Y-%m-%d-%H%M%S", time.gmtime())
+    report = soak(
+        SoakOptions(
+            requests=requests, checkpoint=checkpoint, max_seconds=budget, out_dir=o.out_dir, name=f"soak-{stamp}"
+        ),
+        log=ctx.say,
+    )
+    mem = report["memory"]
+    peak = mem.get("peak_rss_mb")
+    return {
+        "requests": mem.get("requests_sent"),
+        "rss_at_checkpoint_mb": mem.get("rss_at_checkpoint_mb"),
+        "checkpoint_requests": checkpoint,
+        "rss_at_end_mb": mem.get("rss_at_target_mb"),
+        "ratio": mem.get("ratio"),
+        "peak_rss_mb": peak,
+        "report": report.get("files"),
+        "verdict": {
+            "target": (
+                f"peak RSS <= {TARGET_PEAK_RSS_MB:g} MB at {requests:,} requests, "
+                f"flat (within {TARGET_FLAT:.0%}) from {checkpoint:,}"
+            ),
+            "met": bool(
+                report["verdict"]["target_reached"] and mem.get("flat") and peak and peak <= TARGET_PEAK_RSS_MB
+            ),
+        },
+    }
+
+
+RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
+    "throughput": throughput,
+    "latency": latency,
+    "stall": stall,
+    "startup": startup,
+    "scaling": scaling,
+    "density": density,
+    "memory": memory,
+}
+NEEDS_STUB = ("throughput", "latency", "stall", "scaling", "density")
+
+
+# -- the suite --------------------------------------------------------------------------------
+
+
+def run_suite(options: Options, *, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    reason = stub_missing()
+    if reason is not None:
+        raise RuntimeError(reason)
+    missing = [p for p in peers.missing_peers() if _needs(options, p)]
+    if missing:
+        raise RuntimeError(f"missing {', '.join(missing)}: run bench/setup.sh first")
+    cores = plan_cores()
+    report: dict[str, Any] = {
+        "schema": SCHEMA,
+        "started_at": utc_now(),
+        "machine": machine_info(),
+        "pinning": {"target_core": cores.target, "generator_core": cores.generator, "describe": cores.describe()},
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(options).items()},
+        "load_average_before": load_average(),
+    }
+    with tempfile.TemporaryDirectory(prefix="mcpgate-suite-") as tmp:
+        ctx = Context(options, cores, Path(tmp), deadline=time.monotonic() + options.max_seconds)
+        if say is not None:
+            ctx.say = say
+        stubbed = [p for p in options.parts if p in NEEDS_STUB]
+        if stubbed:
+            ctx.stub = start_stub(core=cores.target)
+        try:
+            for part in options.parts:
+                if part == "memory":
+                    continue  # it starts its own stub, once this one is gone
+                if ctx.left() <= 0:
+                    report[part] = {"skipped": "the suite's time limit was reached"}
+                    continue
+                report[part] = RUNNERS[part](ctx)
+        finally:
+            if ctx.stub is not None:
+                ctx.stub.stop()
+                ctx.stub = None
+        if "memory" in options.parts:
+            report["memory"] = memory(ctx) if ctx.left() > 120 else {"skipped": "the suite's time limit was reached"}
+    report["ended_at"] = utc_now()
+    report["load_average_after"] = load_average()
+    report["verdicts"] = {
+        part: (report[part].get("verdict") or {}).get("met") for part in options.parts if part in report
+    }
+    return report
+
+
+def _needs(options: Options, peer: str) -> bool:
+    if peer == "wrk":
+        return "throughput" in options.parts or "latency" in options.parts
+    if peer == "k6":
+        return "throughput" in options.parts or "density" in options.parts
+    return "throughput" in options.parts
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+def _n(value: Any, spec: str = ",.0f", unit: str = "") -> str:
+    return "n/a" if not isinstance(value, int | float) else f"{value:{spec}}{unit}"
+
+
+def summary(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        f"mcpgate benchmark suite, {report['started_at']}",
+        f"machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB, {m.get('os')}, "
+        f"Python {m.get('python')}, {m.get('nginx')}; {report['pinning']['describe']}",
+        "",
+    ]
+    t = report.get("throughput")
+    if t and "runs" in t:
+        lines += [
+            "| generator (one core, 50 users, same MCP flow) | requests/s | requests per CPU-second "
+            "| peak RSS | failed | other processes |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        labels = {
+            "mcpgate": "mcpgate (checks on)",
+            "k6": "k6 1.1.0 (same flow and checks)",
+            "locust": "Locust FastHttpUser (same flow and checks)",
+            "wrk": "wrk (one tools/call, no flow: the ceiling)",
+        }
+        for name in ("mcpgate", "k6", "locust", "wrk"):
+            r = t["runs"][name]
+            lines.append(
+                f"| {labels[name]} | {_n(r['requests_per_s'])} | {_n(r['requests_per_cpu_s'])} | "
+                f"{_n(r['peak_rss_mb'], '.0f', ' MB')} | {r['failed']} | "
+                f"{_n(r.get('other_processes_cpu_percent'), '.0f', '%')} |"
+            )
+        ratios, per_cpu = t["ratios"], t["ratios_per_cpu_second"]
+        lines += [
+            "",
+            f"mcpgate / k6 {_n(ratios['mcpgate/k6'], '.2f', 'x')}, "
+            f"/ Locust {_n(ratios['mcpgate/locust'], '.2f', 'x')}, "
+            f"/ wrk's ceiling {_n(ratios['mcpgate/wrk'], '.2f', 'x')}; per CPU-second: "
+            f"/ k6 {_n(per_cpu['mcpgate/k6'], '.2f', 'x')}, / Locust {_n(per_cpu['mcpgate/locust'], '.2f', 'x')}",
+        ]
+    rows: list[tuple[str, str, Any]] = []
+    lat = report.get("latency")
+    if lat and "overhead_ms" in lat:
+        rows.append(
+            (
+                f"latency overhead at {lat['mcpgate']['rate_iterations_per_s']:g} iterations/s "
+                "(half the maximum), 5 ms tool",
+                f"p50 {_n(lat['overhead_ms']['p50'], '.2f', ' ms')}, p99 {_n(lat['overhead_ms']['p99'], '.2f', ' ms')}",
+                lat["verdict"]["met"],
+            )
+        )
+    st = report.get("stall")
+    if st and "open" in st:
+        rows.append(
+            (
+                f"a {STALL_FOR_S:g} s server stall: tools/call p99, open model / closed model",
+                f"{_n(st['open']['tools_call_ms'].get('p(99)'), ',.0f', ' ms')} / "
+                f"{_n(st['closed']['tools_call_ms'].get('p(99)'), ',.0f', ' ms')}",
+                st["verdict"]["met"],
+            )
+        )
+    su = report.get("startup")
+    if su and "median_s" in su:
+        rows.append(("CLI to first request (median of 5)", _n(su["median_s"], ".2f", " s"), su["verdict"]["met"]))
+    sc = report.get("scaling")
+    if sc and "scaling" in sc:
+        label = "two workers / one" + (" (projected from CPU time)" if sc["verdict"]["projected"] else "")
+        rows.append((label, _n(sc["scaling"], ".2f", "x"), sc["verdict"]["met"]))
+    de = report.get("density")
+    if de and "mcpgate_2000" in de:
+        text = (
+            f"mcpgate {_n(de['mcpgate_2000']['peak_rss_mb'], '.0f', ' MB')}, "
+            f"k6 {_n(de['k6_2000']['peak_rss_mb'], '.0f', ' MB')}"
+        )
+        if "mcpgate_10000" in de:
+            text += f"; mcpgate at 10,000 VUs {_n(de['mcpgate_10000']['peak_rss_mb'], '.0f', ' MB')}"
+        rows.append(("peak RSS with 2,000 VUs, 0.5-2 s think time", text, None))
+    me = report.get("memory")
+    if me and "peak_rss_mb" in me:
+        rows.append(
+            (
+                f"memory over {_n(me['requests'])} requests",
+                f"{_n(me['rss_at_checkpoint_mb'], '.1f', ' MB')} at {me['checkpoint_requests']:,}, "
+                f"{_n(me['rss_at_end_mb'], '.1f', ' MB')} at the end (x{_n(me['ratio'], '.3f')}), "
+                f"peak {_n(me['peak_rss_mb'], '.1f', ' MB')}",
+                me["verdict"]["met"],
+            )
+        )
+    if rows:
+        lines += ["", "| figure | measured | target met |", "| --- | --- | --- |"]
+        lines += [f"| {a} | {b} | {'yes' if c else ('-' if c is None else 'NO')} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> Options:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n", 1)[0])
+    p.add_argument("--seconds", type=float, default=15.0, help="length of each throughput run (default 15)")
+    p.add_argument("--vus", type=int, default=50, help="concurrent users in the throughput runs (default 50)")
+    p.add_argument("--only", nargs="+", choices=PARTS, help="run only these parts")
+    p.add_argument("--quick", action="store_true", help="shorter: no 10,000-VU run, a 200k-request soak")
+    p.add_argument("--max-seconds", type=float, default=2400.0, help="a hard limit for the whole suite")
+    p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    a = p.parse_args(argv)
+    if not 1 <= a.seconds <= 600 or not 1 <= a.vus <= 10_000:
+        p.error("--seconds must be 1..600 and --vus 1..10000")
+    options = Options(seconds=a.seconds, vus=a.vus, quick=a.quick, max_seconds=a.max_seconds, out_dir=a.out_dir)
+    if a.only:
+        options = replace(options, parts=tuple(part for part in PARTS if part in a.only))
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds: the stub is stopped in a finally
+    try:
+        report = run_suite(options)
+    except RuntimeError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    stamp = time.strftime("%Y-%m-%d-%H%M%S", time.gmtime())
+    path = options.out_dir / f"suite-{stamp}.json"
+    write_json(path, report)
+    text = summary(report)
+    path.with_suffix(".txt").write_text(text + "\n")
+    print(text)
+    print(f"\nwritten: {path} and {path.with_suffix('.txt')}")
+    return 0 if all(v is not False for v in report["verdicts"].values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
