@@ -27,7 +27,8 @@ from bench.common import BENCH, ROOT, Sampler, mcpgate_command, pin_prefix, spaw
 FLOWS_DIR = BENCH / "flows"
 K6_SCRIPT = FLOWS_DIR / "k6_flow.js"
 LOCUSTFILE = FLOWS_DIR / "locustfile.py"
-WRK_SCRIPT = FLOWS_DIR / "wrk_call.lua"
+WRK_FLOW = FLOWS_DIR / "wrk_flow.lua"  # the flow's five requests in turn
+WRK_CALL = FLOWS_DIR / "wrk_call.lua"  # one tools/call
 STEPS_PER_ITERATION = 5  # initialize, notifications/initialized, tools/list, tools/call, DELETE
 BENCH_BIN = ROOT / ".peers" / "bench" / "bin"  # k6 and Locust, in their own venv (bench/setup.sh)
 
@@ -320,12 +321,19 @@ _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
 def run_wrk(
-    url: str, *, core: int | None, connections: int, seconds: float, workdir: Path, name: str = "wrk"
+    url: str,
+    *,
+    core: int | None,
+    connections: int,
+    seconds: float,
+    workdir: Path,
+    name: str = "wrk",
+    script: Path = WRK_FLOW,
 ) -> PeerRun:
     wrk = tool("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed (bench/setup.sh)")
-    cmd = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(WRK_SCRIPT), url]
+    cmd = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script), url]
     run = measure(name, cmd, core=core, deadline_s=seconds + 30, workdir=workdir)
     parse_wrk(run.stdout_tail, run)
     return run

@@ -192,38 +192,64 @@ def _public(run: PeerRun) -> dict[str, Any]:
 
 
 def latency(ctx: Context) -> dict[str, Any]:
-    """Client-side overhead at half of mcpgate's maximum rate, against a tool with a known 5 ms delay."""
+    """Client-side latency overhead at half of mcpgate's maximum rate, with a tool that takes 5 ms.
+
+    mcpgate runs the flow at half its saturated iteration rate (an open model, so its own
+    queueing would show) against the stub, whose ``tools/call`` waits 5 ms there. Two figures:
+
+    - an upper bound: the whole round trip of the requests the stub answers at once (initialize,
+      tools/list), server and kernel included; the overhead can only be smaller;
+    - an estimate for the 5 ms tool: mcpgate's percentiles less those wrk measures with one
+      connection on the same endpoint during the same run (nginx's timers are not exact to the
+      millisecond under load, so the delay is measured, not assumed).
+    """
     o, stub = ctx.options, ctx.stub
     assert stub is not None
     core = ctx.cores.generator
     url = stub.delay_url(DELAY_MS)
-    ctx.say(f"latency: the server's own time, from wrk with one connection on {url}")
-    base = measured(
-        ctx, lambda: peers.run_wrk(url, core=core, connections=1, seconds=5, workdir=ctx.work, name="wrk-delay")
-    )
     iterations_max = float(ctx.found.get("mcpgate_iterations_per_s") or 0.0)
     if iterations_max <= 0:  # throughput was not run: measure the maximum now
         config = peers.mcpgate_config(stub.url, peers.constant_vus(o.vus, 8))
         cal = peers.run_mcpgate("calibrate", config, core=core, seconds=8, workdir=ctx.work)
         iterations_max = (cal.extra.get("iterations") or 0) / cal.seconds if cal.seconds else 0.0
     rate = max(1.0, round(iterations_max / 2))
-    # Each iteration: four quick requests and the delayed call, ~ (5 + 4 x 0.3) ms; VUs for twice that.
-    vus = max(20, int(rate * 0.02) + 1)
-    ctx.say(f"latency: mcpgate, constant-arrival-rate {rate:g} iterations/s (half its maximum) for {o.seconds:g}s")
+    vus = max(20, int(rate * 0.02) + 1)  # VUs for twice the ~(5 + 4 x 0.3) ms an iteration takes
+    ctx.say(f"latency: mcpgate at {rate:g} iterations/s (half its maximum) for {o.seconds:g}s, 5 ms tool; wrk beside")
     config = peers.mcpgate_config(url, peers.arrival(rate, o.seconds, vus, vus * 4))
-    run = measured(
-        ctx, lambda: peers.run_mcpgate("mcpgate-delay", config, core=core, seconds=o.seconds, workdir=ctx.work)
+    beside = max(1.0, o.seconds - 4)
+    # wrk's one connection runs on the target's core: its few hundred requests/s barely load it,
+    # and it must not compete with mcpgate for mcpgate's core.
+    observer = _Beside(
+        functools.partial(
+            peers.run_wrk,
+            url,
+            core=ctx.cores.target,
+            connections=1,
+            seconds=beside,
+            workdir=ctx.work,
+            name="wrk-beside",
+            script=peers.WRK_CALL,
+        ),
+        after=2.0,
     )
+    observer.start()
+    try:
+        run = measured(
+            ctx, lambda: peers.run_mcpgate("mcpgate-delay", config, core=core, seconds=o.seconds, workdir=ctx.work)
+        )
+    finally:
+        observer.join(beside + 60)
     results = run.extra.get("results") or {}
-    tool = _values(results, "mcp_tool_duration")
-    init = _values(results, "mcp_init_duration")
-    server_p50 = base.latency_ms.get("p(50)")
-    server_p99 = base.latency_ms.get("p(99)")
-    over_p50 = _minus(tool.get("med"), server_p50)
-    over_p99 = _minus(tool.get("p(99)"), server_p99)
-    ctx.say(f"  overhead p50 {over_p50} ms, p99 {over_p99} ms (server p50 {server_p50}, p99 {server_p99})")
+    tool = _values(results, "http_req_duration{method:tools/call}")
+    instant = {m: _values(results, f"http_req_duration{{method:{m}}}") for m in ("initialize", "tools/list")}
+    bound_p50 = max(float(v.get("med") or 0.0) for v in instant.values())
+    bound_p99 = max(float(v.get("p(99)") or 0.0) for v in instant.values())
+    server = observer.result.latency_ms if observer.result is not None else {}
+    est_p50 = _minus(tool.get("med"), server.get("p(50)"))
+    est_p99 = _minus(tool.get("p(99)"), server.get("p(99)"))
+    ctx.say(f"  instant answers p50 {bound_p50} ms, p99 {bound_p99} ms; the 5 ms tool: +{est_p50} / +{est_p99} ms")
+    clean = run.failed == 0 and not run.extra.get("dropped_iterations")
     return {
-        "server": {"tool": f"tools/call on /mcp-delay-{DELAY_MS}ms", "wrk_one_connection_ms": base.latency_ms},
         "mcpgate": {
             "rate_iterations_per_s": rate,
             "of_maximum": round(rate / iterations_max, 2) if iterations_max else None,
@@ -231,20 +257,42 @@ def latency(ctx: Context) -> dict[str, Any]:
             "dropped_iterations": run.extra.get("dropped_iterations"),
             "failed": run.failed,
             "tools_call_ms": {k: tool.get(k) for k in ("med", "p(95)", "p(99)", "max")},
-            "initialize_ms": {k: init.get(k) for k in ("med", "p(99)")},
+            "instant_ms": {m: {k: v.get(k) for k in ("med", "p(99)", "max")} for m, v in instant.items()},
         },
-        "overhead_ms": {"p50": over_p50, "p99": over_p99},
+        "wrk_beside_ms": server,
+        "overhead_ms": {
+            "upper_bound_p50": round(bound_p50, 3),
+            "upper_bound_p99": round(bound_p99, 3),
+            "estimate_p50": est_p50,
+            "estimate_p99": est_p99,
+        },
         "verdict": {
             "target": f"overhead < {TARGET_OVERHEAD_P50_MS} ms at p50 and < {TARGET_OVERHEAD_P99_MS} ms at p99",
             "met": bool(
-                over_p50 is not None
-                and over_p99 is not None
-                and over_p50 < TARGET_OVERHEAD_P50_MS
-                and over_p99 < TARGET_OVERHEAD_P99_MS
-                and run.failed == 0
+                clean
+                and 0 < bound_p50 < TARGET_OVERHEAD_P50_MS
+                and 0 < bound_p99 < TARGET_OVERHEAD_P99_MS
+                and est_p50 is not None
+                and est_p99 is not None
+                and est_p50 < TARGET_OVERHEAD_P50_MS
+                and est_p99 < TARGET_OVERHEAD_P99_MS
             ),
         },
     }
+
+
+class _Beside(threading.Thread):
+    """A peer run started ``after`` seconds from now, beside the main one."""
+
+    def __init__(self, run: Callable[[], PeerRun], *, after: float) -> None:
+        super().__init__(daemon=True)
+        self._run = run
+        self._after = after
+        self.result: PeerRun | None = None
+
+    def run(self) -> None:
+        time.sleep(self._after)
+        self.result = self._run()
 
 
 def _values(results: dict[str, Any], key: str) -> dict[str, Any]:
@@ -280,18 +328,23 @@ def stall(ctx: Context) -> dict[str, Any]:
             run = peers.run_mcpgate(f"stall-{model}", config, core=core, seconds=seconds, workdir=ctx.work)
         finally:
             freezer.finish()
-        tool = _values(run.extra.get("results") or {}, "mcp_tool_duration")
+        results = run.extra.get("results") or {}
+        requests = _values(results, "http_req_duration")
+        iterations = _values(results, "iteration_duration")
         out[model] = {
             "scenario": scenario.strip().splitlines()[0].split(": ", 1)[1],
             "requests": run.requests,
-            "tools_call_ms": {k: tool.get(k) for k in ("med", "p(95)", "p(99)", "max")},
+            "http_req_duration_ms": {k: requests.get(k) for k in ("med", "p(95)", "p(99)", "max")},
+            "iteration_duration_ms": {k: iterations.get(k) for k in ("med", "p(95)", "p(99)", "max")},
             "frozen": freezer.frozen,
         }
-        ctx.say(f"  tools/call p99 {tool.get('p(99)')} ms, max {tool.get('max')} ms")
-    open_p99 = out["open"]["tools_call_ms"].get("p(99)") or 0.0
+        ctx.say(f"  http_req_duration p99 {requests.get('p(99)')} ms, max {requests.get('max')} ms")
+    # Open: every iteration due during the stall waits it out, so about 2% of the requests (one in
+    # each of one second's iterations, of ten seconds' five requests each) take up to its length.
+    open_p99 = out["open"]["http_req_duration_ms"].get("p(99)") or 0.0
     out["verdict"] = {
         "target": "with an arrival-rate executor, a server stall shows in the latency percentiles",
-        "met": bool(out["open"]["frozen"] and open_p99 >= STALL_FOR_S * 1000 * 0.5),
+        "met": bool(out["open"]["frozen"] and open_p99 >= STALL_FOR_S * 1000 * 0.25),
     }
     return out
 
@@ -585,20 +638,21 @@ def summary(report: dict[str, Any]) -> str:
     if t and "runs" in t:
         lines += [
             "| generator (one core, 50 users, same MCP flow) | requests/s | requests per CPU-second "
-            "| peak RSS | failed | other processes |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            "| peak RSS | failed | stub's CPU | other processes |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         labels = {
             "mcpgate": "mcpgate (checks on)",
             "k6": "k6 1.1.0 (same flow and checks)",
             "locust": "Locust FastHttpUser (same flow and checks)",
-            "wrk": "wrk (one tools/call, no flow: the ceiling)",
+            "wrk": "wrk (the flow's five requests in turn, no checks, no sessions)",
         }
         for name in ("mcpgate", "k6", "locust", "wrk"):
             r = t["runs"][name]
             lines.append(
                 f"| {labels[name]} | {_n(r['requests_per_s'])} | {_n(r['requests_per_cpu_s'])} | "
                 f"{_n(r['peak_rss_mb'], '.0f', ' MB')} | {r['failed']} | "
+                f"{_n(r.get('target_cpu_percent'), '.0f', '%')} | "
                 f"{_n(r.get('other_processes_cpu_percent'), '.0f', '%')} |"
             )
         ratios, per_cpu = t["ratios"], t["ratios_per_cpu_second"]
@@ -612,11 +666,13 @@ def summary(report: dict[str, Any]) -> str:
     rows: list[tuple[str, str, Any]] = []
     lat = report.get("latency")
     if lat and "overhead_ms" in lat:
+        over = lat["overhead_ms"]
         rows.append(
             (
-                f"latency overhead at {lat['mcpgate']['rate_iterations_per_s']:g} iterations/s "
-                "(half the maximum), 5 ms tool",
-                f"p50 {_n(lat['overhead_ms']['p50'], '.2f', ' ms')}, p99 {_n(lat['overhead_ms']['p99'], '.2f', ' ms')}",
+                f"client overhead at {lat['mcpgate']['rate_iterations_per_s']:,.0f} iterations/s (half the maximum): "
+                "the whole round trip of instant answers (an upper bound); a 5 ms tool, less wrk's view of it",
+                f"p50 {_n(over['upper_bound_p50'], '.2f', ' ms')}, p99 {_n(over['upper_bound_p99'], '.2f', ' ms')}; "
+                f"+{_n(over['estimate_p50'], '.2f', ' ms')}, +{_n(over['estimate_p99'], '.2f', ' ms')}",
                 lat["verdict"]["met"],
             )
         )
@@ -624,9 +680,9 @@ def summary(report: dict[str, Any]) -> str:
     if st and "open" in st:
         rows.append(
             (
-                f"a {STALL_FOR_S:g} s server stall: tools/call p99, open model / closed model",
-                f"{_n(st['open']['tools_call_ms'].get('p(99)'), ',.0f', ' ms')} / "
-                f"{_n(st['closed']['tools_call_ms'].get('p(99)'), ',.0f', ' ms')}",
+                f"a {STALL_FOR_S:g} s server stall: http_req_duration p99, open model / closed model",
+                f"{_n(st['open']['http_req_duration_ms'].get('p(99)'), ',.0f', ' ms')} / "
+                f"{_n(st['closed']['http_req_duration_ms'].get('p(99)'), ',.0f', ' ms')}",
                 st["verdict"]["met"],
             )
         )
