@@ -197,11 +197,12 @@ def latency(ctx: Context) -> dict[str, Any]:
     mcpgate runs the flow at half its saturated iteration rate (an open model, so its own
     queueing would show) against the stub, whose ``tools/call`` waits 5 ms there. Two figures:
 
+    - the estimate, which the verdict judges: mcpgate's ``tools/call`` percentiles less those wrk
+      measures with one connection on the same endpoint during the same run (nginx's timers are not
+      exact to the millisecond under load, so the server's time is measured, not assumed);
     - an upper bound: the whole round trip of the requests the stub answers at once (initialize,
-      tools/list), server and kernel included; the overhead can only be smaller;
-    - an estimate for the 5 ms tool: mcpgate's percentiles less those wrk measures with one
-      connection on the same endpoint during the same run (nginx's timers are not exact to the
-      millisecond under load, so the delay is measured, not assumed).
+      tools/list), server and kernel included. Below the targets it settles the question alone;
+      above them it says nothing, as the server's own queueing is in it.
     """
     o, stub = ctx.options, ctx.stub
     assert stub is not None
@@ -247,7 +248,10 @@ def latency(ctx: Context) -> dict[str, Any]:
     server = observer.result.latency_ms if observer.result is not None else {}
     est_p50 = _minus(tool.get("med"), server.get("p(50)"))
     est_p99 = _minus(tool.get("p(99)"), server.get("p(99)"))
-    ctx.say(f"  instant answers p50 {bound_p50} ms, p99 {bound_p99} ms; the 5 ms tool: +{est_p50} / +{est_p99} ms")
+    ctx.say(
+        f"  the 5 ms tool: {_signed(est_p50)} / {_signed(est_p99)}; "
+        f"instant answers p50 {bound_p50} ms, p99 {bound_p99} ms"
+    )
     clean = run.failed == 0 and not run.extra.get("dropped_iterations")
     return {
         "mcpgate": {
@@ -270,12 +274,13 @@ def latency(ctx: Context) -> dict[str, Any]:
             "target": f"overhead < {TARGET_OVERHEAD_P50_MS} ms at p50 and < {TARGET_OVERHEAD_P99_MS} ms at p99",
             "met": bool(
                 clean
-                and 0 < bound_p50 < TARGET_OVERHEAD_P50_MS
-                and 0 < bound_p99 < TARGET_OVERHEAD_P99_MS
                 and est_p50 is not None
                 and est_p99 is not None
                 and est_p50 < TARGET_OVERHEAD_P50_MS
                 and est_p99 < TARGET_OVERHEAD_P99_MS
+            ),
+            "upper_bound_within": bool(
+                0 < bound_p50 < TARGET_OVERHEAD_P50_MS and 0 < bound_p99 < TARGET_OVERHEAD_P99_MS
             ),
         },
     }
@@ -293,6 +298,10 @@ class _Beside(threading.Thread):
     def run(self) -> None:
         time.sleep(self._after)
         self.result = self._run()
+
+
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2f} ms"
 
 
 def _values(results: dict[str, Any], key: str) -> dict[str, Any]:
@@ -670,9 +679,11 @@ def summary(report: dict[str, Any]) -> str:
         rows.append(
             (
                 f"client overhead at {lat['mcpgate']['rate_iterations_per_s']:,.0f} iterations/s (half the maximum): "
-                "the whole round trip of instant answers (an upper bound); a 5 ms tool, less wrk's view of it",
-                f"p50 {_n(over['upper_bound_p50'], '.2f', ' ms')}, p99 {_n(over['upper_bound_p99'], '.2f', ' ms')}; "
-                f"+{_n(over['estimate_p50'], '.2f', ' ms')}, +{_n(over['estimate_p99'], '.2f', ' ms')}",
+                "a 5 ms tool less wrk's view of it beside the run; the whole round trip of instant answers "
+                "(an upper bound, server included)",
+                f"p50 {_signed(over['estimate_p50'])}, p99 {_signed(over['estimate_p99'])}; "
+                f"bound p50 {_n(over['upper_bound_p50'], '.2f', ' ms')}, "
+                f"p99 {_n(over['upper_bound_p99'], '.2f', ' ms')}",
                 lat["verdict"]["met"],
             )
         )
