@@ -373,6 +373,7 @@ def _compare(args: argparse.Namespace) -> int:
             "ok": comparison.ok,
             "max_regression": comparison.max_regression,
             "reason": comparison.reason(),
+            "notes": list(comparison.notes),
             "deltas": [
                 {
                     "metric": d.metric,

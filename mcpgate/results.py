@@ -192,6 +192,7 @@ class BaselineComparison(_Model):
     max_regression: float
     ok: bool
     deltas: list[BaselineDelta]
+    notes: list[str] = Field(default_factory=list)
 
 
 class Results(_Model):

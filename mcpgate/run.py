@@ -187,6 +187,7 @@ def with_baseline(results: Results, baseline: Results, max_regression: float) ->
             )
             for d in comparison.deltas
         ],
+        notes=list(comparison.notes),
     )
     update: dict[str, object] = {"baseline": section}
     if not comparison.ok and results.run.status == "passed":

@@ -170,7 +170,11 @@ def test_workflow_passes_actionlint(path: Path) -> None:
 def test_there_are_workflows_and_examples_to_lint() -> None:
     names = {rel(p) for p in WORKFLOWS}
     assert {".github/workflows/ci.yml", ".github/workflows/release.yml"} <= names
-    assert {"examples/github/load-test-gate.yml", "examples/github/profiles-matrix.yml"} <= names
+    assert {
+        "examples/github/load-test-gate.yml",
+        "examples/github/profiles-matrix.yml",
+        "examples/github/weekly-baseline.yml",
+    } <= names
 
 
 def action_steps(path: Path) -> list[dict[str, Any]]:

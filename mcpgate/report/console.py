@@ -7,6 +7,7 @@ same text the run printed.
 from __future__ import annotations
 
 from mcpgate.catalog import BUILTIN
+from mcpgate.compare import Delta, table_lines
 from mcpgate.report.format import count, ms, observed, pct, size
 from mcpgate.results import Latency, Results, ThresholdResult
 from mcpgate.thresholds import parse_metric_key
@@ -46,6 +47,9 @@ def render_summary(results: Results) -> str:
         width = max(len(t.metric) for t in results.thresholds)
         for t in results.thresholds:
             lines.append("    " + _threshold(t, width))
+    if results.baseline is not None:
+        lines.append("")
+        lines.extend(_baseline(results))
     if results.phases:
         lines.append("")
         lines.append("  PHASES")
@@ -75,6 +79,18 @@ def _threshold(t: ThresholdResult, width: int) -> str:
     shown = observed(info.type.value if info else "", t.aggregation, t.value)
     extra = " (stopped the run)" if t.aborted_run else ""
     return f"{mark} {t.metric:<{width}}  {t.expression:<16} {shown}{extra}"
+
+
+def _baseline(results: Results) -> list[str]:
+    section = results.baseline
+    assert section is not None
+    regressions = sum(1 for d in section.deltas if d.regressed)
+    head = "no regression" if not regressions else f"{regressions} regression(s)"
+    lines = [f"  BASELINE ({head}; limit {section.max_regression:.0%}, baseline from {section.baseline_started})"]
+    deltas = [Delta(d.metric, d.stat, d.kind, d.baseline, d.current, d.regressed) for d in section.deltas]
+    lines.extend("    " + row for row in table_lines(deltas))
+    lines.extend(f"    note: {note}" for note in section.notes)
+    return lines
 
 
 def _table(label: str, rows: list[Latency]) -> list[str]:

@@ -50,7 +50,8 @@ Context variables (``summary_context``):
 - ``baseline``: None, or the comparison with a baseline run: ``ok``, ``started``,
   ``limit`` (e.g. "20%"), ``regressions`` (how many), ``deltas`` (list of dicts
   with ``mark``, ``metric``, ``stat``, ``baseline``, ``current`` (formatted),
-  ``change`` (e.g. "+12.5%"), ``regressed``).
+  ``change`` (e.g. "+12.5%"), ``regressed``), ``notes`` (what makes the comparison
+  less telling: another config or target, a baseline that did not pass).
 - ``results``: the ``Results`` model itself, untrimmed.
 """
 
@@ -295,6 +296,7 @@ def _baseline(results: Results) -> dict[str, Any] | None:
         "limit": f"{section.max_regression:.0%}",
         "regressions": sum(1 for d in section.deltas if d.regressed),
         "deltas": rows,
+        "notes": section.notes,
     }
 
 
