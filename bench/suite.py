@@ -669,7 +669,7 @@ def summary(report: dict[str, Any]) -> str:
             "",
             f"mcpgate / k6 {_n(ratios['mcpgate/k6'], '.2f', 'x')}, "
             f"/ Locust {_n(ratios['mcpgate/locust'], '.2f', 'x')}, "
-            f"/ wrk's ceiling {_n(ratios['mcpgate/wrk'], '.2f', 'x')}; per CPU-second: "
+            f"/ wrk {_n(ratios['mcpgate/wrk'], '.2f', 'x')} (the stub's CPU bounds wrk here); per CPU-second: "
             f"/ k6 {_n(per_cpu['mcpgate/k6'], '.2f', 'x')}, / Locust {_n(per_cpu['mcpgate/locust'], '.2f', 'x')}",
         ]
     rows: list[tuple[str, str, Any]] = []
