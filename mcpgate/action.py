@@ -33,6 +33,7 @@ from mcpgate.config.assemble import Overrides, assemble
 from mcpgate.config.loader import validate_config
 from mcpgate.config.models import MAX_VUS
 from mcpgate.config.profiles import PROFILES
+from mcpgate.drift import DEFAULT_MAX_DRIFT, worst_p95_change
 from mcpgate.durations import parse_duration
 from mcpgate.engine.shard import MAX_WORKERS
 from mcpgate.errors import UsageError
@@ -160,6 +161,8 @@ class Inputs:
     monitor_interval: float = 10.0
     monitor_timeout: float = 300.0
     workers: int | None = None  # None: one per available core
+    max_drift: float | None = DEFAULT_MAX_DRIFT  # None: drift reported, not gated
+    drift_window: float | None = None  # None: 10 minutes, or a quarter of a shorter steady load
 
     def secrets(self) -> list[str]:
         found = [self.bearer_token, self.monitor_token]
@@ -242,6 +245,10 @@ def parse_inputs(environ: Mapping[str, str], workspace: Path) -> Inputs:
     inputs.monitor_interval = _duration(get("monitor-interval"), "monitor-interval") or 10.0
     inputs.monitor_timeout = _duration(get("monitor-timeout"), "monitor-timeout") or 300.0
     inputs.workers = _int(get("workers"), "workers", minimum=0, maximum=MAX_WORKERS) or None
+    inputs.max_drift = _max_drift(get("max-drift"))
+    inputs.drift_window = _duration(get("drift-window"), "drift-window")
+    if inputs.drift_window is not None and inputs.drift_window <= 0:
+        raise UsageError("drift-window", "must be more than 0")
     if not inputs.url and not inputs.config and not inputs.monitor_url:
         raise UsageError("url", "give url (or config) for a load test or smoke check, or monitor-url")
     if inputs.smoke_only and not inputs.url and not inputs.config:
@@ -262,6 +269,8 @@ _ONE_LINE = (
     "results-dir",
     "baseline",
     "max-regression",
+    "max-drift",
+    "drift-window",
     "monitor-url",
     "monitor-token",
     "monitor-status-path",
@@ -515,6 +524,8 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
         baseline=baseline,
         max_regression=max_regression,
         workers=inputs.workers,
+        max_drift=inputs.max_drift,
+        drift_window=inputs.drift_window,
     )
     with runner.group("mcpgate: load test"):
         results = eventloop.run(run_plan(plan, options, out=runner.stream))
@@ -556,6 +567,18 @@ def _max_regression(text: str) -> float:
     return value
 
 
+def _max_drift(text: str) -> float | None:
+    """``max-drift``: a percentage as ``max-regression`` takes, or ``off`` to report drift without gating."""
+    if not text:
+        return DEFAULT_MAX_DRIFT
+    if text.lower() == "off":
+        return None
+    try:
+        return _max_regression(text)
+    except UsageError as exc:
+        raise UsageError("max-drift", exc.message.replace("like 20%", "like 20% or off", 1)) from None
+
+
 def key_numbers(results: Results) -> dict[str, str]:
     """The outputs later steps read: p95 (tool calls, else all requests), error rate, throughput."""
     p95 = results.metric("mcp_tool_duration", "p(95)")
@@ -563,10 +586,12 @@ def key_numbers(results: Results) -> dict[str, str]:
         p95 = results.metric("http_req_duration", "p(95)")
     checks = results.metric("checks", "rate")
     rps = results.metric("http_reqs", "rate")
+    drift = worst_p95_change(results.drift)
     return {
         "p95-ms": f"{p95:.3f}" if p95 is not None else "",
         "error-rate": f"{1 - checks:.6f}" if checks is not None else "",
         "rps": f"{rps:.3f}" if rps is not None else "",
+        "drift": f"{drift * 100:.1f}" if drift is not None else "",
     }
 
 
@@ -582,6 +607,8 @@ def _annotate(results: Results, runner: Runner, fail_on_thresholds: bool) -> Non
         runner.command("error", results.run.reason or status, title=f"mcpgate: {status.replace('_', ' ')}")
     elif results.baseline is not None and not results.baseline.ok:
         runner.command(level, results.run.reason, title="mcpgate: regression against the baseline")
+    if results.drift is not None and not results.drift.ok and status not in ("not_started", "interrupted", "error"):
+        runner.command(level, results.drift.reason, title="mcpgate: drift over the steady load")
 
 
 def _smoke(inputs: Inputs, runner: Runner, out_dir: Path, outcome: Outcome) -> None:

@@ -17,6 +17,7 @@ from mcpgate.compare import DEFAULT_MAX_REGRESSION
 from mcpgate.config.assemble import Overrides
 from mcpgate.config.models import MAX_VUS, TargetConfig
 from mcpgate.config.profiles import PROFILES
+from mcpgate.drift import DEFAULT_MAX_DRIFT
 from mcpgate.durations import parse_duration
 from mcpgate.engine.shard import MAX_WORKERS
 from mcpgate.errors import UsageError
@@ -229,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PCT",
         help="how much worse than the baseline fails the run (default 20%%)",
     )
+    add_drift_options(run)
     run.add_argument(
         "--environment",
         choices=["staging", "production"],
@@ -246,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare_verb.add_argument("--max-regression", type=_fraction, default=DEFAULT_MAX_REGRESSION, metavar="PCT")
     compare_verb.add_argument("--format", choices=["text", "md", "json"], default="text")
     compare_verb.set_defaults(handler=_compare)
+
+    drift_verb = verbs.add_parser("drift", help="judge a saved run's drift again (another window or limit)")
+    drift_verb.add_argument("results", type=Path, metavar="RESULTS.json")
+    add_drift_options(drift_verb)
+    drift_verb.add_argument("--format", choices=["text", "md", "json"], default="text")
+    drift_verb.set_defaults(handler=_drift)
 
     validate = verbs.add_parser("validate", help="check a config file without sending anything")
     validate.add_argument("file", type=Path, metavar="FILE")
@@ -306,6 +314,8 @@ def _run(args: argparse.Namespace) -> int:
         junit=args.junit,
         summary_template=args.summary_template,
         workers=args.workers or None,
+        max_drift=args.max_drift,
+        drift_window=_drift_window(args),
     )
     results = eventloop.run(run_plan(plan, options))
     for sig in (signal.SIGINT, signal.SIGTERM):  # the results are out: a late signal changes nothing now
@@ -335,6 +345,39 @@ def _is_file(path: Path, flag: str) -> bool:
         return path.is_file()
     except OSError as exc:  # a name the system refuses: too long, a symlink loop
         raise UsageError(flag, f"{path}: {exc.strerror or exc}") from None
+
+
+def add_drift_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-drift",
+        type=_drift_limit,
+        default=DEFAULT_MAX_DRIFT,
+        metavar="PCT|off",
+        help="how much p95 or the error rate may rise over the steady load (default 20%%; off: report only)",
+    )
+    p.add_argument(
+        "--drift-window",
+        type=_duration,
+        metavar="D",
+        help="the first and last windows of steady load compared (default 10m, or a quarter of a shorter one)",
+    )
+
+
+def _drift_limit(text: str) -> float | None:
+    """``--max-drift``: a percentage, or ``off`` to report drift without gating on it."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        return _fraction(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace(" or 0.2,", ", 0.2 or off,", 1)) from None
+
+
+def _drift_window(args: argparse.Namespace) -> float | None:
+    window: float | None = args.drift_window
+    if window is not None and window <= 0:
+        raise UsageError("--drift-window", "must be more than 0")
+    return window
 
 
 def _fraction(text: str) -> float:
@@ -391,6 +434,29 @@ def _compare(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(compare.render_text(comparison) + "\n")
     return exitcodes.OK if comparison.ok else exitcodes.THRESHOLDS_FAILED
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from mcpgate import drift
+    from mcpgate.report.markdown import render_drift
+
+    window = _drift_window(args)
+    saved = _results_file(args.results)
+    report = drift.analyze(saved.timeseries, drift.steady_of(saved), max_drift=args.max_drift, window=window)
+    if args.format == "md":
+        sys.stdout.write(render_drift(saved.model_copy(update={"drift": report})))
+    elif args.format == "json":
+        data = report.model_dump(mode="json")
+        data["worst_p95_change"] = drift.worst_p95_change(report)
+        for row, shown in zip(report.rows, data["rows"], strict=True):
+            shown["change"] = row.change
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        lines = drift.render_text(report)
+        if report.reason:
+            lines.append(report.reason)
+        sys.stdout.write("\n".join(lines) + "\n")
+    return exitcodes.OK if report.ok else exitcodes.THRESHOLDS_FAILED
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -195,6 +195,55 @@ class BaselineComparison(_Model):
     notes: list[str] = Field(default_factory=list)
 
 
+class SteadyLoad(_Model):
+    """The stretch of the run whose load was constant: where drift is measured."""
+
+    start: float  # seconds since the run started
+    end: float
+    load: str  # what ran at a constant level, e.g. "soak at 10 VUs"
+
+
+class DriftWindow(_Model):
+    start: float  # the span the window's whole timeline intervals cover, in seconds since the run started
+    end: float
+
+
+class DriftRow(_Model):
+    """One measure compared between the first and the last window of steady load."""
+
+    metric: str  # "http_req_duration", "mcp_tool_duration{tool:x}", "http_req_failed"
+    stat: str  # "p(95)" (ms) or "rate" (a fraction)
+    first: float | None
+    last: float | None
+    first_count: int  # samples (requests, for the rate) in each window
+    last_count: int
+    judged: bool
+    drifted: bool = False
+    note: str = ""  # why the row was not judged
+
+    @property
+    def change(self) -> float | None:
+        """Relative change from the first window to the last; None when it cannot be said."""
+        if self.first is None or self.last is None:
+            return None
+        if self.first == 0:
+            return 0.0 if self.last == 0 else None
+        return (self.last - self.first) / self.first
+
+
+class Drift(_Model):
+    judged: bool  # both windows were formed; rows say which measures had enough samples
+    ok: bool  # no row drifted past the limit
+    max_drift: float | None  # None: reported, not gated
+    window_s: float | None = None
+    steady: SteadyLoad | None = None
+    first: DriftWindow | None = None
+    last: DriftWindow | None = None
+    rows: list[DriftRow] = Field(default_factory=list)
+    note: str = ""  # why drift was not judged
+    reason: str = ""  # the failure, when it drifted past the limit
+
+
 class Results(_Model):
     schema_id: str = Field(SCHEMA, alias="schema")
     run: RunInfo
@@ -208,6 +257,7 @@ class Results(_Model):
     preflight: list[dict[str, Any]] = Field(default_factory=list)
     timeseries: Timeseries | None = None
     baseline: BaselineComparison | None = None
+    drift: Drift | None = None
     series: list[SeriesEntry] = Field(default_factory=list)
 
     @property

@@ -20,6 +20,7 @@ from typing import TextIO
 from mcpgate import __version__, exitcodes
 from mcpgate.catalog import BUILTIN
 from mcpgate.compare import DEFAULT_MAX_REGRESSION, compare
+from mcpgate.drift import DEFAULT_MAX_DRIFT, steady_load, with_drift
 from mcpgate.engine.fleet import Fleet
 from mcpgate.engine.runner import Engine, EngineOutcome, default_interval
 from mcpgate.engine.shard import choose_workers
@@ -74,6 +75,8 @@ class RunOptions:
     junit: Path | None = None  # and JUnit XML here
     summary_template: Path | None = None  # a user's own Markdown template
     workers: int | None = 1  # generator processes; None: one per available core
+    max_drift: float | None = DEFAULT_MAX_DRIFT  # steady-load drift that fails the run; None: report only
+    drift_window: float | None = None  # seconds; None: 10 minutes, or a quarter of a shorter steady load
 
 
 def now() -> str:
@@ -149,6 +152,9 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
     )
     if options.baseline is not None and outcome is not None:
         results = with_baseline(results, options.baseline, options.max_regression)
+    if outcome is not None:
+        steady = steady_load(plan.config.scenarios)
+        results = with_drift(results, steady, max_drift=options.max_drift, window=options.drift_window)
     deliver(results, options, out, err)
     signals.remove(ignore_more=options.last_act)
     return results

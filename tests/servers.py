@@ -116,3 +116,17 @@ def everything_cmd(mode: str) -> list[str]:
     if not EVERYTHING.exists():
         missing_peer(f"the TypeScript everything server at {EVERYTHING}")
     return ["node", "-r", str(LOOPBACK_PRELOAD), str(EVERYTHING), mode]
+
+
+def drift_cmd(port: int, *, slope_ms: float, base_ms: float = 2.0) -> list[str]:
+    """tests/driftserver.py: ``lookup`` slows by ``slope_ms`` for every second it has served (0: steady)."""
+    return [
+        sys.executable,
+        str(ROOT / "tests" / "driftserver.py"),
+        "--port",
+        str(port),
+        "--base-ms",
+        str(base_ms),
+        "--slope-ms",
+        str(slope_ms),
+    ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mcpgate.catalog import BUILTIN
 from mcpgate.compare import Delta, table_lines
+from mcpgate.drift import render_text as render_drift
 from mcpgate.report.format import count, ms, observed, pct, size
 from mcpgate.results import Latency, Results, ThresholdResult
 from mcpgate.thresholds import parse_metric_key
@@ -26,6 +27,8 @@ def render_summary(results: Results) -> str:
     lines: list[str] = []
     run, target = results.run, results.target
     verdict = _VERDICT[run.status]
+    if run.status == "failed" and all(t.ok for t in results.thresholds):
+        verdict = "FAILED"  # not the thresholds: the reason says what (drift, a regression)
     lines.append(f"mcpgate: {verdict} (exit {run.exit_code})" + (f": {run.reason}" if run.reason else ""))
     lines.append("")
     lines.append(f"  target     {target.url}")
@@ -58,6 +61,9 @@ def render_summary(results: Results) -> str:
         lines.append("")
         lines.append("  TOOLS (tools/call)")
         lines.extend("    " + row for row in _table("tool", results.tools))
+    if results.drift is not None:
+        lines.append("")
+        lines.extend(render_drift(results.drift, indent="  "))
     if results.errors:
         lines.append("")
         lines.append("  ERRORS")

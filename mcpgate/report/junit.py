@@ -4,7 +4,9 @@ A pure function of ``Results``. One ``<testsuite name="mcpgate">``: test cases
 in class ``thresholds`` (named "METRIC EXPRESSION", failing with the measured
 value), in class ``checks`` (failing with "N of M failed"), and, when the run
 did not start, was interrupted or stopped on an internal error, a case ``run``
-with an ``<error>`` that gives the status and reason. Failed checks appear as
+with an ``<error>`` that gives the status and reason. When drift was judged,
+each of its measures is a case in class ``drift`` (failing when it drifted
+past the limit, skipped when it had too few samples). Failed checks appear as
 failures although they do not change mcpgate's exit code: CI dashboards are
 where people look for them.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from mcpgate import drift
 from mcpgate.report.markdown import measured
 from mcpgate.results import Results
 
@@ -55,7 +58,7 @@ def render_junit(results: Results) -> str:
         if value not in (None, ""):
             ET.SubElement(properties, "property", name=name, value=xml_text(value))
 
-    tests = failures = errors = 0
+    tests = failures = errors = skipped = 0
     for t in results.thresholds:
         tests += 1
         case = _case(suite, "thresholds", f"{t.metric} {t.expression}")
@@ -79,6 +82,24 @@ def render_junit(results: Results) -> str:
             message = f"{fails:,} of {passes + fails:,} failed"
             ET.SubElement(case, "failure", message=xml_text(message), type="check").text = xml_text(message)
 
+    report = results.drift
+    if report is not None and report.judged:
+        for row in report.rows:
+            tests += 1
+            case = _case(suite, "drift", drift.label(row))
+            shown = f"{drift.shown(row, row.first)} -> {drift.shown(row, row.last)} ({drift.change_text(row)})"
+            if row.drifted:
+                failures += 1
+                limit = f"{report.max_drift:.0%}" if report.max_drift is not None else "off"
+                message = f"{shown}, limit {limit}"
+                ET.SubElement(case, "failure", message=xml_text(message), type="drift").text = xml_text(
+                    f"{drift.label(row)} drifted: {message}"
+                )
+            elif not row.judged:
+                skipped += 1
+                ET.SubElement(case, "skipped", message=xml_text(f"not judged: {row.note}"))
+            ET.SubElement(case, "system-out").text = xml_text(shown)
+
     if run.status in _RUN_ERRORS:
         tests += 1
         errors += 1
@@ -86,7 +107,7 @@ def render_junit(results: Results) -> str:
         message = f"{run.status.replace('_', ' ')} (exit {run.exit_code})" + (f": {run.reason}" if run.reason else "")
         ET.SubElement(case, "error", message=xml_text(message), type=run.status).text = xml_text(message)
 
-    counts = {"tests": str(tests), "failures": str(failures), "errors": str(errors), "skipped": "0"}
+    counts = {"tests": str(tests), "failures": str(failures), "errors": str(errors), "skipped": str(skipped)}
     time = f"{run.duration_s:.3f}"
     suite.attrib.update(counts, time=time, timestamp=xml_text(run.started_at))
     root = ET.Element("testsuites", {"name": "mcpgate", **counts, "time": time})

@@ -52,6 +52,18 @@ Context variables (``summary_context``):
   with ``mark``, ``metric``, ``stat``, ``baseline``, ``current`` (formatted),
   ``change`` (e.g. "+12.5%"), ``regressed``), ``notes`` (what makes the comparison
   less telling: another config or target, a baseline that did not pass).
+- ``drift``: None, or the first and last windows of steady load compared (the
+  part ``mcpgate/drift.md.j2`` renders it): ``verdict`` ("no drift", "2
+  drifted", "reported only", "not judged"), ``judged`` (bool), ``ok``,
+  ``note`` (why it was not judged), ``reason`` (the failure line, or ""),
+  ``heading`` (the windows, the steady load, the limit), ``limit`` ("20%", or
+  None: reported only), ``window`` ("4m"), ``load`` (what ran steadily),
+  ``span`` (when, e.g. "2m–12m"), ``first_span`` and ``last_span`` (what
+  each window's intervals cover, e.g. "2m–4m30s", or ""), ``drifted`` (how many rows), ``rows`` (list
+  of dicts with ``mark`` (✓, ✗, · when not gated, - when not judged),
+  ``metric``, ``stat``, ``first``, ``last`` (formatted), ``change`` (e.g.
+  "+12.5%"), ``judged``, ``drifted``, ``note``); ``drift_omitted``: rows left
+  out to fit the size limit.
 - ``results``: the ``Results`` model itself, untrimmed.
 """
 
@@ -69,13 +81,15 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from mcpgate import drift
 from mcpgate.catalog import BUILTIN
 from mcpgate.compare import Delta
+from mcpgate.durations import format_duration
 from mcpgate.report.format import count, ms, observed, pct, size
-from mcpgate.results import Latency, Results, ThresholdResult, TimelinePoint
+from mcpgate.results import Drift, Latency, Results, ThresholdResult, TimelinePoint
 from mcpgate.thresholds import parse_metric_key
 
-__all__ = ["md_cell", "measured", "merge_points", "render_markdown", "sparkline", "summary_context"]
+__all__ = ["md_cell", "measured", "merge_points", "render_drift", "render_markdown", "sparkline", "summary_context"]
 
 MAX_TABLE_ROWS = 30
 MAX_SPARK_CHARS = 60
@@ -219,6 +233,8 @@ def summary_context(results: Results) -> dict[str, Any]:
     """Everything a summary template may use (documented in this module's docstring)."""
     run, target = results.run, results.target
     icon, label = _VERDICT.get(run.status, ("", run.status.upper()))
+    if run.status == "failed" and all(t.ok for t in results.thresholds):
+        label = "FAILED"  # not the thresholds: the reason says what (drift, a regression)
     server = results.target.server_info or {}
     vus_max = results.metric("vus_max", "max")
     return {
@@ -266,6 +282,8 @@ def summary_context(results: Results) -> dict[str, Any]:
         "totals": [{"name": name, "value": value} for name, value in _totals(results)],
         "timeline": _timeline(results),
         "baseline": _baseline(results),
+        "drift": _drift(results),
+        "drift_omitted": 0,
         "results": results,
     }
 
@@ -298,6 +316,47 @@ def _baseline(results: Results) -> dict[str, Any] | None:
         "deltas": rows,
         "notes": section.notes,
     }
+
+
+def _drift(results: Results) -> dict[str, Any] | None:
+    """The drift report, formatted: latencies in ms, rates in percent."""
+    report = results.drift
+    if report is None:
+        return None
+    rows = [
+        {
+            "mark": drift.mark(r, report.max_drift is not None),
+            "metric": r.metric,
+            "stat": r.stat,
+            "first": drift.shown(r, r.first),
+            "last": drift.shown(r, r.last),
+            "change": drift.change_text(r),
+            "judged": r.judged,
+            "drifted": r.drifted,
+            "note": r.note,
+        }
+        for r in report.rows
+    ]
+    return {
+        "verdict": drift.verdict(report),
+        "judged": report.judged,
+        "ok": report.ok,
+        "note": report.note,
+        "reason": report.reason,
+        "heading": drift.heading(report),
+        "limit": f"{report.max_drift:.0%}" if report.max_drift is not None else None,
+        "window": format_duration(report.window_s) if report.window_s is not None else "",
+        "load": report.steady.load if report.steady is not None else "",
+        "span": _span(report),
+        "first_span": drift.span_text(report.first),
+        "last_span": drift.span_text(report.last),
+        "drifted": sum(1 for r in report.rows if r.drifted),
+        "rows": rows,
+    }
+
+
+def _span(report: Drift) -> str:
+    return drift.span_text(report.steady)
 
 
 def _why(results: Results) -> str:
@@ -415,6 +474,25 @@ def _drop_samples(ctx: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _cut_drift(ctx: dict[str, Any]) -> dict[str, Any] | None:
+    report = ctx["drift"]
+    if report is None or len(report["rows"]) <= _TOOLS_KEPT:
+        return None
+    rows = report["rows"]
+    # The rows that drifted, then the largest changes; shown in their own order.
+    ranked = sorted(range(len(rows)), key=lambda i: (not rows[i]["drifted"], -_change(rows[i]["change"])))
+    keep = set(ranked[:_TOOLS_KEPT])
+    kept = [row for i, row in enumerate(rows) if i in keep]
+    return {**ctx, "drift": {**report, "rows": kept}, "drift_omitted": ctx["drift_omitted"] + len(rows) - len(kept)}
+
+
+def _change(text: str) -> float:
+    try:
+        return abs(float(text.rstrip("%")))
+    except ValueError:
+        return math.inf if text == "new" else 0.0
+
+
 def _cut_tools(ctx: dict[str, Any]) -> dict[str, Any] | None:
     tools = ctx["tools"]
     if len(tools) <= _TOOLS_KEPT:
@@ -429,6 +507,7 @@ _TRIMS: tuple[tuple[str, Trim], ...] = (
     ("the per-interval table", _drop_interval_rows),
     (f"error samples beyond {_SAMPLES_KEPT} per class and reasons beyond {_REASON_CHARS} characters", _cut_samples),
     ("all error samples", _drop_samples),
+    (f"drift rows beyond the {_TOOLS_KEPT} largest changes", _cut_drift),
     (f"tools beyond the {_TOOLS_KEPT} busiest", _cut_tools),
 )
 
@@ -539,6 +618,11 @@ def render_markdown(results: Results, *, template: Path | None = None, max_bytes
             raise _template_error(template, exc) from None
 
     return _fit(render, summary_context(results), max_bytes)
+
+
+def render_drift(results: Results) -> str:
+    """Only the drift section (``mcpgate drift --format md``)."""
+    return _builtin_env().get_template("mcpgate/drift.md.j2").render(summary_context(results))
 
 
 def _template_error(template: Path, exc: BaseException) -> ValueError:

@@ -1080,6 +1080,8 @@ ACTION_INPUTS: dict[str, list[str]] = {
     "results-dir": ["bad.yaml", "/proc/mcpgate-fuzz", "/dev/null/x", "out\x00dir", "."],
     "baseline": ["missing.json", "bad.yaml", "tools.yaml", ".", "/proc/self/mem", "\x00"],
     "max-regression": ["20%", "-5%", "nan", "inf", "-inf", "1e400", "five", "%", "20%%", "1e3%", "-1", "11"],
+    "max-drift": ["20%", "off", "Off", "of", "off%", "-5%", "nan", "inf", "1e400", "five", "%", "1e3%", "-1"],
+    "drift-window": NASTY_DURATIONS,
     "environment": ["prod", "Production", "staging ", "dev", ""],
     "allow-production-load": _BOOLS,
     "smoke-only": _BOOLS,

@@ -262,8 +262,8 @@ def _timed_config(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
     text=bad.duration_text(),
     value=bad.duration_value(),
     where=st.sampled_from(_DURATION_PATHS),
-    flag=st.sampled_from(["--duration", "--timeout", "--connect-timeout", "--interval"]),
-    name=st.sampled_from(["duration", "monitor-wait", "monitor-interval", "monitor-timeout"]),
+    flag=st.sampled_from(["--duration", "--timeout", "--connect-timeout", "--interval", "--drift-window"]),
+    name=st.sampled_from(["duration", "monitor-wait", "monitor-interval", "monitor-timeout", "drift-window"]),
 )
 def test_durations_fail_naming_the_field(
     workdir: Path, *, text: str, value: Any, where: tuple[Any, ...], flag: str, name: str
