@@ -26,6 +26,7 @@ import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +193,8 @@ def check(shards: Sequence[ShardFile], *, allow_missing: bool = False) -> tuple[
                 f"not shards of one run: {first.name} started its load at {info.start_at or 'no --start-at'}, "
                 f"{other.name} at {theirs.start_at or 'no --start-at'}",
             )
+    if info.start_at is None:
+        _overlapping(shards)
     by_index: dict[int, ShardFile] = {}
     for shard in shards:
         if shard.index in by_index:
@@ -207,6 +210,32 @@ def check(shards: Sequence[ShardFile], *, allow_missing: bool = False) -> tuple[
             "--allow-missing to merge what is there",
         )
     return [by_index[i] for i in sorted(by_index)], missing
+
+
+def _overlapping(shards: Sequence[ShardFile]) -> None:
+    """Shards without a shared start must at least have run at the same time, or they are two runs."""
+    spans: list[tuple[float, float, ShardFile]] = []
+    for shard in shards:
+        start, end = _when(shard.results.run.started_at), _when(shard.results.run.ended_at)
+        if start is None or end is None:
+            return
+        spans.append((start, end, shard))
+    ended = min(spans, key=lambda span: span[1])  # the shard that ended first
+    started = max(spans, key=lambda span: span[0])  # the shard that started last
+    if started[0] > ended[1]:
+        a, b = ended[2], started[2]
+        raise UsageError(
+            "merge",
+            f"not shards of one run: {a.name} ended ({a.results.run.ended_at}) before {b.name} started "
+            f"({b.results.run.started_at})",
+        )
+
+
+def _when(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _info(shard: ShardFile) -> ShardInfo:

@@ -462,3 +462,46 @@ def test_the_series_a_merge_reads_hold_every_sample_even_after_the_last_tick() -
     hist.decode_and_add(entry.hdr)
     assert hist.get_total_count() == entry.values["count"] == 5
     assert hist.get_max_value() >= 500_000
+
+
+async def test_shards_without_a_shared_start_merge_by_offset_if_they_ran_together(
+    sharded: Sharded, tmp_path: Path
+) -> None:
+    """Shards run without --start-at: merged with a warning; two that never ran at the same time are two runs."""
+
+    def copy(index: int, **run: Any) -> Path:
+        data = json.loads(sharded.files[index].read_text())
+        data["run"]["shard"]["start_at"] = None
+        data["run"].update(run)
+        path = tmp_path / f"shard-{index}.json"
+        path.write_text(json.dumps(data))
+        return path
+
+    files = [str(copy(i)) for i in range(3)]
+    code, _, err = await mcpgate("merge", *files, "--out", str(tmp_path / "merged.json"))
+    assert code == exitcodes.THRESHOLDS_FAILED  # the same run as before: count<50 fails on 60
+    assert "mcpgate: warning: the shards did not share a --start-at" in err
+    merged = read(tmp_path / "merged.json")
+    assert count(merged, "iterations") == RATE * SECONDS
+    assert merged.timeseries is not None
+
+    ended = sharded.shards[0].run.ended_at
+    files[1] = str(copy(1, started_at="2030-01-01T00:00:00.000Z", ended_at="2030-01-01T00:00:10.000Z"))
+    said = await one_line_error("merge", *files)
+    assert said == (
+        f"merge: not shards of one run: {files[0]} ended ({ended}) before {files[1]} started (2030-01-01T00:00:00.000Z)"
+    )
+
+
+async def test_timelines_of_different_intervals_are_left_out_with_a_warning(sharded: Sharded, tmp_path: Path) -> None:
+    data = json.loads(sharded.files[1].read_text())
+    data["timeseries"]["interval_s"] = 2.0
+    changed = tmp_path / "shard-1.json"
+    changed.write_text(json.dumps(data))
+    files = [str(sharded.files[0]), str(changed), str(sharded.files[2])]
+    code, _, err = await mcpgate("merge", *files, "--out", str(tmp_path / "merged.json"))
+    assert code == exitcodes.THRESHOLDS_FAILED
+    assert "the shards' timelines have different intervals (1s, 2s; run every shard with the same --interval)" in err
+    merged = read(tmp_path / "merged.json")
+    assert merged.timeseries is None
+    assert count(merged, "iterations") == RATE * SECONDS  # everything else merges as ever
