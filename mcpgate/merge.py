@@ -9,7 +9,8 @@ code a run uses. Percentiles are the ones one process measuring every sample
 would report.
 
 The files must be the shards of one run: the same config (its digest), the
-same shard count, the same ``--start-at``, each index once. A missing shard is
+same shard count, the same ``--start-at`` (shards run without one must at
+least have run at the same time), each index once. A missing shard is
 an error (its part of the load was never measured, so a pass would claim a
 load nobody sent) unless ``allow_missing`` merges what is there, with a warning
 and a note. A shard that was aborted, interrupted, did not start or stopped on
