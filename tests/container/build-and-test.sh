@@ -294,10 +294,17 @@ if [ -s "$OUT/results.json" ] &&
 else
     fail "results.json missing or not a passed run"
 fi
-# Two shards of one run (one after the other here), then `mcpgate merge` with a glob it expands itself.
+# Two shards of one run, side by side from one start time, then `mcpgate merge` with a glob it
+# expands itself.
+START_AT=$(($(date +%s) + 10))
+shard_pids=()
 for i in 0 1; do
     in_image run --url "$URL" --profile smoke --vus 2 --duration 2s --no-progress --shard "$i/2" \
-        --out "/out/shards/shard-$i.json" >"$TMP/shard-$i.txt" 2>&1 || true
+        --start-at "$START_AT" --out "/out/shards/shard-$i.json" >"$TMP/shard-$i.txt" 2>&1 &
+    shard_pids+=("$!")
+done
+for pid in "${shard_pids[@]}"; do
+    wait "$pid" || true
 done
 rc=0
 in_image merge '/out/shards/shard-*.json' --out /out/merged.json >"$TMP/merge.txt" 2>&1 || rc=$?
