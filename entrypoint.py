@@ -9,7 +9,20 @@ anything else     handed over with exec, so `sh` (GitLab CI) and `cat` (Jenkins)
 import os
 import sys
 
-VERBS = {"run", "probe", "smoke", "monitor", "report", "compare", "validate", "schema", "--version", "--help", "-h"}
+VERBS = {
+    "run",
+    "probe",
+    "smoke",
+    "monitor",
+    "report",
+    "compare",
+    "merge",
+    "validate",
+    "schema",
+    "--version",
+    "--help",
+    "-h",
+}
 
 
 def main() -> int:

@@ -20,7 +20,8 @@ import os
 import secrets as random_tokens
 import signal
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,7 +36,7 @@ from mcpgate.config.models import MAX_VUS
 from mcpgate.config.profiles import PROFILES
 from mcpgate.drift import DEFAULT_MAX_DRIFT, worst_p95_change
 from mcpgate.durations import parse_duration
-from mcpgate.engine.shard import MAX_WORKERS
+from mcpgate.engine.shard import MAX_WORKERS, Shard, parse_shard
 from mcpgate.errors import UsageError
 from mcpgate.inputs import ArgumentTemplate
 from mcpgate.plan import build_plan, production_guard
@@ -163,6 +164,9 @@ class Inputs:
     workers: int | None = None  # None: one per available core
     max_drift: float | None = DEFAULT_MAX_DRIFT  # None: drift reported, not gated
     drift_window: float | None = None  # None: 10 minutes, or a quarter of a shorter steady load
+    shard: Shard | None = None  # I/N: this job runs part I of N of every scenario
+    start_at: float | None = None  # unix time the load starts at (every shard's t = 0)
+    merge: str = ""  # a glob of shards' results files under the workspace: merge them instead of running
 
     def secrets(self) -> list[str]:
         found = [self.bearer_token, self.monitor_token]
@@ -249,6 +253,9 @@ def parse_inputs(environ: Mapping[str, str], workspace: Path) -> Inputs:
     inputs.drift_window = _duration(get("drift-window"), "drift-window")
     if inputs.drift_window is not None and inputs.drift_window <= 0:
         raise UsageError("drift-window", "must be more than 0")
+    _scale_out(inputs, get)
+    if inputs.merge:
+        return inputs
     if not inputs.url and not inputs.config and not inputs.monitor_url:
         raise UsageError("url", "give url (or config) for a load test or smoke check, or monitor-url")
     if inputs.smoke_only and not inputs.url and not inputs.config:
@@ -275,7 +282,36 @@ _ONE_LINE = (
     "monitor-token",
     "monitor-status-path",
     "monitor-expected",
+    "shard",
+    "start-at",
+    "merge",
 )
+
+# What only a load test reads: a merge job runs no load, so setting one of these there is a mistake.
+_LOAD_ONLY = ("url", "config", "profile", "vus", "duration", "workers", "thresholds", "tools", "shard", "start-at")
+
+
+def _scale_out(inputs: Inputs, get: Callable[[str], str]) -> None:
+    """``shard``, ``start-at`` and ``merge``, checked as the CLI checks --shard, --start-at and merge."""
+    from mcpgate.startat import parse_start_at
+
+    if get("shard"):
+        try:
+            inputs.shard = parse_shard(get("shard"))
+        except ValueError as exc:
+            raise UsageError("shard", str(exc)) from None
+    if get("start-at"):
+        try:
+            inputs.start_at = parse_start_at(get("start-at"), time.time())
+        except ValueError as exc:
+            raise UsageError("start-at", str(exc)) from None
+    inputs.merge = get("merge")
+    if inputs.merge:
+        given = [name for name in _LOAD_ONLY if get(name)]
+        if given:
+            raise UsageError("merge", f"merges the shards' results instead of running a load: drop {', '.join(given)}")
+        if inputs.smoke_only:
+            raise UsageError("merge", "merges the shards' results; it runs no smoke check (drop smoke-only)")
 
 
 def _one_line(text: str, name: str) -> None:
@@ -466,7 +502,9 @@ def run_action(inputs: Inputs, runner: Runner, workspace: Path) -> Outcome:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError("results-dir", f"cannot create {inputs.results_dir}: {exc.strerror or exc}") from None
-    if inputs.url or inputs.config:
+    if inputs.merge:
+        _merge(inputs, runner, workspace, out_dir, outcome)
+    elif inputs.url or inputs.config:
         if inputs.smoke_only:
             _smoke(inputs, runner, out_dir, outcome)
         else:
@@ -526,6 +564,8 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
         workers=inputs.workers,
         max_drift=inputs.max_drift,
         drift_window=inputs.drift_window,
+        shard=inputs.shard,
+        start_at=inputs.start_at,
     )
     with runner.group("mcpgate: load test"):
         results = eventloop.run(run_plan(plan, options, out=runner.stream))
@@ -541,6 +581,57 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
         }
     )
     _annotate(results, runner, inputs.fail_on_thresholds)
+
+
+def _merge(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, outcome: Outcome) -> None:
+    """The merge job: the shards' results files in, the run's results, summary, outputs and gate out."""
+    from mcpgate.merge import expand, merge, read_shard
+    from mcpgate.run import deliver, with_baseline
+
+    paths = {"results": out_dir / "results.json", "summary": out_dir / "summary.md", "junit": out_dir / "junit.xml"}
+    try:
+        files = expand([inputs.merge], base=workspace, skip=paths.values())
+    except UsageError as exc:
+        raise UsageError("merge", str(exc)) from None
+    shards = [read_shard(f, str(f.relative_to(workspace)) if f.is_relative_to(workspace) else str(f)) for f in files]
+    merged = merge(shards)
+    results = merged.results
+    baseline: Results | None = None
+    if inputs.baseline:
+        path = workspace / inputs.baseline
+        if _is_file(path, "baseline", inputs.baseline):
+            try:
+                baseline = read(path)
+            except (OSError, ValueError) as exc:
+                raise UsageError("baseline", f"{inputs.baseline}: {str(exc).splitlines()[0]}") from None
+        else:
+            runner.command("notice", f"no baseline at {inputs.baseline} yet: this run will be the first")
+    if baseline is not None:
+        results = with_baseline(results, baseline, _max_regression(inputs.max_regression))
+    template = workspace / inputs.summary_template if inputs.summary_template else None
+    if template is not None and not _is_file(template, "summary-template", inputs.summary_template):
+        raise UsageError("summary-template", f"{inputs.summary_template}: no such file")
+    for warning in merged.warnings:
+        runner.command("warning", warning, title="mcpgate: merge")
+    options = RunOptions(
+        out=paths["results"], markdown=paths["summary"], junit=paths["junit"], summary_template=template, progress=False
+    )
+    with runner.group(f"mcpgate: merge of {len(shards)} shards"):
+        deliver(results, options, runner.stream, sys.stderr)
+    outcome.code = results.run.exit_code
+    if paths["summary"].is_file():
+        outcome.markdown.append(paths["summary"].read_text(encoding="utf-8"))
+    outcome.outputs.update(
+        {
+            "results-path": str(paths["results"]),
+            "summary-path": str(paths["summary"]),
+            "junit-path": str(paths["junit"]),
+            **key_numbers(results),
+        }
+    )
+    _annotate(results, runner, inputs.fail_on_thresholds)
+    if results.run.status == "aborted" and all(t.ok for t in results.thresholds):
+        runner.command("error", results.run.reason, title="mcpgate: a shard was aborted")
 
 
 def _is_file(path: Path, name: str, shown: str) -> bool:

@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -19,8 +20,9 @@ from mcpgate.config.models import MAX_VUS, TargetConfig
 from mcpgate.config.profiles import PROFILES
 from mcpgate.drift import DEFAULT_MAX_DRIFT
 from mcpgate.durations import parse_duration
-from mcpgate.engine.shard import MAX_WORKERS
+from mcpgate.engine.shard import MAX_WORKERS, parse_shard
 from mcpgate.errors import UsageError
+from mcpgate.merge import register as register_merge
 from mcpgate.postdeploy.verbs import register as register_postdeploy
 from mcpgate.protocol.http import DEFAULT_MAX_RESPONSE_BYTES
 from mcpgate.protocol.negotiate import ConnectSpec
@@ -30,6 +32,7 @@ from mcpgate.redact import Redactor
 from mcpgate.target import check_url, parse_header
 
 if TYPE_CHECKING:
+    from mcpgate.engine.shard import Shard
     from mcpgate.results import Results
 
 TOKEN_ENV = "MCPGATE_BEARER_TOKEN"
@@ -219,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="generator processes (default: one per available core, at most one per VU)",
     )
+    run.add_argument(
+        "--shard", metavar="I/N", help="run part I of N (I from 0) of every scenario; merge with mcpgate merge"
+    )
+    run.add_argument(
+        "--start-at",
+        metavar="TIME",
+        help="start the load at this instant (ISO 8601 with a zone, or unix seconds), after the preflight",
+    )
     run.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown summary (job summaries)")
     run.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML (thresholds and checks)")
     run.add_argument("--summary-template", type=Path, metavar="FILE", help="your own Jinja template for --markdown")
@@ -241,6 +252,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     register_postdeploy(verbs, add_target_options, connect_spec)
+    register_merge(
+        verbs,
+        fraction=_fraction,
+        check_out=_check_out,
+        results_file=_results_file,
+        is_file=_is_file,
+        drift_options=add_drift_options,
+        drift_window=_drift_window,
+    )
 
     compare_verb = verbs.add_parser("compare", help="compare two saved runs; fail on a regression")
     compare_verb.add_argument("baseline", type=Path, metavar="BASELINE.json")
@@ -303,6 +323,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--workers", f"must be from 1 to {MAX_WORKERS} (or 0: one per available core)")
     if args.interval is not None and args.interval < max(0.1, plan.duration / 5000):
         raise UsageError("--interval", f"must be at least {max(0.1, plan.duration / 5000):g}s for this run's length")
+    shard, start_at = _scale_out(args)
     options = RunOptions(
         out=args.out,
         interval=args.interval,
@@ -316,11 +337,29 @@ def _run(args: argparse.Namespace) -> int:
         workers=args.workers or None,
         max_drift=args.max_drift,
         drift_window=_drift_window(args),
+        shard=shard,
+        start_at=start_at,
     )
     results = eventloop.run(run_plan(plan, options))
     for sig in (signal.SIGINT, signal.SIGTERM):  # the results are out: a late signal changes nothing now
         signal.signal(sig, signal.SIG_IGN)
     return results.run.exit_code
+
+
+def _scale_out(args: argparse.Namespace) -> tuple[Shard | None, float | None]:
+    """--shard I/N and --start-at, checked: a shard's part, and the instant its load starts (unix time)."""
+    from mcpgate.startat import parse_start_at
+
+    shard = start_at = None
+    try:
+        shard = parse_shard(args.shard) if args.shard is not None else None
+    except ValueError as exc:
+        raise UsageError("--shard", str(exc)) from None
+    try:
+        start_at = parse_start_at(args.start_at, time.time()) if args.start_at is not None else None
+    except ValueError as exc:
+        raise UsageError("--start-at", str(exc)) from None
+    return shard, start_at
 
 
 def _check_out(path: Path, flag: str) -> None:

@@ -34,7 +34,8 @@ class Preflight:
     notes: list[str] = field(default_factory=list)
 
 
-async def preflight(http: wire.Pool, plan: Plan) -> Preflight:
+async def preflight(http: wire.Pool, plan: Plan, *, rows: tuple[int, int] = (0, 1)) -> Preflight:
+    """The preflight session; ``rows`` deals ``sequential`` dataset rows to this process (a shard's part)."""
     steps: list[Step] = []
     conn = await connect(http, plan.connect, ids=IdSource(), sink=steps.append)
     session = conn.session
@@ -64,7 +65,9 @@ async def preflight(http: wire.Pool, plan: Plan) -> Preflight:
         result.ok, result.exit_code, result.reason = False, exitcodes.COULD_NOT_START, _why(steps, listed.describe())
         return result
     config = plan.config
-    resolution = resolve_tools(config.flow.tools, session.tools, plan.datasets, config.datasets, plan.max_vus)
+    resolution = resolve_tools(
+        config.flow.tools, session.tools, plan.datasets, config.datasets, plan.max_vus, worker=rows
+    )
     result.notes = [*session.warnings, *resolution.notes]
     called = {c.name for c in resolution.mix.choices}
     for threshold in plan.thresholds:

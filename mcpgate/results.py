@@ -28,6 +28,7 @@ from mcpgate.metrics import (
     TrendSnapshot,
     format_key,
     kind_of_series,
+    new_histogram,
 )
 from mcpgate.recorder import ErrorLog
 from mcpgate.redact import Redactor
@@ -79,6 +80,7 @@ class ThresholdResult(_Model):
     reason: str = ""
     abort_on_fail: bool = False
     aborted_run: bool = False
+    allow_no_data: bool = False  # so a merge of shards judges the threshold as the run did
 
 
 class ErrorSample(_Model):
@@ -162,6 +164,31 @@ class TargetInfo(_Model):
     tools: list[str] = Field(default_factory=list)
 
 
+class ShardRun(_Model):
+    """One shard of a merged run, as its own results file said it went."""
+
+    index: int
+    status: Status
+    exit_code: int
+    reason: str = ""
+    started_at: str = ""
+    duration_s: float = 0.0
+    workers: int = 1
+    lag_s: float = 0.0
+
+
+class ShardInfo(_Model):
+    """``run.shard``: a shard's part of a run (``--shard I/N``), or, merged, the shards it holds."""
+
+    index: int | None = None  # None: the merge of the shards in ``merged``
+    count: int
+    start_at: str | None = None  # the instant every shard's load starts (--start-at): t = 0 of the timeline
+    lag_s: float = 0.0  # how late this shard's load started after start_at
+    merged: list[int] = Field(default_factory=list)
+    missing: list[int] = Field(default_factory=list)  # shards a merge did not have (--allow-missing)
+    runs: list[ShardRun] = Field(default_factory=list)
+
+
 class RunInfo(_Model):
     status: Status
     exit_code: int
@@ -176,6 +203,7 @@ class RunInfo(_Model):
     interrupted_iterations: int = 0
     workers: int = 1  # generator processes the load ran in
     notes: list[str] = Field(default_factory=list)
+    shard: ShardInfo | None = None  # --shard, or a merge of shards
 
 
 class BaselineDelta(_Model):
@@ -355,7 +383,7 @@ def series_entries(metrics: Metrics) -> list[SeriesEntry]:
         if isinstance(s, TrendSeries):
             s.flush()
             values = {"count": float(s.count), "sum": s.sum, "min": _finite(s.min), "max": _finite(s.max)}
-            hdr = s.hist.encode().decode("ascii") if s.count else None
+            hdr = _series_hdr(s) if s.count else None
         elif isinstance(s, RateSeries):
             values = {"trues": float(s.trues), "total": float(s.total)}
         elif isinstance(s, CounterSeries):
@@ -364,6 +392,17 @@ def series_entries(metrics: Metrics) -> list[SeriesEntry]:
             values = {"value": s.value, "min": _finite(s.min), "max": _finite(s.max)}
         out.append(SeriesEntry(metric=name, tags=dict(tags), type=kind, values=values, hdr=hdr))
     return out
+
+
+def _series_hdr(s: TrendSeries) -> str:
+    """Every sample of the series: its total, and the interval the timeline has not folded in yet
+    (a run that ends just after a tick keeps its last samples there)."""
+    if s.interval is None or not s.interval.get_total_count():
+        return str(s.hist.encode().decode("ascii"))
+    whole = new_histogram()
+    whole.add(s.hist)
+    whole.add(s.interval)
+    return str(whole.encode().decode("ascii"))
 
 
 def _finite(value: float) -> float:
@@ -424,6 +463,7 @@ def threshold_results(verdicts: Iterable[Verdict], aborted_by: Verdict | None) -
             reason=v.reason,
             abort_on_fail=v.threshold.abort_on_fail,
             aborted_run=aborted_by is not None and aborted_by.threshold == v.threshold,
+            allow_no_data=v.threshold.allow_no_data,
         )
         for v in verdicts
     ]

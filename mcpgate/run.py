@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,9 +22,10 @@ from mcpgate import __version__, exitcodes
 from mcpgate.catalog import BUILTIN
 from mcpgate.compare import DEFAULT_MAX_REGRESSION, compare
 from mcpgate.drift import DEFAULT_MAX_DRIFT, steady_load, with_drift
+from mcpgate.durations import format_duration
 from mcpgate.engine.fleet import Fleet
 from mcpgate.engine.runner import Engine, EngineOutcome, default_interval
-from mcpgate.engine.shard import choose_workers
+from mcpgate.engine.shard import WHOLE, Shard, choose_workers
 from mcpgate.flow import Flow
 from mcpgate.metrics import Metrics
 from mcpgate.plan import Plan
@@ -44,6 +46,7 @@ from mcpgate.results import (
     Results,
     RunInfo,
     ScenarioInfo,
+    ShardInfo,
     Status,
     TargetInfo,
     error_classes,
@@ -54,6 +57,7 @@ from mcpgate.results import (
     timeseries,
     write,
 )
+from mcpgate.startat import LATE_NOTE, iso
 from mcpgate.thresholds import Verdict, evaluate_all
 from mcpgate.timeline import Point
 
@@ -77,6 +81,8 @@ class RunOptions:
     workers: int | None = 1  # generator processes; None: one per available core
     max_drift: float | None = DEFAULT_MAX_DRIFT  # steady-load drift that fails the run; None: report only
     drift_window: float | None = None  # seconds; None: 10 minutes, or a quarter of a shorter steady load
+    shard: Shard | None = None  # --shard I/N: this process runs part I of N of every scenario
+    start_at: float | None = None  # --start-at, unix time: the load starts at that instant
 
 
 def now() -> str:
@@ -94,10 +100,12 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
     outcome: EngineOutcome | None = None
     crash: Exception | None = None
     signals = _Signals()
-    limit = max(100, plan.max_vus * 2)
-    workers = choose_workers(options.workers, plan.max_vus)
+    shard = options.shard or WHOLE
+    share = sum(shard.vus(s.max_vus) for s in plan.scenarios)  # this process's VUs, over every scenario
+    limit = max(100, share * 2)
+    workers = choose_workers(options.workers, share)
     async with make_http(plan.connect.settings, limit=limit) as http:
-        checking = asyncio.create_task(preflight(http, plan))
+        checking = asyncio.create_task(preflight(http, plan, rows=shard.rows()))
 
         def on_signal(grace: float) -> None:
             if engine is not None:
@@ -114,11 +122,15 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
                     raise
                 pre = Preflight(False, exitcodes.INTERRUPTED, "interrupted during the preflight session")
             if pre.ok and not signals.count:
-                engine = _engine(plan, pre, http, metrics=metrics, errors=errors, interval=interval, workers=workers)
+                engine = _engine(
+                    plan, pre, http, metrics=metrics, errors=errors, interval=interval, workers=workers, shard=shard
+                )
                 progress = Progress(err) if options.progress else None
+                if progress is not None and options.start_at is not None:
+                    progress.show(_waiting_line(options))
                 watcher = asyncio.create_task(_report_progress(engine, plan, progress)) if progress else None
                 try:
-                    outcome = await engine.run()
+                    outcome = await engine.run(start_at=options.start_at)
                 except Exception as exc:  # a bug: keep what was measured, and say what happened
                     crash = exc
                 finally:
@@ -132,8 +144,10 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
             signals.remove()
             raise
     # Signals stay handled until the results are out: a second one must not kill the process mid-write.
-    # Thresholds judge a load; when none ran there is nothing to judge (the status says why).
-    verdicts = evaluate_all(plan.thresholds, metrics.observe) if outcome is not None else []
+    # Thresholds judge a load; when none ran there is nothing to judge (the status says why), and a
+    # shard with no part of any scenario has no load of its own to judge (the merge judges the run).
+    loaded = outcome is not None and outcome.started and share > 0
+    verdicts = evaluate_all(plan.thresholds, metrics.observe) if loaded else []
     status, code, reason = _verdict(pre, outcome, verdicts, signals.count > 0, crash)
     results = _results(
         plan,
@@ -149,6 +163,8 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
         started_at=started_at,
         interval=interval,
         workers=workers if engine is not None else 1,
+        shard=options.shard,
+        start_at=options.start_at,
     )
     if options.baseline is not None and outcome is not None:
         results = with_baseline(results, options.baseline, options.max_regression)
@@ -161,13 +177,22 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
 
 
 def _engine(
-    plan: Plan, pre: Preflight, http: wire.Pool, *, metrics: Metrics, errors: ErrorLog, interval: float, workers: int
+    plan: Plan,
+    pre: Preflight,
+    http: wire.Pool,
+    *,
+    metrics: Metrics,
+    errors: ErrorLog,
+    interval: float,
+    workers: int,
+    shard: Shard = WHOLE,
 ) -> Engine:
-    """The engine for this run: its VUs in this process, or spread over worker processes."""
+    """The engine for this run (or this shard's part of it): its VUs in this process, or over worker processes."""
     assert pre.target is not None
     assert pre.mix is not None
     if workers > 1:
-        fleet = Fleet(plan, pre.target, pre.offered, count=workers, interval=interval)
+        within = shard if shard != WHOLE else None
+        fleet = Fleet(plan, pre.target, pre.offered, count=workers, interval=interval, within=within)
         return Engine(plan, None, metrics, errors, interval=interval, fleet=fleet)
     config = plan.config
     flow = Flow(
@@ -177,7 +202,7 @@ def _engine(
         tools_list=config.flow.tools_list,
         calls_per_session=config.flow.calls_per_session,
     )
-    return Engine(plan, flow, metrics, errors, interval=interval)
+    return Engine(plan, flow, metrics, errors, interval=interval, shard=shard)
 
 
 def with_baseline(results: Results, baseline: Results, max_regression: float) -> Results:
@@ -249,7 +274,7 @@ def _verdict(
         why = f"internal error: {type(crash).__name__}: {crash} (please report it)"
         return "error", exitcodes.INTERNAL_ERROR, why
     if interrupted or (outcome is not None and outcome.interrupted):
-        stage = "before the load started" if outcome is None else "during the load"
+        stage = "before the load started" if outcome is None or not outcome.started else "during the load"
         return "interrupted", exitcodes.INTERRUPTED, f"stopped by a signal (SIGINT or SIGTERM) {stage}"
     if not pre.ok or outcome is None:
         return "not_started", pre.exit_code, pre.reason
@@ -285,10 +310,14 @@ def _results(
     started_at: str,
     interval: float,
     workers: int,
+    shard: Shard | None = None,
+    start_at: float | None = None,
 ) -> Results:
     redact = plan.redact
     identity = pre.identity
     extra = [(t.key.name, t.key.tags) for t in plan.thresholds]
+    lag = outcome.lag if outcome is not None else 0.0
+    notes = [*plan.notes, *pre.notes, *_shard_notes(plan, shard, start_at, lag)]
     return Results(
         run=RunInfo(
             status=status,
@@ -303,7 +332,15 @@ def _results(
             mcpgate_version=__version__,
             interrupted_iterations=outcome.interrupted_iterations if outcome else 0,
             workers=workers,
-            notes=[redact(n) for n in (*plan.notes, *pre.notes)],
+            notes=[redact(n) for n in notes],
+            shard=ShardInfo(
+                index=shard.index,
+                count=shard.count,
+                start_at=iso(start_at) if start_at is not None else None,
+                lag_s=round(lag, 3),
+            )
+            if shard is not None
+            else None,
         ),
         target=TargetInfo(
             url=redact.url(plan.connect.url),
@@ -335,11 +372,49 @@ def _results(
     )
 
 
+def _shard_notes(plan: Plan, shard: Shard | None, start_at: float | None, lag: float) -> list[str]:
+    """What a reader of one shard's results must know: the parts it sat out, and a late start."""
+    notes: list[str] = []
+    if start_at is not None and lag > LATE_NOTE:
+        behind = "this shard's timeline is" if shard is not None else "the timeline is"
+        notes.append(
+            f"the load started {lag:.1f}s after --start-at {iso(start_at)} (the time had passed when the "
+            f"preflight ended): {behind} {lag:.1f}s behind it"
+        )
+    if shard is None:
+        return notes
+    name = f"shard {shard.index}/{shard.count}"
+    idle = [s for s in plan.scenarios if shard.of(s.max_vus) is None]
+    if idle and len(idle) == len(plan.scenarios):
+        notes.append(
+            f"{name} has no part of any scenario (the plan has fewer VUs than {shard.count} shards in each): "
+            "it sends no load and judges no thresholds"
+        )
+    else:
+        for s in idle:
+            where = "its 1 VU runs on shard 0"
+            if s.max_vus > 1:
+                where = f"its {s.max_vus} VUs run on shards 0 to {s.max_vus - 1}"
+            notes.append(f"{name} runs nothing of scenario {s.name!r}: {where}")
+    return notes
+
+
+def _waiting_line(options: RunOptions) -> str:
+    assert options.start_at is not None
+    who = f"shard {options.shard.index}/{options.shard.count}: " if options.shard is not None else ""
+    left = format_duration(round(max(0.0, options.start_at - time.time())))
+    return f"{who}the preflight passed; the load starts at {iso(options.start_at)} (in {left})"
+
+
 async def _report_progress(engine: Engine, plan: Plan, progress: Progress) -> None:
     last_t, last_reqs = 0.0, 0.0
     total = plan.duration
     while True:
         await asyncio.sleep(progress.every)
+        if engine.waiting_until is not None:
+            left = max(0.0, engine.waiting_until - time.time())
+            progress.show(f"waiting for the start at {iso(engine.waiting_until)}: {format_duration(round(left))} to go")
+            continue
         m = engine.metrics
         elapsed = engine.elapsed()
         reqs = m.counter_total("http_reqs") or 0.0

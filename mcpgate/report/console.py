@@ -40,6 +40,7 @@ def render_summary(results: Results) -> str:
         lines.append(f"  scenario   {scenario.name}: {scenario.description}")
     span = f"{run.duration_s:.1f}s"
     lines.append(f"  ran        {span} from {run.started_at}" + (f", profile {run.profile}" if run.profile else ""))
+    lines.extend(_shard_lines(results))
     for note in run.notes:
         lines.append(f"  note       {note}")
     if results.thresholds:
@@ -76,6 +77,25 @@ def render_summary(results: Results) -> str:
     lines.append("  TOTALS")
     lines.extend("    " + row for row in _totals(results))
     return "\n".join(lines)
+
+
+def _shard_lines(results: Results) -> list[str]:
+    """A shard's part (--shard I/N), or which shards a merge holds and any that did not run to the end."""
+    shard = results.run.shard
+    if shard is None:
+        return []
+    when = f", load from {shard.start_at}" if shard.start_at else ""
+    if shard.index is not None:
+        return [f"  shard      {shard.index}/{shard.count} (its part of every scenario){when}"]
+    held = ", ".join(str(i) for i in shard.merged)
+    missing = f"; missing: {', '.join(str(i) for i in shard.missing)}" if shard.missing else ""
+    lines = [f"  shards     {held} of {shard.count} merged{when}{missing}"]
+    for r in shard.runs:
+        if r.status not in ("passed", "failed"):
+            label = f"shard {r.index}"
+            why = f": {r.reason}" if r.reason else ""
+            lines.append(f"  {label:<10} {r.status.replace('_', ' ')} (exit {r.exit_code}){why}")
+    return lines
 
 
 def _threshold(t: ThresholdResult, width: int) -> str:

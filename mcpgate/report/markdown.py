@@ -36,7 +36,8 @@ Context variables (``summary_context``):
 - ``run``: the run's record (``status``, ``exit_code``, ``reason``,
   ``started_at``, ``ended_at``, ``duration_s``, ``profile``, ``source``,
   ``config_digest``, ``mcpgate_version``, ``interrupted_iterations``,
-  ``notes``); ``target``: ``url``, ``transport``, ``protocol_version``,
+  ``notes``, ``shard``: None, or ``index`` (None when merged), ``count``,
+  ``start_at``, ``lag_s``, ``merged``, ``missing``, ``runs``); ``target``: ``url``, ``transport``, ``protocol_version``,
   ``server_info``, ``chosen``, ``tools``; ``server``: "name version" or "";
   ``scenarios``: list of dicts with ``name``, ``executor``, ``description``,
   ``max_vus``, ``start_time``, ``duration``; ``vus_max``: int or None.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,6 +180,17 @@ async def test_thresholds_can_warn_instead_of_failing(peer: PeerFactory, tmp_pat
             "production: this run (up to 50 VUs for 14m) is above smoke level",
         ),
         ({}, "url: give url (or config)"),
+        ({"INPUT_URL": "http://127.0.0.1:1/mcp", "INPUT_SHARD": "2/2"}, "shard: expected I/N with I counting from 0"),
+        (
+            {"INPUT_URL": "http://127.0.0.1:1/mcp", "INPUT_START-AT": "2026-11-26T10:00:00"},
+            "start-at: 2026-11-26T10:00:00 has no zone",
+        ),
+        (
+            {"INPUT_URL": "http://127.0.0.1:1/mcp", "INPUT_MERGE": "shards/*/results.json"},
+            "merge: merges the shards' results instead of running a load: drop url",
+        ),
+        ({"INPUT_MERGE": "shards/*/results.json"}, "merge: shards/*/results.json: no results file matches"),
+        ({"INPUT_MERGE": "../elsewhere/*.json"}, "merge: ../elsewhere/*.json: must be a path under the workspace"),
     ],
 )
 async def test_bad_inputs_are_one_error_and_exit_104(tmp_path: Path, inputs: dict[str, str], message: str) -> None:
@@ -325,3 +338,48 @@ async def test_a_cancelled_job_still_leaves_its_results(peer: PeerFactory, tmp_p
     assert outputs["exit-code"] == "105"
     assert "INTERRUPTED" in summary.read_text()
     assert (workspace / "mcpgate-results" / "results.json").is_file()
+
+
+async def test_shard_jobs_then_a_merge_job_gate_as_one_run(peer: PeerFactory, tmp_path: Path) -> None:
+    """The sharded workflow: N jobs each run their shard from one start time, one job merges and gates."""
+    from mcpgate.results import read
+    from mcpgate.startat import iso
+
+    start_at = iso(time.time() + 8)
+
+    def shard_job(index: int) -> dict[str, str]:
+        return {**base(peer("stateful-json")), "INPUT_SHARD": f"{index}/2", "INPUT_START-AT": start_at}
+
+    for index in range(2):
+        (tmp_path / f"job-{index}").mkdir()
+    jobs = await asyncio.gather(*(action(tmp_path / f"job-{i}", shard_job(i)) for i in range(2)))
+    merge_job = tmp_path / "merge"
+    for index, job in enumerate(jobs):
+        assert job.code == exitcodes.OK, job.stdout + job.stderr
+        assert f"| shard | {index} of 2 (its part of every scenario), load from {start_at} |" in job.summary
+        # As actions/download-artifact lays the artifacts out: one directory each.
+        artifact = merge_job / "workspace" / "shards" / f"mcpgate-shard-{index}"
+        artifact.mkdir(parents=True)
+        shutil.copy(job.workspace / "out" / "results.json", artifact / "results.json")
+    run = await action(merge_job, {"INPUT_MERGE": "shards/*/results.json", "INPUT_RESULTS-DIR": "merged"})
+    assert run.code == exitcodes.OK, run.stdout + run.stderr
+    assert "::group::mcpgate: merge of 2 shards" in run.stdout
+    assert run.outputs["passed"] == "true"
+    assert run.outputs["results-path"] == str(run.workspace / "merged" / "results.json")
+    assert float(run.outputs["p95-ms"]) > 0
+    merged = read(run.workspace / "merged" / "results.json")
+    shards = [read(job.workspace / "out" / "results.json") for job in jobs]
+    assert merged.metric("iterations", "count") == sum(s.metric("iterations", "count") or 0 for s in shards)
+    assert "| shards | 0, 1 of 2 merged" in run.summary
+    assert (run.workspace / "merged" / "junit.xml").is_file()
+    assert SECRET not in run.artefacts()
+    for job in jobs:
+        assert SECRET not in job.artefacts()
+
+    # One artifact lost: the merge refuses to gate on half the load.
+    shutil.rmtree(merge_job / "workspace" / "shards" / "mcpgate-shard-1")
+    run = await action(merge_job, {"INPUT_MERGE": "shards/*/results.json", "INPUT_RESULTS-DIR": "merged"})
+    assert run.code == exitcodes.INVALID_INPUT
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1
+    assert "merge: shard 1 of 2 is missing (given: 0)" in errors[0].replace("%3A", ":").replace("%2C", ",")

@@ -18,7 +18,7 @@
 #        b. `sh -c 'echo handed-over'` (the hand-over GitLab and Jenkins rely on)
 #        c. `mcpgate probe` and `mcpgate run --profile smoke --duration 3s --out ...` against the
 #           example server, started on 127.0.0.1 with the project's .venv (buildah run shares the
-#           host's network)
+#           host's network); two shards (`run --shard I/2`) and their `mcpgate merge`
 #        d. the action mode, twice (a pass, and a failed threshold: exit 99 and an ::error line):
 #           INPUT_* variables as the runner sets them (every input action.yml declares, defaults
 #           merged, hyphens kept, a bearer token that must appear nowhere), GITHUB_ACTIONS=true,
@@ -294,6 +294,23 @@ if [ -s "$OUT/results.json" ] &&
 else
     fail "results.json missing or not a passed run"
 fi
+# Two shards of one run, side by side from one start time, then `mcpgate merge` with a glob it
+# expands itself.
+START_AT=$(($(date +%s) + 10))
+shard_pids=()
+for i in 0 1; do
+    in_image run --url "$URL" --profile smoke --vus 2 --duration 2s --no-progress --shard "$i/2" \
+        --start-at "$START_AT" --out "/out/shards/shard-$i.json" >"$TMP/shard-$i.txt" 2>&1 &
+    shard_pids+=("$!")
+done
+for pid in "${shard_pids[@]}"; do
+    wait "$pid" || true
+done
+rc=0
+in_image merge '/out/shards/shard-*.json' --out /out/merged.json >"$TMP/merge.txt" 2>&1 || rc=$?
+sed -n '1,8p' "$TMP/merge.txt" | sed 's/^/   | /'
+check "mcpgate merge of two shards exited $rc" test "$rc" = 0
+check "merge: the summary holds both shards" grep -q 'shards     0, 1 of 2 merged' "$TMP/merge.txt"
 step_done 5c
 
 # ---------------------------------------------------------------------------------------------
