@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -177,6 +178,7 @@ def run_overrides(args: argparse.Namespace) -> Overrides:
         thresholds=tuple(args.threshold),
         seed=args.seed,
         env_token=os.environ.get(TOKEN_ENV) or None,
+        min_breaking_point=args.min_breaking_point,
     )
 
 
@@ -198,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-c", "--config", type=Path, metavar="FILE", help="YAML config (see mcpgate schema)")
     run.add_argument("--url", help="the MCP endpoint (overrides target.url)")
     add_target_options(run, defaults=False)
-    run.add_argument("--profile", choices=PROFILES, help="the seed guide's load profiles (default: smoke)")
+    run.add_argument(
+        "--profile", choices=PROFILES, help="the seed guide's load profiles, or a breakpoint search (default: smoke)"
+    )
     run.add_argument("--vus", type=int, help="scale the profile's peak to this many VUs")
     run.add_argument("--duration", type=_duration, help="stretch or shrink the profile to this total time")
     run.add_argument(
@@ -236,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="production refuses more than smoke-level load unless --allow-production-load",
     )
     run.add_argument("--allow-production-load", action="store_true", help="allow a load test against production")
+    run.add_argument(
+        "--min-breaking-point",
+        type=_level,
+        metavar="LEVEL",
+        help="breakpoint: fail (exit 99) when the breaking point is below this rate (iterations/s) or VU count",
+    )
     run.set_defaults(handler=_run)
 
     register_postdeploy(verbs, add_target_options, connect_spec)
@@ -335,6 +345,17 @@ def _is_file(path: Path, flag: str) -> bool:
         return path.is_file()
     except OSError as exc:  # a name the system refuses: too long, a symlink loop
         raise UsageError(flag, f"{path}: {exc.strerror or exc}") from None
+
+
+def _level(text: str) -> float:
+    """A breakpoint level: a number above 0 (iterations/s, or VUs)."""
+    try:
+        value = float(text.strip().removesuffix("/s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number like 100, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
 
 
 def _fraction(text: str) -> float:

@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from mcpgate.breakpoint import GRACE as BREAKPOINT_GRACE
+from mcpgate.breakpoint import SCENARIO as BREAKPOINT_SCENARIO
+from mcpgate.breakpoint import BreakpointPlan, plan_breakpoint, vus_steps
 from mcpgate.config.assemble import Assembled
 from mcpgate.config.models import (
     Config,
@@ -29,6 +32,7 @@ from mcpgate.config.models import (
     Scenario,
     TargetConfig,
 )
+from mcpgate.config.profiles import BREAKPOINT
 from mcpgate.durations import format_duration
 from mcpgate.engine.schedule import ArrivalSchedule, Stage, max_vus, ramping_vus_steps, total_duration
 from mcpgate.errors import UsageError, field_name
@@ -54,12 +58,15 @@ class ScenarioPlan:
     graceful_ramp_down: float = 0.0
     schedule: ArrivalSchedule | None = None  # open model
     pre_allocated: int = 0
+    label: str = ""  # how to describe it, when its executor's own words would not say what it is
 
     @property
     def end(self) -> float:
         return self.start_time + self.duration
 
     def describe(self) -> str:
+        if self.label:
+            return self.label
         when = f", from {format_duration(self.start_time)}" if self.start_time else ""
         length = format_duration(self.duration)
         vus = f"{self.max_vus} VU" + ("" if self.max_vus == 1 else "s")
@@ -83,6 +90,7 @@ class Plan:
     profile: str | None
     digest: str
     notes: tuple[str, ...] = field(default=())
+    breakpoint: BreakpointPlan | None = None  # the breakpoint search, when that is the profile
 
     @property
     def duration(self) -> float:
@@ -119,6 +127,9 @@ def build_plan(assembled: Assembled) -> Plan:
     except UsageError as exc:
         raise _located(assembled, exc.field, exc.message) from None
     scenarios: list[ScenarioPlan] = []
+    search = plan_breakpoint(config.breakpoint) if assembled.profile == BREAKPOINT else None
+    if search is not None:
+        scenarios.append(breakpoint_scenario(search))
     for name, s in config.scenarios.items():
         try:
             scenarios.append(scenario_plan(name, s))
@@ -167,6 +178,7 @@ def build_plan(assembled: Assembled) -> Plan:
         profile=assembled.profile,
         digest=digest(config),
         notes=assembled.notes,
+        breakpoint=search,
     )
 
 
@@ -292,6 +304,33 @@ def scenario_plan(name: str, s: Scenario) -> ScenarioPlan:
         top,
         schedule=schedule,
         pre_allocated=s.pre_allocated_vus,
+    )
+
+
+def breakpoint_scenario(search: BreakpointPlan) -> ScenarioPlan:
+    """The one scenario that climbs the search's ladder; the engine stops it at the first step that breaks."""
+    if search.schedule is not None:
+        return ScenarioPlan(
+            BREAKPOINT_SCENARIO,
+            "ramping-arrival-rate",
+            0.0,
+            search.duration,
+            BREAKPOINT_GRACE,
+            search.max_vus,
+            schedule=search.schedule,
+            pre_allocated=search.pre_allocated_vus,
+            label=search.describe(),
+        )
+    return ScenarioPlan(
+        BREAKPOINT_SCENARIO,
+        "ramping-vus",
+        0.0,
+        search.duration,
+        BREAKPOINT_GRACE,
+        search.max_vus,
+        steps=vus_steps(search),
+        graceful_ramp_down=BREAKPOINT_GRACE,
+        label=search.describe(),
     )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mcpgate import __version__, exitcodes
+from mcpgate.breakpoint import BreakpointPlan, Conclusion, StepResult, conclude, step_interval
 from mcpgate.catalog import BUILTIN
 from mcpgate.compare import DEFAULT_MAX_REGRESSION, compare
 from mcpgate.engine.fleet import Fleet
@@ -31,7 +32,7 @@ from mcpgate.probe import step_dict
 from mcpgate.protocol import wire
 from mcpgate.protocol.http import make_http
 from mcpgate.recorder import ErrorLog
-from mcpgate.report.console import render_summary
+from mcpgate.report.console import render_summary, step_line
 from mcpgate.report.format import observed
 from mcpgate.report.junit import render_junit
 from mcpgate.report.markdown import render_markdown
@@ -40,11 +41,13 @@ from mcpgate.results import (
     PHASE_ORDER,
     BaselineComparison,
     BaselineDelta,
+    BreakpointResult,
     Results,
     RunInfo,
     ScenarioInfo,
     Status,
     TargetInfo,
+    breakpoint_section,
     error_classes,
     latency_table,
     metric_entries,
@@ -87,6 +90,10 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
     metrics = Metrics()
     errors = ErrorLog()
     interval = options.interval or default_interval(plan.duration)
+    notes: list[str] = []
+    if plan.breakpoint is not None:
+        interval, note = step_interval(plan.breakpoint, interval, given=options.interval is not None)
+        notes.extend(note)
     engine: Engine | None = None
     outcome: EngineOutcome | None = None
     crash: Exception | None = None
@@ -111,8 +118,13 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
                     raise
                 pre = Preflight(False, exitcodes.INTERRUPTED, "interrupted during the preflight session")
             if pre.ok and not signals.count:
-                engine = _engine(plan, pre, http, metrics=metrics, errors=errors, interval=interval, workers=workers)
                 progress = Progress(err) if options.progress else None
+                on_step = None
+                if progress is not None and plan.breakpoint is not None:
+                    on_step = _step_lines(plan.breakpoint, progress)
+                engine = _engine(
+                    plan, pre, http, metrics=metrics, errors=errors, interval=interval, workers=workers, on_step=on_step
+                )
                 watcher = asyncio.create_task(_report_progress(engine, plan, progress)) if progress else None
                 try:
                     outcome = await engine.run()
@@ -131,7 +143,11 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
     # Signals stay handled until the results are out: a second one must not kill the process mid-write.
     # Thresholds judge a load; when none ran there is nothing to judge (the status says why).
     verdicts = evaluate_all(plan.thresholds, metrics.observe) if outcome is not None else []
-    status, code, reason = _verdict(pre, outcome, verdicts, signals.count > 0, crash)
+    conclusion = None
+    if plan.breakpoint is not None and outcome is not None and outcome.steps:
+        conclusion = conclude(plan.breakpoint, outcome.steps)
+        verdicts = list(_shown_step(conclusion).verdicts)  # each step was judged alone: show the one that tells
+    status, code, reason = _verdict(pre, outcome, verdicts, signals.count > 0, crash, search=conclusion)
     results = _results(
         plan,
         pre=pre,
@@ -146,6 +162,7 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
         started_at=started_at,
         interval=interval,
         workers=workers if engine is not None else 1,
+        notes=notes,
     )
     if options.baseline is not None and outcome is not None:
         results = with_baseline(results, options.baseline, options.max_regression)
@@ -155,14 +172,22 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
 
 
 def _engine(
-    plan: Plan, pre: Preflight, http: wire.Pool, *, metrics: Metrics, errors: ErrorLog, interval: float, workers: int
+    plan: Plan,
+    pre: Preflight,
+    http: wire.Pool,
+    *,
+    metrics: Metrics,
+    errors: ErrorLog,
+    interval: float,
+    workers: int,
+    on_step: Callable[[StepResult], None] | None = None,
 ) -> Engine:
     """The engine for this run: its VUs in this process, or spread over worker processes."""
     assert pre.target is not None
     assert pre.mix is not None
     if workers > 1:
         fleet = Fleet(plan, pre.target, pre.offered, count=workers, interval=interval)
-        return Engine(plan, None, metrics, errors, interval=interval, fleet=fleet)
+        return Engine(plan, None, metrics, errors, interval=interval, fleet=fleet, on_step=on_step)
     config = plan.config
     flow = Flow(
         http,
@@ -171,7 +196,23 @@ def _engine(
         tools_list=config.flow.tools_list,
         calls_per_session=config.flow.calls_per_session,
     )
-    return Engine(plan, flow, metrics, errors, interval=interval)
+    return Engine(plan, flow, metrics, errors, interval=interval, on_step=on_step)
+
+
+def _step_lines(search: BreakpointPlan, progress: Progress) -> Callable[[StepResult], None]:
+    """A line for each step of a breakpoint search as it is judged."""
+
+    def show(step: StepResult) -> None:
+        progress.note(step_line(search, step))
+
+    return show
+
+
+def _shown_step(search: Conclusion) -> StepResult:
+    """The step whose thresholds a search reports: its breaking point, or the first step when none held."""
+    shown = search.held or search.broke
+    assert shown is not None, "a search with judged steps has held or broken one"
+    return shown
 
 
 def with_baseline(results: Results, baseline: Results, max_regression: float) -> Results:
@@ -237,6 +278,8 @@ def _verdict(
     verdicts: list[Verdict],
     interrupted: bool,
     crash: Exception | None,
+    *,
+    search: Conclusion | None = None,
 ) -> tuple[Status, int, str]:
     if crash is not None:
         why = f"internal error: {type(crash).__name__}: {crash} (please report it)"
@@ -248,6 +291,10 @@ def _verdict(
         return "not_started", pre.exit_code, pre.reason
     if outcome.aborted_by is not None:
         return "aborted", exitcodes.THRESHOLDS_FAILED, f"{_said(outcome.aborted_by)}, so the run was stopped"
+    if search is not None:  # finding the breaking point is the job: only no step held, or a capacity gate, fails it
+        if (search.broke is not None and search.held is None) or search.gate_ok is False:
+            return "failed", exitcodes.THRESHOLDS_FAILED, search.reason
+        return "passed", exitcodes.OK, search.reason
     failed = [v for v in verdicts if not v.ok]
     if failed:
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
@@ -278,6 +325,7 @@ def _results(
     started_at: str,
     interval: float,
     workers: int,
+    notes: list[str] | None = None,
 ) -> Results:
     redact = plan.redact
     identity = pre.identity
@@ -296,7 +344,7 @@ def _results(
             mcpgate_version=__version__,
             interrupted_iterations=outcome.interrupted_iterations if outcome else 0,
             workers=workers,
-            notes=[redact(n) for n in (*plan.notes, *pre.notes)],
+            notes=[redact(n) for n in (*plan.notes, *pre.notes, *(notes or []))],
         ),
         target=TargetInfo(
             url=redact.url(plan.connect.url),
@@ -325,7 +373,14 @@ def _results(
         preflight=[step_dict(s, redact) for s in pre.steps],
         timeseries=timeseries(engine.timeline, interval) if engine is not None else None,
         series=series_entries(metrics),
+        breakpoint=_search(plan, outcome, engine),
     )
+
+
+def _search(plan: Plan, outcome: EngineOutcome | None, engine: Engine | None) -> BreakpointResult | None:
+    if plan.breakpoint is None or outcome is None or outcome.steps is None:
+        return None
+    return breakpoint_section(plan.breakpoint, outcome.steps, engine.timeline if engine else None, plan.redact)
 
 
 async def _report_progress(engine: Engine, plan: Plan, progress: Progress) -> None:

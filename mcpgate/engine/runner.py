@@ -5,19 +5,24 @@ the closed model, arrival.py for the open one), in this process or spread over
 worker processes (fleet.py). A ticker closes one timeline interval at a time;
 every two seconds the thresholds marked abort_on_fail are evaluated on the live
 metrics, and the first that fails (after its delay_abort_eval) stops the run.
+A breakpoint search judges each step on its own samples instead (steps.py),
+and stops the run at the first step that breaks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mcpgate.breakpoint import StepResult
 from mcpgate.engine.arrival import run_arrival
 from mcpgate.engine.control import Control, ScenarioContext, sleep_until
 from mcpgate.engine.looping import run_looping
 from mcpgate.engine.shard import WHOLE, Shard
+from mcpgate.engine.steps import LocalSteps, StepSearch
 from mcpgate.flow import Flow
 from mcpgate.metrics import Metrics
 from mcpgate.plan import Plan, ScenarioPlan
@@ -43,6 +48,7 @@ class EngineOutcome:
     aborted_by: Verdict | None
     interrupted: bool
     interrupted_iterations: int
+    steps: tuple[StepResult, ...] | None = None  # a breakpoint search's steps, as judged
 
 
 class Engine:
@@ -57,6 +63,7 @@ class Engine:
         *,
         interval: float,
         fleet: Fleet | None = None,
+        on_step: Callable[[StepResult], None] | None = None,
     ) -> None:
         if flow is None and fleet is None:
             raise ValueError("an engine runs its scenarios with a flow here, or with a fleet of workers")
@@ -72,6 +79,11 @@ class Engine:
         self._interrupted = False
         self._started = 0.0
         self._scenarios: list[asyncio.Task[None]] = []
+        self.search: StepSearch | None = None
+        if plan.breakpoint is not None:
+            self.search = StepSearch(
+                plan.breakpoint, plan.thresholds, self.control, check_every=ABORT_CHECK_EVERY, on_step=on_step
+            )
 
     def elapsed(self) -> float:
         return asyncio.get_running_loop().time() - self._started if self._started else 0.0
@@ -91,6 +103,10 @@ class Engine:
             await fleet.start(self.control)  # starting the workers is not part of the run's time
         self._started = loop.time()
         helpers: list[asyncio.Task[None]] = []
+        local_steps: LocalSteps | None = None
+        if self.search is not None and fleet is None:
+            local_steps = LocalSteps(self.search, self.metrics, self._started)  # before the first sample
+            helpers.append(asyncio.create_task(local_steps.watch()))
         if fleet is not None:
             self._scenarios = [asyncio.create_task(fleet.drive(self, self._started))]
         else:
@@ -106,7 +122,8 @@ class Engine:
             )
             self._scenarios = [asyncio.create_task(work)]
             helpers.append(asyncio.create_task(self._ticker()))  # a fleet ticks as its reports come in
-        helpers.append(asyncio.create_task(self._watch_thresholds()))
+        if self.search is None:  # a search checks abort_on_fail on each step instead
+            helpers.append(asyncio.create_task(self._watch_thresholds()))
         try:
             await asyncio.gather(*self._scenarios)
         except asyncio.CancelledError:
@@ -122,8 +139,12 @@ class Engine:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         elapsed = self.elapsed()
+        if local_steps is not None:
+            local_steps.finish(loop.time())
         self.tick(elapsed)
-        return EngineOutcome(elapsed, self._aborted_by, self._interrupted, self.control.interrupted_iterations)
+        steps = tuple(self.search.steps) if self.search is not None else None
+        interrupted = self.control.interrupted_iterations
+        return EngineOutcome(elapsed, self._aborted_by, self._interrupted, interrupted, steps)
 
     async def _ticker(self) -> None:
         loop = asyncio.get_running_loop()
