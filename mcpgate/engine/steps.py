@@ -137,8 +137,8 @@ class FleetSteps:
     def absorb(self, report: int, delta: Delta) -> None:
         """Report number ``report`` of one worker: its samples since its report before."""
         index = (report - 1) // self.per_step
-        if index < len(self.search.steps) or index >= len(self.search.plan.levels):
-            return  # after the search: the grace of the last step
+        if self.search.over or index < len(self.search.steps) or index >= len(self.search.plan.levels):
+            return  # after the search: its grace for the iterations in flight
         absorb(self._window(index), ErrorLog(), delta)
 
     def advance(self, through: int) -> None:

@@ -86,6 +86,14 @@ def test_duration_shares_the_total_time_among_the_steps(tmp_path: Path) -> None:
     assert plan.duration == 300.0
 
 
+def test_the_example_search_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "breakpoint.yaml"
+    plan = build_plan(assemble(example, Overrides(duration=120.0)))
+    assert plan.breakpoint is not None
+    assert plan.breakpoint.levels == tuple(float(x) for x in range(10, 101, 10))
+    assert plan.breakpoint.step_duration == 12.0
+
+
 def test_min_breaking_point_from_the_flag(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, HEAD, Overrides(min_breaking_point=120))
     assert plan.breakpoint is not None
