@@ -106,7 +106,7 @@ def plan_breakpoint(config: BreakpointConfig) -> BreakpointPlan:
                 stages.append(Stage(0.0, level))  # a jump at the step boundary
             stages.append(Stage(sd, level))
         schedule = ArrivalSchedule(levels[0], stages)
-        top = config.max_vus or min(MAX_VUS, max(1, math.ceil(levels[-1] * DEFAULT_VUS_PER_RATE)))
+        top = config.max_vus or max(1, math.ceil(min(float(MAX_VUS), levels[-1] * DEFAULT_VUS_PER_RATE)))
         pre = min(config.pre_allocated_vus or max(1, math.ceil(levels[0])), top)
     return BreakpointPlan(
         executor=config.executor,

@@ -127,8 +127,12 @@ def build_plan(assembled: Assembled) -> Plan:
     except UsageError as exc:
         raise _located(assembled, exc.field, exc.message) from None
     scenarios: list[ScenarioPlan] = []
-    search = plan_breakpoint(config.breakpoint) if assembled.profile == BREAKPOINT else None
-    if search is not None:
+    search: BreakpointPlan | None = None
+    if assembled.profile == BREAKPOINT:
+        try:
+            search = plan_breakpoint(config.breakpoint)
+        except ArithmeticError:  # rates and step durations each finite, yet too many iterations for a float
+            raise _located(assembled, "breakpoint", "too many iterations to schedule", ("breakpoint",)) from None
         scenarios.append(breakpoint_scenario(search))
     for name, s in config.scenarios.items():
         try:

@@ -286,10 +286,11 @@ class BreakpointConfig(Model):
         if self.step_duration < MIN_STEP_SECONDS:
             shown = format_duration(self.step_duration)
             raise ValueError(f"step_duration must be at least {MIN_STEP_SECONDS:g}s, got {shown}")
-        steps = math.ceil((self.max - self.start) / self.step + 1 - 1e-9)
-        if steps > MAX_STEPS:
+        steps = (self.max - self.start) / self.step + 1  # a float: 1e308 / 1e-300 is inf, not an error
+        if not steps <= MAX_STEPS + 1e-9:
+            count = f"{math.ceil(steps - 1e-9)} steps" if math.isfinite(steps) else "too many steps"
             raise ValueError(
-                f"{self.start:g} to {self.max:g} in steps of {self.step:g} is {steps} steps (at most {MAX_STEPS})"
+                f"{self.start:g} to {self.max:g} in steps of {self.step:g} is {count} (at most {MAX_STEPS})"
             )
         if self.executor == "vus":
             for name in ("start", "step", "max"):

@@ -89,6 +89,9 @@ def step_line(plan: BreakpointPlan, step: StepResult) -> str:
 def _breakpoint(search: BreakpointResult) -> list[str]:
     """The search: where it broke and why, then a row per step (the breaking point marked)."""
     lines = [f"BREAKPOINT  {search.headline or 'no step was judged'}" + _which(search)]
+    held = search.row(search.breaking_step)
+    if held is not None:
+        lines.append(f"  held      {search.show(held.level)}: {_figures(held)}")
     broken = search.row(search.broken_step)
     if broken is not None:
         lines.append(f"  broke at  {search.show(broken.level)}: {broken.failures[0].text}")
@@ -110,6 +113,15 @@ def _breakpoint(search: BreakpointResult) -> list[str]:
     )
     lines.extend(_step_row(search, s, width) for s in shown)
     return lines
+
+
+def _figures(s: BreakpointStep) -> str:
+    """A step's figures in a sentence: ``9.7 iterations/s, 29.7 req/s, p95 221ms (tools 232ms), not ok 0%``."""
+    tools = f" (tools {ms(s.p95_tool_ms)})" if s.p95_tool_ms is not None else ""
+    return (
+        f"{s.throughput:.1f} iterations/s, {s.rps:.1f} req/s, p95 {ms(s.p95_http_ms)}{tools}, "
+        f"not ok {pct(s.error_rate)}"
+    )
 
 
 def _step_row(search: BreakpointResult, s: BreakpointStep, width: int) -> str:

@@ -54,7 +54,9 @@ Context variables (``summary_context``):
 - ``breakpoint``: None, or the breakpoint search: ``headline`` ("120
   iterations/s", "not reached up to 200 iterations/s"), ``found``,
   ``complete``, ``reason``, ``ladder`` (the levels and timing), ``limits``
-  (what breaks a step besides the thresholds), ``broke`` (None, or a dict with
+  (what breaks a step besides the thresholds), ``held`` (None, or the
+  breaking point's step: ``step``, ``level``, ``throughput``, ``rps``,
+  ``p95``, ``p95_tool``, ``error_rate``), ``broke`` (None, or a dict with
   ``step``, ``level`` and ``failures``, a list of one-line reasons),
   ``gate`` (None, or a dict with ``minimum`` and ``ok``: True, False, or None
   when the search did not end), ``shown`` (the step whose thresholds
@@ -286,6 +288,7 @@ def _breakpoint(results: Results) -> dict[str, Any] | None:
     search = results.breakpoint
     if search is None:
         return None
+    held = search.row(search.breaking_step)
     broken = search.row(search.broken_step)
     shown = search.row(search.breaking_step or search.broken_step)
     rows = [
@@ -312,6 +315,17 @@ def _breakpoint(results: Results) -> dict[str, Any] | None:
         "reason": search.reason,
         "ladder": search.ladder(),
         "limits": search.limits(),
+        "held": None
+        if held is None
+        else {
+            "step": held.step,
+            "level": search.show(held.level),
+            "throughput": held.throughput,
+            "rps": held.rps,
+            "p95": held.p95_http_ms,
+            "p95_tool": held.p95_tool_ms,
+            "error_rate": held.error_rate,
+        },
         "broke": None
         if broken is None
         else {"step": broken.step, "level": search.show(broken.level), "failures": [f.text for f in broken.failures]},

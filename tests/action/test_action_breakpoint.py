@@ -30,7 +30,7 @@ async def test_a_search_sets_the_breaking_point_outputs(peer: PeerFactory, tmp_p
     assert run.outputs["breaking-point-vus"] == ""
     assert "::notice title=mcpgate%3A breaking point not reached up to 4 iterations/s::" in run.stdout
     assert "### Breakpoint: not reached up to 4 iterations/s" in run.summary
-    assert "Capacity gate, at least 2 iterations/s: **passed**." in run.summary
+    assert "- Capacity gate, at least 2 iterations/s: **passed**." in run.summary
     assert SECRET not in run.artefacts()
 
 

@@ -110,6 +110,10 @@ def test_min_breaking_point_from_the_flag(tmp_path: Path) -> None:
         ("{step_duration: 500ms}", "FILE:3: breakpoint: step_duration must be at least 1s, got 500ms"),
         ("{step_duration: soon}", "FILE:3: breakpoint.step_duration: expected a duration like 500ms, 30s, 2m or 1h30m"),
         ("{start: 1, step: 0.01, max: 100}", "FILE:3: breakpoint: 1 to 100 in steps of 0.01 is 9901 steps (at most"),
+        (
+            "{start: 1.0e-300, step: 1.0e-300, max: 1.0e+308}",
+            "FILE:3: breakpoint: 1e-300 to 1e+308 in steps of 1e-300 is too",
+        ),
         ("{max_error_rate: 150%}", "FILE:3: breakpoint.max_error_rate: must be <= 1, got '150%'"),
         ("{max_error_rate: lots}", "FILE:3: breakpoint.max_error_rate: expected a number, got 'lots'"),
         ("{executor: vus, step: 2.5}", "FILE:3: breakpoint: step is a VU count with executor: vus: a whole number"),

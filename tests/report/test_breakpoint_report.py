@@ -73,7 +73,8 @@ def test_the_job_summary_has_a_step_table_with_the_break_marked() -> None:
     results = results_with([20, 40, 60, 300])
     text = render_markdown(results)
     part = section(text, "### Breakpoint: 30 iterations/s")
-    assert "At **40 iterations/s** (step 4) the server broke: mcp_tool_duration{tool:a\\|b\\*} p(95)<100" in part
+    assert "- **Held 30 iterations/s** (step 3): 10.0 iterations/s, 20.0 req/s, p95 60.0ms" in part
+    assert "- **Broke at 40 iterations/s** (step 4): mcp_tool_duration{tool:a\\|b\\*} p(95)<100 failed" in part
     rows = [line for line in part.splitlines() if line.startswith("| ✓") or line.startswith("| ✗")]
     assert len(rows) == 4
     assert all(len(cells(row)) == 9 for row in rows)
@@ -102,7 +103,7 @@ def test_every_step_held_and_the_gate() -> None:
     text = render_summary(results)
     assert "  BREAKPOINT  not reached up to 30 iterations/s (step 3 of 3)" in text
     assert "    gate      at least 30 iterations/s: passed" in text
-    assert "Every step held." in render_markdown(results)
+    assert "- Every step held." in render_markdown(results)
 
 
 def test_saved_and_read_back_it_renders_the_same(tmp_path: Path) -> None:
