@@ -139,6 +139,9 @@ def build_plan(assembled: Assembled) -> Plan:
             scenarios.append(scenario_plan(name, s))
         except ValueError as exc:
             raise _located(assembled, f"scenarios.{field_name(name)}", str(exc), ("scenarios", name)) from None
+        except ArithmeticError:  # rates and durations each finite, yet too many iterations for a float
+            where = f"scenarios.{field_name(name)}"
+            raise _located(assembled, where, "too many iterations to schedule", ("scenarios", name)) from None
     names = {s.name for s in scenarios}
     thresholds: list[Threshold] = []
     for metric, items in config.thresholds.items():

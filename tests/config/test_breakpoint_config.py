@@ -149,3 +149,11 @@ def test_flags_and_profiles_that_cannot_apply_are_one_line_naming_them(
     tmp_path: Path, text: str, flags: Overrides | None, expected: str
 ) -> None:
     assert error_of(tmp_path, text, flags).startswith(expected)
+
+
+def test_too_many_iterations_for_a_float_is_an_error_not_an_overflow(tmp_path: Path) -> None:
+    huge = HEAD + "breakpoint: {start: 1.0e+307, step: 1.0e+307, max: 1.7e+308}\n"
+    assert error_of(tmp_path, huge) == "FILE:3: breakpoint: too many iterations to schedule"
+    ramp = "{executor: ramping-arrival-rate, preAllocatedVUs: 1, stages: [{duration: 1h, target: 1.0e+307}]}"
+    scenario = f"target: {{url: http://127.0.0.1:1/mcp}}\nscenarios:\n  a: {ramp}\n"
+    assert error_of(tmp_path, scenario) == "FILE:3: scenarios.a: too many iterations to schedule"  # was OverflowError
