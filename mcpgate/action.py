@@ -16,6 +16,7 @@ commands are printed, and files are written only where their variables point.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets as random_tokens
 import signal
@@ -39,7 +40,7 @@ from mcpgate.durations import parse_duration
 from mcpgate.engine.shard import MAX_WORKERS, Shard, parse_shard
 from mcpgate.errors import UsageError
 from mcpgate.inputs import ArgumentTemplate
-from mcpgate.plan import build_plan, production_guard
+from mcpgate.plan import build_plan, production_guard, shard_guard
 from mcpgate.protocol.versions import AUTO, KNOWN_VERSIONS
 from mcpgate.results import Results, read
 from mcpgate.run import RunOptions, run_plan
@@ -167,6 +168,8 @@ class Inputs:
     shard: Shard | None = None  # I/N: this job runs part I of N of every scenario
     start_at: float | None = None  # unix time the load starts at (every shard's t = 0)
     merge: str = ""  # a glob of shards' results files under the workspace: merge them instead of running
+    min_breaking_point: float | None = None
+    breakpoint: dict[str, Any] | None = None  # keys of the config's breakpoint section
 
     def secrets(self) -> list[str]:
         found = [self.bearer_token, self.monitor_token]
@@ -256,6 +259,8 @@ def parse_inputs(environ: Mapping[str, str], workspace: Path) -> Inputs:
     _scale_out(inputs, get)
     if inputs.merge:
         return inputs
+    inputs.min_breaking_point = _level(get("min-breaking-point"), "min-breaking-point")
+    inputs.breakpoint = _breakpoint(get("breakpoint"))
     if not inputs.url and not inputs.config and not inputs.monitor_url:
         raise UsageError("url", "give url (or config) for a load test or smoke check, or monitor-url")
     if inputs.smoke_only and not inputs.url and not inputs.config:
@@ -285,6 +290,7 @@ _ONE_LINE = (
     "shard",
     "start-at",
     "merge",
+    "min-breaking-point",
 )
 
 # What only a load test reads: a merge job runs no load, so setting one of these there is a mistake.
@@ -350,6 +356,36 @@ def _duration(text: str, name: str) -> float | None:
         return parse_duration(text)
     except ValueError as exc:
         raise UsageError(name, str(exc)) from None
+
+
+def _level(text: str, name: str) -> float | None:
+    """A breakpoint level: a number above 0 (iterations/s, or VUs)."""
+    if not text:
+        return None
+    try:
+        value = float(text.removesuffix("/s"))
+    except ValueError:
+        raise UsageError(name, f"expected a number like 100, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(name, f"expected a number above 0, got {text!r}")
+    return value
+
+
+def _breakpoint(text: str) -> dict[str, Any] | None:
+    """The search's steps as the config's ``breakpoint`` section: ``key: value`` lines (YAML), checked alone."""
+    if not text:
+        return None
+    try:
+        section = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError("breakpoint", f"not a YAML mapping ({str(exc).splitlines()[0]})") from None
+    if not isinstance(section, dict):
+        raise UsageError("breakpoint", "expected 'key: value' lines, e.g. 'start: 10', 'step: 10', 'max: 200'")
+    try:
+        validate_config({"target": {"url": "http://localhost/"}, "breakpoint": section}, {}, "breakpoint")
+    except UsageError as exc:  # "breakpoint.step: must be > 0, got -1"
+        raise UsageError("breakpoint", exc.message.removeprefix("breakpoint.").removeprefix("breakpoint: ")) from None
+    return section
 
 
 def _thresholds(text: str) -> list[str]:
@@ -531,6 +567,8 @@ def _overrides(inputs: Inputs) -> Overrides:
         duration=inputs.duration,
         thresholds=tuple(inputs.thresholds),
         tools=tuple(inputs.tools) if inputs.tools is not None else None,
+        min_breaking_point=inputs.min_breaking_point,
+        breakpoint=inputs.breakpoint,
     )
 
 
@@ -539,6 +577,7 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
     plan = build_plan(assemble(config, _overrides(inputs)))
     if inputs.environment == "production":
         production_guard(plan, inputs.allow_production_load)
+    shard_guard(plan, inputs.shard is not None, "shard")
     baseline: Results | None = None
     if inputs.baseline:
         path = workspace / inputs.baseline
@@ -578,6 +617,7 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
             "summary-path": str(paths["summary"]),
             "junit-path": str(paths["junit"]),
             **key_numbers(results),
+            **breakpoint_outputs(results),
         }
     )
     _annotate(results, runner, inputs.fail_on_thresholds)
@@ -686,6 +726,24 @@ def key_numbers(results: Results) -> dict[str, str]:
     }
 
 
+def breakpoint_outputs(results: Results) -> dict[str, str]:
+    """A breakpoint search's result for later steps: the short human value and the numbers.
+
+    ``breaking-point-rate`` is in iterations/s: the arrival rate held, or with executor: vus the
+    throughput measured at the breaking point; 0 when no step held. ``breaking-point-vus`` is
+    the VU count held (executor: vus only).
+    """
+    search = results.breakpoint
+    if search is None:
+        return {}
+    vus = search.breaking_point if search.executor == "vus" and search.breaking_point is not None else None
+    return {
+        "breaking-point": search.headline,
+        "breaking-point-rate": f"{round(search.rate, 3):g}" if search.rate is not None else "",
+        "breaking-point-vus": f"{vus:g}" if vus is not None else "",
+    }
+
+
 def _annotate(results: Results, runner: Runner, fail_on_thresholds: bool) -> None:
     from mcpgate.report.markdown import measured
 
@@ -698,6 +756,10 @@ def _annotate(results: Results, runner: Runner, fail_on_thresholds: bool) -> Non
         runner.command("error", results.run.reason or status, title=f"mcpgate: {status.replace('_', ' ')}")
     elif results.baseline is not None and not results.baseline.ok:
         runner.command(level, results.run.reason, title="mcpgate: regression against the baseline")
+    elif results.breakpoint is not None and status == "failed":
+        runner.command(level, results.run.reason, title="mcpgate: breakpoint search")
+    elif results.breakpoint is not None and results.breakpoint.headline:
+        runner.command("notice", results.run.reason, title=f"mcpgate: breaking point {results.breakpoint.headline}")
     if results.drift is not None and not results.drift.ok and status not in ("not_started", "interrupted", "error"):
         runner.command(level, results.drift.reason, title="mcpgate: drift over the steady load")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -181,6 +182,7 @@ def run_overrides(args: argparse.Namespace) -> Overrides:
         thresholds=tuple(args.threshold),
         seed=args.seed,
         env_token=os.environ.get(TOKEN_ENV) or None,
+        min_breaking_point=args.min_breaking_point,
     )
 
 
@@ -202,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-c", "--config", type=Path, metavar="FILE", help="YAML config (see mcpgate schema)")
     run.add_argument("--url", help="the MCP endpoint (overrides target.url)")
     add_target_options(run, defaults=False)
-    run.add_argument("--profile", choices=PROFILES, help="the seed guide's load profiles (default: smoke)")
+    run.add_argument(
+        "--profile", choices=PROFILES, help="the seed guide's load profiles, or a breakpoint search (default: smoke)"
+    )
     run.add_argument("--vus", type=int, help="scale the profile's peak to this many VUs")
     run.add_argument("--duration", type=_duration, help="stretch or shrink the profile to this total time")
     run.add_argument(
@@ -249,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="production refuses more than smoke-level load unless --allow-production-load",
     )
     run.add_argument("--allow-production-load", action="store_true", help="allow a load test against production")
+    run.add_argument(
+        "--min-breaking-point",
+        type=_level,
+        metavar="LEVEL",
+        help="breakpoint: fail (exit 99) when the breaking point is below this rate (iterations/s) or VU count",
+    )
     run.set_defaults(handler=_run)
 
     register_postdeploy(verbs, add_target_options, connect_spec)
@@ -307,7 +317,7 @@ def _probe(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from mcpgate.config.assemble import assemble
-    from mcpgate.plan import build_plan, production_guard
+    from mcpgate.plan import build_plan, production_guard, shard_guard
     from mcpgate.run import RunOptions, run_plan
 
     for flag, path in (("--out", args.out), ("--markdown", args.markdown), ("--junit", args.junit)):
@@ -324,6 +334,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.interval is not None and args.interval < max(0.1, plan.duration / 5000):
         raise UsageError("--interval", f"must be at least {max(0.1, plan.duration / 5000):g}s for this run's length")
     shard, start_at = _scale_out(args)
+    shard_guard(plan, shard is not None, "--shard")
     options = RunOptions(
         out=args.out,
         interval=args.interval,
@@ -417,6 +428,17 @@ def _drift_window(args: argparse.Namespace) -> float | None:
     if window is not None and window <= 0:
         raise UsageError("--drift-window", "must be more than 0")
     return window
+
+
+def _level(text: str) -> float:
+    """A breakpoint level: a number above 0 (iterations/s, or VUs)."""
+    try:
+        value = float(text.strip().removesuffix("/s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number like 100, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
 
 
 def _fraction(text: str) -> float:

@@ -12,6 +12,11 @@ list; values reach a histogram in batches (``flush``), bucketed with
 HdrHistogram's own index arithmetic inline. A series the timeline tracks
 records into its interval histogram only; each tick folds that into the
 total with one C-level add, so no value is bucketed twice.
+
+A window (``open_window``) is a second Metrics that every sample also goes
+to until the window is taken: each series hands its samples to its twin
+there. Swapping windows is one pass over the series between two samples,
+so every sample lands in exactly one window (a breakpoint step's own metrics).
 """
 
 from __future__ import annotations
@@ -86,7 +91,7 @@ def format_key(name: str, tags: Tags) -> str:
 class TrendSeries:
     """Milliseconds in, HDR histogram (in µs) plus exact count, sum, min and max."""
 
-    __slots__ = ("count", "hist", "interval", "max", "min", "pending", "sum")
+    __slots__ = ("count", "hist", "interval", "max", "min", "pending", "sum", "window")
 
     def __init__(self, *, track_interval: bool = False) -> None:
         self.hist = new_histogram()  # everything before the current interval (all of it, if untracked)
@@ -96,8 +101,11 @@ class TrendSeries:
         self.sum = 0.0
         self.min = math.inf
         self.max = -math.inf
+        self.window: TrendSeries | None = None  # the twin in an open window
 
     def add(self, ms: float) -> None:
+        if self.window is not None:
+            self.window.add(ms)
         self.count += 1
         self.sum += ms
         self.min = min(self.min, ms)
@@ -127,8 +135,11 @@ class RateSeries:
 
     trues: int = 0
     total: int = 0
+    window: RateSeries | None = field(default=None, repr=False, compare=False)
 
     def add(self, value: bool) -> None:
+        if self.window is not None:
+            self.window.add(value)
         self.total += 1
         if value:
             self.trues += 1
@@ -137,8 +148,11 @@ class RateSeries:
 @dataclass(slots=True)
 class CounterSeries:
     value: float = 0.0
+    window: CounterSeries | None = field(default=None, repr=False, compare=False)
 
     def add(self, amount: float = 1.0) -> None:
+        if self.window is not None:
+            self.window.add(amount)
         self.value += amount
 
 
@@ -147,8 +161,11 @@ class GaugeSeries:
     value: float = 0.0
     min: float = math.inf
     max: float = -math.inf
+    window: GaugeSeries | None = field(default=None, repr=False, compare=False)
 
     def set(self, value: float) -> None:
+        if self.window is not None:
+            self.window.set(value)
         self.value = value
         self.min = min(self.min, value)
         self.max = max(self.max, value)
@@ -200,13 +217,52 @@ class Metrics:
 
     series: dict[tuple[str, Tags], Series] = field(default_factory=dict)
     elapsed: float = 0.0  # seconds the run has lasted, for counter rates
+    window: Metrics | None = field(default=None, repr=False)  # where every sample also goes, when open
 
-    def _get(self, name: str, tags: Tags, kind: type[Series], **kw: bool) -> Series:
+    def _get(self, name: str, tags: Tags, kind: type[Series], *, track_interval: bool = False) -> Series:
         key = (name, tags)
         found = self.series.get(key)
         if found is None:
-            found = self.series[key] = kind(**kw)
+            found = TrendSeries(track_interval=track_interval) if kind is TrendSeries else kind()
+            self.series[key] = found
+            if self.window is not None:
+                _link(found, self.window._twin(key, found))
         return found
+
+    # -- windows -------------------------------------------------------------------------
+
+    def open_window(self) -> Metrics:
+        """From now on every sample also goes to the returned Metrics (until taken or closed)."""
+        window = self.empty_like()
+        for key, series in self.series.items():
+            _link(series, window.series[key])
+        self.window = window
+        return window
+
+    def take_window(self) -> Metrics:
+        """The window so far; the next sample goes to a new one. Nothing is lost or counted twice."""
+        taken = self.close_window() or Metrics()
+        self.open_window()
+        return taken
+
+    def close_window(self) -> Metrics | None:
+        """Stop copying samples; the window so far, if one was open."""
+        window, self.window = self.window, None
+        for series in self.series.values():
+            _link(series, None)
+        return window
+
+    def empty_like(self) -> Metrics:
+        """A Metrics with an empty twin of every series: a counter never incremented counts 0, not "no data"."""
+        empty = Metrics()
+        for key, series in self.series.items():
+            empty._twin(key, series)
+        return empty
+
+    def _twin(self, key: tuple[str, Tags], series: Series) -> Series:
+        twin: Series = TrendSeries() if isinstance(series, TrendSeries) else type(series)()
+        self.series[key] = twin
+        return twin
 
     def trend(self, name: str, tags: Tags = (), *, track_interval: bool = False) -> TrendSeries:
         found = self._get(name, tags, TrendSeries, track_interval=track_interval)
@@ -299,6 +355,18 @@ class Metrics:
             if n == name:
                 return _TYPES[type(s)]
         return None
+
+
+def _link(series: Series, twin: Series | None) -> None:
+    """Send ``series``' samples on to ``twin`` as well (None: to no window)."""
+    if isinstance(series, TrendSeries):
+        series.window = twin if isinstance(twin, TrendSeries) else None
+    elif isinstance(series, RateSeries):
+        series.window = twin if isinstance(twin, RateSeries) else None
+    elif isinstance(series, CounterSeries):
+        series.window = twin if isinstance(twin, CounterSeries) else None
+    else:
+        series.window = twin if isinstance(twin, GaugeSeries) else None
 
 
 _TYPES: dict[type, MetricType] = {

@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from mcpgate.breakpoint import GRACE as BREAKPOINT_GRACE
+from mcpgate.breakpoint import SCENARIO as BREAKPOINT_SCENARIO
+from mcpgate.breakpoint import BreakpointPlan, plan_breakpoint, vus_steps
 from mcpgate.config.assemble import Assembled
 from mcpgate.config.models import (
     Config,
@@ -29,6 +32,7 @@ from mcpgate.config.models import (
     Scenario,
     TargetConfig,
 )
+from mcpgate.config.profiles import BREAKPOINT
 from mcpgate.durations import format_duration
 from mcpgate.engine.schedule import ArrivalSchedule, Stage, max_vus, ramping_vus_steps, total_duration
 from mcpgate.errors import UsageError, field_name
@@ -54,12 +58,15 @@ class ScenarioPlan:
     graceful_ramp_down: float = 0.0
     schedule: ArrivalSchedule | None = None  # open model
     pre_allocated: int = 0
+    label: str = ""  # how to describe it, when its executor's own words would not say what it is
 
     @property
     def end(self) -> float:
         return self.start_time + self.duration
 
     def describe(self) -> str:
+        if self.label:
+            return self.label
         when = f", from {format_duration(self.start_time)}" if self.start_time else ""
         length = format_duration(self.duration)
         vus = f"{self.max_vus} VU" + ("" if self.max_vus == 1 else "s")
@@ -83,6 +90,7 @@ class Plan:
     profile: str | None
     digest: str
     notes: tuple[str, ...] = field(default=())
+    breakpoint: BreakpointPlan | None = None  # the breakpoint search, when that is the profile
 
     @property
     def duration(self) -> float:
@@ -119,11 +127,21 @@ def build_plan(assembled: Assembled) -> Plan:
     except UsageError as exc:
         raise _located(assembled, exc.field, exc.message) from None
     scenarios: list[ScenarioPlan] = []
+    search: BreakpointPlan | None = None
+    if assembled.profile == BREAKPOINT:
+        try:
+            search = plan_breakpoint(config.breakpoint)
+        except ArithmeticError:  # rates and step durations each finite, yet too many iterations for a float
+            raise _located(assembled, "breakpoint", "too many iterations to schedule", ("breakpoint",)) from None
+        scenarios.append(breakpoint_scenario(search))
     for name, s in config.scenarios.items():
         try:
             scenarios.append(scenario_plan(name, s))
         except ValueError as exc:
             raise _located(assembled, f"scenarios.{field_name(name)}", str(exc), ("scenarios", name)) from None
+        except ArithmeticError:  # rates and durations each finite, yet too many iterations for a float
+            where = f"scenarios.{field_name(name)}"
+            raise _located(assembled, where, "too many iterations to schedule", ("scenarios", name)) from None
     names = {s.name for s in scenarios}
     thresholds: list[Threshold] = []
     for metric, items in config.thresholds.items():
@@ -167,6 +185,7 @@ def build_plan(assembled: Assembled) -> Plan:
         profile=assembled.profile,
         digest=digest(config),
         notes=assembled.notes,
+        breakpoint=search,
     )
 
 
@@ -295,6 +314,33 @@ def scenario_plan(name: str, s: Scenario) -> ScenarioPlan:
     )
 
 
+def breakpoint_scenario(search: BreakpointPlan) -> ScenarioPlan:
+    """The one scenario that climbs the search's ladder; the engine stops it at the first step that breaks."""
+    if search.schedule is not None:
+        return ScenarioPlan(
+            BREAKPOINT_SCENARIO,
+            "ramping-arrival-rate",
+            0.0,
+            search.duration,
+            BREAKPOINT_GRACE,
+            search.max_vus,
+            schedule=search.schedule,
+            pre_allocated=search.pre_allocated_vus,
+            label=search.describe(),
+        )
+    return ScenarioPlan(
+        BREAKPOINT_SCENARIO,
+        "ramping-vus",
+        0.0,
+        search.duration,
+        BREAKPOINT_GRACE,
+        search.max_vus,
+        steps=vus_steps(search),
+        graceful_ramp_down=BREAKPOINT_GRACE,
+        label=search.describe(),
+    )
+
+
 def digest(config: Config) -> str:
     """A fingerprint of what was run, with secrets masked so it can be published."""
     data = config.model_dump(mode="json")
@@ -323,4 +369,14 @@ def production_guard(plan: Plan, allow: bool) -> None:
             "environment",
             f"production: this run ({shape}) is above smoke level ({limit}); "
             "use the smoke profile or smoke-only, or set allow-production-load",
+        )
+
+
+def shard_guard(plan: Plan, sharded: bool, field: str) -> None:
+    """A breakpoint search stops at the first step that breaks; split over machines, each would stop at its own."""
+    if sharded and plan.breakpoint is not None:
+        raise UsageError(
+            field,
+            "a breakpoint search runs on one machine (each shard would stop at its own breaking step); "
+            "--workers spreads it over the machine's cores",
         )

@@ -123,8 +123,8 @@ class Recorder:
             h.duration.add(ms)
             h.reqs.add()
             h.failed.add(status is None or status >= 400 or outcome.kind in _NO_RESPONSE)
-            self._sent.value += step.sent
-            self._received.value += step.received
+            self._sent.add(step.sent)
+            self._received.add(step.received)
             if step.retried:
                 return  # recovered: the retry that follows is the call's real outcome
             if h.method_trend is not None:

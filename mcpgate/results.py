@@ -10,14 +10,16 @@ server or the config passes through the run's redactor first.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from mcpgate.breakpoint import BreakpointPlan, StepResult, conclude
 from mcpgate.catalog import BUILTIN, MetricType
+from mcpgate.durations import format_duration
 from mcpgate.metrics import (
     CounterSeries,
     GaugeSeries,
@@ -272,6 +274,93 @@ class Drift(_Model):
     reason: str = ""  # the failure, when it drifted past the limit
 
 
+class BreakpointFailure(_Model):
+    kind: str  # "threshold", "errors", "dropped" or "idle"
+    what: str
+    value: float | None = None
+    limit: float | None = None
+    text: str
+
+
+class BreakpointStep(_Model):
+    """One step of a breakpoint search, judged on its own samples."""
+
+    step: int  # 1-based
+    level: float  # iterations/s, or VUs
+    start_s: float
+    duration_s: float  # the window judged
+    held: bool
+    partial: bool = False  # cut short: an abort_on_fail threshold failed on the step so far
+    iterations: int
+    throughput: float  # iterations completed per second
+    requests: int
+    rps: float
+    p95_http_ms: float | None = None
+    p95_tool_ms: float | None = None
+    error_rate: float | None = None  # MCP steps not ok
+    failed_rate: float | None = None  # http_req_failed
+    dropped: int = 0
+    scheduled: int | None = None  # arrival: iterations the schedule started in the step
+    vus: int | None = None  # the most VUs active at a timeline point in the step
+    failures: list[BreakpointFailure] = Field(default_factory=list)
+    thresholds: list[ThresholdResult] = Field(default_factory=list)
+
+
+class BreakpointResult(_Model):
+    """The breakpoint search: the steps as judged, and where the server broke."""
+
+    executor: Literal["arrival", "vus"]
+    unit: str  # "iterations/s" or "VUs"
+    start: float
+    step: float
+    max: float
+    step_duration_s: float
+    max_error_rate: float
+    max_dropped_rate: float = 0.0
+    max_vus: int = 0
+    levels: list[float]
+    breaking_point: float | None = None  # the level of the last step that held (None: none held)
+    breaking_step: int | None = None  # that step (1-based)
+    broken_step: int | None = None  # the first step that did not hold
+    rate: float | None = None  # iterations/s at the breaking point: the level (arrival) or as measured (vus)
+    found: bool = False  # a step broke after one held
+    complete: bool = False  # a step broke, or every level held
+    headline: str = ""  # "120 iterations/s", "not reached up to 200 iterations/s", "below 10 iterations/s"
+    reason: str = ""
+    min_breaking_point: float | None = None
+    gate_ok: bool | None = None
+    steps: list[BreakpointStep] = Field(default_factory=list)
+
+    def show(self, level: float, *, short: bool = False) -> str:
+        """``120 iterations/s`` (``120/s`` short), ``40 VUs``, ``1 VU``."""
+        if self.executor == "arrival":
+            return f"{level:g}/s" if short else f"{level:g} iterations/s"
+        return f"{level:g} VU" + ("" if level == 1 else "s")
+
+    def ladder(self) -> str:
+        """``arrival rate 10 to 200 iterations/s, +10 every 30s (20 steps)``."""
+        kind = "arrival rate" if self.executor == "arrival" else "VUs"
+        top = self.levels[-1] if self.levels else self.max
+        steps = len(self.levels)
+        climb = f", +{self.step:g} every {format_duration(self.step_duration_s)}" if steps > 1 else ""
+        return f"{kind} {self.start:g} to {self.show(top)}{climb} ({steps} step{'s' if steps != 1 else ''})"
+
+    def limits(self) -> str:
+        """What breaks a step besides the thresholds."""
+        text = f"failed requests or MCP steps above {_percent(self.max_error_rate)}"
+        if self.executor == "arrival":
+            dropped = "any" if self.max_dropped_rate == 0 else f"more than {_percent(self.max_dropped_rate)}"
+            text += f", {dropped} dropped iterations (up to {self.max_vus:,} VUs)"
+        return text
+
+    def row(self, number: int | None) -> BreakpointStep | None:
+        return next((s for s in self.steps if s.step == number), None)
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:g}%"
+
+
 class Results(_Model):
     schema_id: str = Field(SCHEMA, alias="schema")
     run: RunInfo
@@ -287,6 +376,7 @@ class Results(_Model):
     baseline: BaselineComparison | None = None
     drift: Drift | None = None
     series: list[SeriesEntry] = Field(default_factory=list)
+    breakpoint: BreakpointResult | None = None
 
     @property
     def passed(self) -> bool:
@@ -467,6 +557,70 @@ def threshold_results(verdicts: Iterable[Verdict], aborted_by: Verdict | None) -
         )
         for v in verdicts
     ]
+
+
+def breakpoint_section(
+    plan: BreakpointPlan, steps: Sequence[StepResult], timeline: Timeline | None, redact: Redactor
+) -> BreakpointResult:
+    """The search as judged: every step's figures, and where the server broke."""
+    conclusion = conclude(plan, steps)
+    points = timeline.points if timeline is not None else []
+    rows = []
+    for step in steps:
+        end = step.start + step.seconds
+        active = [p.vus for p in points if step.start < p.t <= end + 1e-6]
+        rows.append(
+            BreakpointStep(
+                step=step.index + 1,
+                level=step.level,
+                start_s=round(step.start, 3),
+                duration_s=round(step.seconds, 3),
+                held=step.held,
+                partial=step.partial,
+                iterations=step.iterations,
+                throughput=round(step.throughput, 3),
+                requests=step.requests,
+                rps=round(step.rps, 3),
+                p95_http_ms=step.p95_http,
+                p95_tool_ms=step.p95_tool,
+                error_rate=step.error_rate,
+                failed_rate=step.failed_rate,
+                dropped=step.dropped,
+                scheduled=step.scheduled,
+                vus=max(active) if active else None,
+                failures=[
+                    BreakpointFailure(
+                        kind=f.kind, what=redact(f.what), value=f.observed, limit=f.limit, text=redact(f.text)
+                    )
+                    for f in step.failures
+                ],
+                thresholds=threshold_results(step.verdicts, None),
+            )
+        )
+    held, broke = conclusion.held, conclusion.broke
+    return BreakpointResult(
+        executor="vus" if plan.executor == "vus" else "arrival",
+        unit=plan.unit,
+        start=plan.start,
+        step=plan.step,
+        max=plan.max,
+        step_duration_s=plan.step_duration,
+        max_error_rate=plan.max_error_rate,
+        max_dropped_rate=plan.max_dropped_rate,
+        max_vus=plan.max_vus,
+        levels=list(plan.levels),
+        breaking_point=held.level if held is not None else None,
+        breaking_step=held.index + 1 if held is not None else None,
+        broken_step=broke.index + 1 if broke is not None else None,
+        rate=conclusion.rate(plan),
+        found=conclusion.found,
+        complete=conclusion.complete,
+        headline=conclusion.headline,
+        reason=redact(conclusion.reason),
+        min_breaking_point=plan.min_breaking_point,
+        gate_ok=conclusion.gate_ok,
+        steps=rows,
+    )
 
 
 def timeseries(timeline: Timeline, interval: float) -> Timeseries:

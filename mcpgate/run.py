@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mcpgate import __version__, exitcodes
+from mcpgate.breakpoint import BreakpointPlan, Conclusion, StepResult, conclude, step_interval
 from mcpgate.catalog import BUILTIN
 from mcpgate.compare import DEFAULT_MAX_REGRESSION, compare
 from mcpgate.drift import DEFAULT_MAX_DRIFT, steady_load, with_drift
@@ -34,7 +35,7 @@ from mcpgate.probe import step_dict
 from mcpgate.protocol import wire
 from mcpgate.protocol.http import make_http
 from mcpgate.recorder import ErrorLog
-from mcpgate.report.console import render_summary
+from mcpgate.report.console import render_summary, step_line
 from mcpgate.report.format import observed
 from mcpgate.report.junit import render_junit
 from mcpgate.report.markdown import render_markdown
@@ -43,12 +44,14 @@ from mcpgate.results import (
     PHASE_ORDER,
     BaselineComparison,
     BaselineDelta,
+    BreakpointResult,
     Results,
     RunInfo,
     ScenarioInfo,
     ShardInfo,
     Status,
     TargetInfo,
+    breakpoint_section,
     error_classes,
     latency_table,
     metric_entries,
@@ -96,6 +99,10 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
     metrics = Metrics()
     errors = ErrorLog()
     interval = options.interval or default_interval(plan.duration)
+    notes: list[str] = []
+    if plan.breakpoint is not None:
+        interval, note = step_interval(plan.breakpoint, interval, given=options.interval is not None)
+        notes.extend(note)
     engine: Engine | None = None
     outcome: EngineOutcome | None = None
     crash: Exception | None = None
@@ -122,10 +129,21 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
                     raise
                 pre = Preflight(False, exitcodes.INTERRUPTED, "interrupted during the preflight session")
             if pre.ok and not signals.count:
-                engine = _engine(
-                    plan, pre, http, metrics=metrics, errors=errors, interval=interval, workers=workers, shard=shard
-                )
                 progress = Progress(err) if options.progress else None
+                on_step = None
+                if progress is not None and plan.breakpoint is not None:
+                    on_step = _step_lines(plan.breakpoint, progress)
+                engine = _engine(
+                    plan,
+                    pre,
+                    http,
+                    metrics=metrics,
+                    errors=errors,
+                    interval=interval,
+                    workers=workers,
+                    shard=shard,
+                    on_step=on_step,
+                )
                 if progress is not None and options.start_at is not None:
                     progress.show(_waiting_line(options))
                 watcher = asyncio.create_task(_report_progress(engine, plan, progress)) if progress else None
@@ -148,7 +166,11 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
     # shard with no part of any scenario has no load of its own to judge (the merge judges the run).
     loaded = outcome is not None and outcome.started and share > 0
     verdicts = evaluate_all(plan.thresholds, metrics.observe) if loaded else []
-    status, code, reason = _verdict(pre, outcome, verdicts, signals.count > 0, crash)
+    conclusion = None
+    if plan.breakpoint is not None and outcome is not None and outcome.steps:
+        conclusion = conclude(plan.breakpoint, outcome.steps)
+        verdicts = list(_shown_step(conclusion).verdicts)  # each step was judged alone: show the one that tells
+    status, code, reason = _verdict(pre, outcome, verdicts, signals.count > 0, crash, search=conclusion)
     results = _results(
         plan,
         pre=pre,
@@ -165,10 +187,11 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
         workers=workers if engine is not None else 1,
         shard=options.shard,
         start_at=options.start_at,
+        notes=notes,
     )
     if options.baseline is not None and outcome is not None:
         results = with_baseline(results, options.baseline, options.max_regression)
-    if outcome is not None:
+    if outcome is not None and plan.breakpoint is None:  # a search's load climbs: drift means nothing there
         steady = steady_load(plan.config.scenarios)
         results = with_drift(results, steady, max_drift=options.max_drift, window=options.drift_window)
     deliver(results, options, out, err)
@@ -186,6 +209,7 @@ def _engine(
     interval: float,
     workers: int,
     shard: Shard = WHOLE,
+    on_step: Callable[[StepResult], None] | None = None,
 ) -> Engine:
     """The engine for this run (or this shard's part of it): its VUs in this process, or over worker processes."""
     assert pre.target is not None
@@ -193,7 +217,7 @@ def _engine(
     if workers > 1:
         within = shard if shard != WHOLE else None
         fleet = Fleet(plan, pre.target, pre.offered, count=workers, interval=interval, within=within)
-        return Engine(plan, None, metrics, errors, interval=interval, fleet=fleet)
+        return Engine(plan, None, metrics, errors, interval=interval, fleet=fleet, on_step=on_step)
     config = plan.config
     flow = Flow(
         http,
@@ -202,7 +226,23 @@ def _engine(
         tools_list=config.flow.tools_list,
         calls_per_session=config.flow.calls_per_session,
     )
-    return Engine(plan, flow, metrics, errors, interval=interval, shard=shard)
+    return Engine(plan, flow, metrics, errors, interval=interval, shard=shard, on_step=on_step)
+
+
+def _step_lines(search: BreakpointPlan, progress: Progress) -> Callable[[StepResult], None]:
+    """A line for each step of a breakpoint search as it is judged."""
+
+    def show(step: StepResult) -> None:
+        progress.note(step_line(search, step))
+
+    return show
+
+
+def _shown_step(search: Conclusion) -> StepResult:
+    """The step whose thresholds a search reports: its breaking point, or the first step when none held."""
+    shown = search.held or search.broke
+    assert shown is not None, "a search with judged steps has held or broken one"
+    return shown
 
 
 def with_baseline(results: Results, baseline: Results, max_regression: float) -> Results:
@@ -269,6 +309,8 @@ def _verdict(
     verdicts: list[Verdict],
     interrupted: bool,
     crash: Exception | None,
+    *,
+    search: Conclusion | None = None,
 ) -> tuple[Status, int, str]:
     if crash is not None:
         why = f"internal error: {type(crash).__name__}: {crash} (please report it)"
@@ -280,6 +322,10 @@ def _verdict(
         return "not_started", pre.exit_code, pre.reason
     if outcome.aborted_by is not None:
         return "aborted", exitcodes.THRESHOLDS_FAILED, f"{_said(outcome.aborted_by)}, so the run was stopped"
+    if search is not None:  # finding the breaking point is the job: only no step held, or a capacity gate, fails it
+        if (search.broke is not None and search.held is None) or search.gate_ok is False:
+            return "failed", exitcodes.THRESHOLDS_FAILED, search.reason
+        return "passed", exitcodes.OK, search.reason
     failed = [v for v in verdicts if not v.ok]
     if failed:
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
@@ -312,12 +358,13 @@ def _results(
     workers: int,
     shard: Shard | None = None,
     start_at: float | None = None,
+    notes: list[str] | None = None,
 ) -> Results:
     redact = plan.redact
     identity = pre.identity
     extra = [(t.key.name, t.key.tags) for t in plan.thresholds]
     lag = outcome.lag if outcome is not None else 0.0
-    notes = [*plan.notes, *pre.notes, *_shard_notes(plan, shard, start_at, lag)]
+    notes = [*plan.notes, *pre.notes, *_shard_notes(plan, shard, start_at, lag), *(notes or [])]
     return Results(
         run=RunInfo(
             status=status,
@@ -369,6 +416,7 @@ def _results(
         preflight=[step_dict(s, redact) for s in pre.steps],
         timeseries=timeseries(engine.timeline, interval) if engine is not None else None,
         series=series_entries(metrics),
+        breakpoint=_search(plan, outcome, engine),
     )
 
 
@@ -404,6 +452,12 @@ def _waiting_line(options: RunOptions) -> str:
     who = f"shard {options.shard.index}/{options.shard.count}: " if options.shard is not None else ""
     left = format_duration(round(max(0.0, options.start_at - time.time())))
     return f"{who}the preflight passed; the load starts at {iso(options.start_at)} (in {left})"
+
+
+def _search(plan: Plan, outcome: EngineOutcome | None, engine: Engine | None) -> BreakpointResult | None:
+    if plan.breakpoint is None or outcome is None or outcome.steps is None:
+        return None
+    return breakpoint_section(plan.breakpoint, outcome.steps, engine.timeline if engine else None, plan.redact)
 
 
 async def _report_progress(engine: Engine, plan: Plan, progress: Progress) -> None:

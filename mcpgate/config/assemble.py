@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from mcpgate.config.loader import LineMap, load_yaml, validate_config
-from mcpgate.config.models import Config
-from mcpgate.config.profiles import PROFILES, profile, scale_duration, scale_vus
-from mcpgate.durations import parse_duration
+from mcpgate.config.models import MIN_STEP_SECONDS, BreakpointConfig, Config
+from mcpgate.config.profiles import BREAKPOINT, PROFILES, profile, scale_duration, scale_vus
+from mcpgate.durations import format_duration, parse_duration
 from mcpgate.errors import UsageError
 from mcpgate.thresholds import merge_cli
 
@@ -35,6 +37,8 @@ class Overrides:
     seed: int | None = None
     env_token: str | None = None  # MCPGATE_BEARER_TOKEN: used when neither the flags nor the config give one
     tools: tuple[dict[str, Any], ...] | None = None  # replaces flow.tools (the action's `tools` input)
+    min_breaking_point: float | None = None  # --min-breaking-point: breakpoint.min_breaking_point
+    breakpoint: dict[str, Any] | None = None  # keys of the breakpoint section (the action's `breakpoint` input)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ def assemble(path: Path | None, flags: Overrides) -> Assembled:
             flow_data["tools"] = [dict(tool) for tool in flags.tools]
 
     chosen = flags.profile
+    if chosen is None:
+        chosen = _file_profile(data, lines, source)
     if chosen is None and not data.get("scenarios"):
         chosen = DEFAULT_PROFILE
         notes.append(f"no scenarios configured: running the {DEFAULT_PROFILE} profile")
@@ -95,6 +101,13 @@ def assemble(path: Path | None, flags: Overrides) -> Assembled:
         if not data.get("thresholds"):
             data["thresholds"] = pieces["thresholds"]  # --threshold adds to these, or replaces per metric
             notes.append(f"the {chosen} profile's thresholds apply (the config sets none)")
+
+    if chosen == BREAKPOINT:
+        _breakpoint_overrides(data, flags)
+    elif flags.min_breaking_point is not None:
+        raise UsageError("--min-breaking-point", "only applies to the breakpoint profile (--profile breakpoint)")
+    elif flags.breakpoint:
+        raise UsageError("breakpoint", "only applies to the breakpoint profile (profile: breakpoint)")
 
     unscalable: UsageError | None = None
     scenarios = data.get("scenarios")
@@ -111,7 +124,71 @@ def assemble(path: Path | None, flags: Overrides) -> Assembled:
     config = validate_config(data, lines, source)
     if unscalable is not None:
         raise unscalable
+    if chosen == BREAKPOINT:
+        config = config.model_copy(update={"breakpoint": _breakpoint_flags(config.breakpoint, flags)})
     return Assembled(config, source, base_dir, chosen, tuple(notes), file_lines)
+
+
+def _file_profile(data: dict[str, Any], lines: LineMap, source: str) -> str | None:
+    """The config file's own ``profile:``; a profile brings its scenarios, so the file cannot have both."""
+    chosen = data.get("profile")
+    if chosen is None:
+        return None
+    where = f"{source}:{lines.get(('profile',), 1)}"
+    if chosen not in PROFILES:
+        raise UsageError(where, f"profile: unknown profile {chosen!r} (choose from {', '.join(PROFILES)})")
+    if data.get("scenarios"):
+        raise UsageError(where, "profile: the file has scenarios too; a profile brings its own, so keep one")
+    return str(chosen)
+
+
+def _breakpoint_overrides(data: dict[str, Any], flags: Overrides) -> None:
+    """The action's ``breakpoint`` keys and --min-breaking-point, over the file's section."""
+    section = data.get("breakpoint")
+    if section is None:
+        section = data["breakpoint"] = {}
+    if not isinstance(section, dict):
+        return  # validation names the mistake at its line
+    section.update(flags.breakpoint or {})
+    if flags.min_breaking_point is not None:
+        section["min_breaking_point"] = flags.min_breaking_point
+
+
+def _breakpoint_flags(bp: BreakpointConfig, flags: Overrides) -> BreakpointConfig:
+    """--vus and --duration for a search: the VUs (the top step, or the cap on VUs serving a rate), the total time.
+
+    --vus N with executor: vus climbs to N VUs; with executor: arrival it caps the VUs that serve
+    the rate, as for any arrival-rate scenario. --duration D shares D out among the steps.
+    """
+    if flags.vus is None and flags.duration is None:
+        return bp
+    fields = {name: getattr(bp, name) for name in bp.model_fields_set}
+    if flags.vus is not None:
+        if bp.executor == "vus":
+            if flags.vus < bp.start:
+                start = f"breakpoint.start ({bp.start:g})"
+                raise UsageError("--vus", f"{flags.vus} is below {start}: the search climbs from there to --vus")
+            if bp.min_breaking_point is not None and flags.vus < bp.min_breaking_point:
+                limit = f"{bp.min_breaking_point:g}"
+                raise UsageError("--vus", f"{flags.vus} is below the minimum breaking point ({limit}): it cannot pass")
+            fields["max"] = float(flags.vus)
+        else:
+            fields["max_vus"] = flags.vus
+            if bp.pre_allocated_vus is not None and bp.pre_allocated_vus > flags.vus:
+                fields["pre_allocated_vus"] = flags.vus
+    if flags.duration is not None:
+        steps = len(bp.model_copy(update={"max": fields.get("max", bp.max)}).levels())
+        seconds = flags.duration / steps
+        if seconds < MIN_STEP_SECONDS:
+            need = f"at least {format_duration(steps * MIN_STEP_SECONDS)} ({MIN_STEP_SECONDS:g}s each)"
+            raise UsageError("--duration", f"the search's {steps} steps need {need}")
+        fields["step_duration"] = seconds
+    try:
+        return BreakpointConfig.model_validate(fields)
+    except pydantic.ValidationError as exc:
+        flag = "--duration" if flags.vus is None else "--vus"
+        message = str(exc.errors()[0].get("msg", exc)).removeprefix("Value error, ")
+        raise UsageError(flag, message) from None
 
 
 def _scale(scenarios: dict[str, Any], flags: Overrides) -> UsageError | None:

@@ -12,7 +12,8 @@ import copy
 import math
 from typing import Any
 
-PROFILES = ("smoke", "load", "spike", "soak")
+PROFILES = ("smoke", "load", "spike", "soak", "breakpoint")
+BREAKPOINT = "breakpoint"  # its one scenario is built from the config's breakpoint section (see breakpoint.py)
 
 _ERA_SPECIFIC = {"allow_no_data": True}
 
@@ -76,6 +77,16 @@ _DEFINITIONS: dict[str, dict[str, Any]] = {
         "thresholds": {
             "mcp_tool_duration": ["p(95)<3000"],
             "http_req_failed": ["rate<0.01"],
+        },
+    },
+    # Judged on each step alone; failed requests and MCP steps are held to breakpoint.max_error_rate.
+    BREAKPOINT: {
+        "scenarios": {},
+        "think_time": "0.5s..2s",
+        "thresholds": {
+            "mcp_tool_duration": ["p(95)<3000"],
+            "mcp_init_duration": [{"threshold": "p(95)<1000", **_ERA_SPECIFIC}],
+            "mcp_discover_duration": [{"threshold": "p(95)<1000", **_ERA_SPECIFIC}],
         },
     },
 }

@@ -7,6 +7,10 @@ the workers' reports are merged into it exactly (delta.py), the timeline is
 ticked once every worker has reported up to an interval's end, and the engine's
 abort checks and progress lines read it as they would in a single process.
 
+A breakpoint search also gets each report into the metrics of the step it
+falls in (steps.py), and judges a step once every running worker has
+reported to its end.
+
 A worker that crashes or is killed costs the run that worker's last report at
 most; the run goes on with the others, and the loss is counted as an
 internal error with a sample that says which worker and how.
@@ -28,6 +32,7 @@ from mcpgate.engine import ipc
 from mcpgate.engine.control import Control
 from mcpgate.engine.delta import absorb
 from mcpgate.engine.shard import Shard
+from mcpgate.engine.steps import FleetSteps
 from mcpgate.engine.worker import WorkerSpec
 from mcpgate.plan import Plan
 from mcpgate.protocol.session import Target, ToolInfo
@@ -81,6 +86,7 @@ class Fleet:
         self.period = interval / self.per_interval
         self.workers: list[_Worker] = []
         self._control: Control | None = None
+        self._steps: FleetSteps | None = None
 
     async def start(self, control: Control) -> None:
         """Start every worker and wait until each is ready (or the run is stopped meanwhile)."""
@@ -148,6 +154,8 @@ class Fleet:
         if not self.workers:
             return
         loop = asyncio.get_running_loop()
+        if engine.search is not None:
+            self._steps = FleetSteps(engine.search, engine.metrics, self.period)
         start = time.monotonic() + (started - loop.time())
         for worker in self.workers:
             ipc.write_message(worker.writer, {"t": "go", "start": start})
@@ -157,6 +165,8 @@ class Fleet:
             async with asyncio.TaskGroup() as group:
                 for worker in self.workers:
                     group.create_task(self._follow(engine, worker))
+            if self._steps is not None:
+                self._steps.finish()
         finally:
             await self.close()
 
@@ -172,6 +182,9 @@ class Fleet:
             kind = message.get("t")
             if kind in ("report", "done"):
                 absorb(engine.metrics, engine.errors, message["delta"])
+                if self._steps is not None:  # "done" holds what came after the worker's last report
+                    report = int(message["n"]) if kind == "report" else worker.reported + 1
+                    self._steps.absorb(report, message["delta"])
                 worker.active = int(message.get("active", 0))
                 worker.allocated = int(message.get("allocated", 0))
                 if kind == "report":
@@ -205,6 +218,8 @@ class Fleet:
         running = [w.reported for w in self.workers if not w.finished]
         if not running:
             return
+        if self._steps is not None:
+            self._steps.advance(min(running))
         through = min(running) // self.per_interval  # whole intervals every worker has reported
         while len(engine.timeline.points) < through:
             engine.tick((len(engine.timeline.points) + 1) * self.interval)

@@ -7,6 +7,8 @@ every two seconds the thresholds marked abort_on_fail are evaluated on the live
 metrics, and the first that fails (after its delay_abort_eval) stops the run.
 With a start time (``--start-at``), the workers are started first, then the
 run waits for that instant, which becomes its t = 0.
+A breakpoint search judges each step on its own samples instead (steps.py),
+and stops the run at the first step that breaks.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mcpgate.breakpoint import StepResult
 from mcpgate.engine.arrival import run_arrival
 from mcpgate.engine.control import WAKE_EVERY, Control, ScenarioContext, sleep_until
 from mcpgate.engine.looping import run_looping
 from mcpgate.engine.shard import WHOLE, Shard
+from mcpgate.engine.steps import LocalSteps, StepSearch
 from mcpgate.flow import Flow
 from mcpgate.metrics import Metrics
 from mcpgate.plan import Plan, ScenarioPlan
@@ -48,6 +53,7 @@ class EngineOutcome:
     interrupted_iterations: int
     started: bool = True  # False: stopped while it waited for its start time, before any load
     lag: float = 0.0  # seconds the load started after its start time (it had passed already)
+    steps: tuple[StepResult, ...] | None = None  # a breakpoint search's steps, as judged
 
 
 class Engine:
@@ -63,6 +69,7 @@ class Engine:
         interval: float,
         fleet: Fleet | None = None,
         shard: Shard = WHOLE,
+        on_step: Callable[[StepResult], None] | None = None,
     ) -> None:
         if flow is None and fleet is None:
             raise ValueError("an engine runs its scenarios with a flow here, or with a fleet of workers")
@@ -80,6 +87,11 @@ class Engine:
         self._interrupted = False
         self._started = 0.0
         self._scenarios: list[asyncio.Task[None]] = []
+        self.search: StepSearch | None = None
+        if plan.breakpoint is not None:
+            self.search = StepSearch(
+                plan.breakpoint, plan.thresholds, self.control, check_every=ABORT_CHECK_EVERY, on_step=on_step
+            )
 
     def elapsed(self) -> float:
         return asyncio.get_running_loop().time() - self._started if self._started else 0.0
@@ -109,6 +121,10 @@ class Engine:
                 return EngineOutcome(0.0, None, self._interrupted, 0, started=False)
             self._started, lag = began
         helpers: list[asyncio.Task[None]] = []
+        local_steps: LocalSteps | None = None
+        if self.search is not None and fleet is None:
+            local_steps = LocalSteps(self.search, self.metrics, self._started)  # before the first sample
+            helpers.append(asyncio.create_task(local_steps.watch()))
         if fleet is not None:
             self._scenarios = [asyncio.create_task(fleet.drive(self, self._started))]
         else:
@@ -124,7 +140,8 @@ class Engine:
             )
             self._scenarios = [asyncio.create_task(work)]
             helpers.append(asyncio.create_task(self._ticker()))  # a fleet ticks as its reports come in
-        helpers.append(asyncio.create_task(self._watch_thresholds()))
+        if self.search is None:  # a search checks abort_on_fail on each step instead
+            helpers.append(asyncio.create_task(self._watch_thresholds()))
         try:
             await asyncio.gather(*self._scenarios)
         except asyncio.CancelledError:
@@ -140,8 +157,12 @@ class Engine:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         elapsed = self.elapsed()
+        if local_steps is not None:
+            local_steps.finish(loop.time())
         self.tick(elapsed)
-        return EngineOutcome(elapsed, self._aborted_by, self._interrupted, self.control.interrupted_iterations, lag=lag)
+        steps = tuple(self.search.steps) if self.search is not None else None
+        interrupted = self.control.interrupted_iterations
+        return EngineOutcome(elapsed, self._aborted_by, self._interrupted, interrupted, lag=lag, steps=steps)
 
     async def _wait_for(self, start_at: float) -> tuple[float, float] | None:
         """Sleep until the unix time ``start_at``: its loop time and the lag, or None if the run was stopped.

@@ -6,12 +6,15 @@ same text the run printed.
 
 from __future__ import annotations
 
+from mcpgate.breakpoint import BreakpointPlan, StepResult
 from mcpgate.catalog import BUILTIN
 from mcpgate.compare import Delta, table_lines
 from mcpgate.drift import render_text as render_drift
 from mcpgate.report.format import count, ms, observed, pct, size
-from mcpgate.results import Latency, Results, ThresholdResult
+from mcpgate.results import BreakpointResult, BreakpointStep, Latency, Results, ThresholdResult
 from mcpgate.thresholds import parse_metric_key
+
+MAX_STEP_ROWS = 40  # a longer search shows its last steps, nearest the break
 
 _VERDICT = {
     "passed": "PASSED",
@@ -43,11 +46,14 @@ def render_summary(results: Results) -> str:
     lines.extend(_shard_lines(results))
     for note in run.notes:
         lines.append(f"  note       {note}")
+    if results.breakpoint is not None:
+        lines.append("")
+        lines.extend(f"  {row}" if row else "" for row in _breakpoint(results.breakpoint))
     if results.thresholds:
         lines.append("")
         failed = sum(1 for t in results.thresholds if not t.ok)
         head = "all passed" if not failed else f"{failed} of {len(results.thresholds)} failed"
-        lines.append(f"  THRESHOLDS ({head})")
+        lines.append(f"  THRESHOLDS ({head}{_judged_at(results.breakpoint)})")
         width = max(len(t.metric) for t in results.thresholds)
         for t in results.thresholds:
             lines.append("    " + _threshold(t, width))
@@ -96,6 +102,83 @@ def _shard_lines(results: Results) -> list[str]:
             why = f": {r.reason}" if r.reason else ""
             lines.append(f"  {label:<10} {r.status.replace('_', ' ')} (exit {r.exit_code}){why}")
     return lines
+
+
+def step_line(plan: BreakpointPlan, step: StepResult) -> str:
+    """A breakpoint step as it is judged, for the progress output."""
+    head = f"breakpoint step {step.index + 1}/{len(plan.levels)}: {plan.show(step.level)}"
+    if not step.held:
+        return f"{head} broke: {step.failures[0].text}"
+    tools = f" (tools {ms(step.p95_tool)})" if step.p95_tool is not None else ""
+    return (
+        f"{head} held: {step.throughput:.1f} iterations/s, {step.rps:.1f} req/s, "
+        f"p95 {ms(step.p95_http)}{tools}, not ok {pct(step.error_rate)}"
+    )
+
+
+def _breakpoint(search: BreakpointResult) -> list[str]:
+    """The search: where it broke and why, then a row per step (the breaking point marked)."""
+    lines = [f"BREAKPOINT  {search.headline or 'no step was judged'}" + _which(search)]
+    held = search.row(search.breaking_step)
+    if held is not None:
+        lines.append(f"  held      {search.show(held.level)}: {_figures(held)}")
+    broken = search.row(search.broken_step)
+    if broken is not None:
+        lines.append(f"  broke at  {search.show(broken.level)}: {broken.failures[0].text}")
+        lines.extend(f"            {f.text}" for f in broken.failures[1:])
+    lines.append(f"  limits    the thresholds on each step alone; {search.limits()}")
+    if search.min_breaking_point is not None:
+        gate = {True: "passed", False: "FAILED", None: "not judged: the search did not end"}[search.gate_ok]
+        lines.append(f"  gate      at least {search.show(search.min_breaking_point)}: {gate}")
+    if not search.steps:
+        return lines
+    lines.append("")
+    shown = search.steps[-MAX_STEP_ROWS:]
+    if len(shown) < len(search.steps):
+        lines.append(f"    ({len(search.steps) - len(shown)} earlier steps held; the results file has them)")
+    width = max(len("level"), *(len(search.show(s.level, short=True)) for s in shown))
+    lines.append(
+        f"    {'step':>4}  {'level':<{width}}  {'it/s':>7}  {'req/s':>8}  {'p95':>8}  {'p95 tool':>8}  "
+        f"{'not ok':>7}  {'dropped':>7}"
+    )
+    lines.extend(_step_row(search, s, width) for s in shown)
+    return lines
+
+
+def _figures(s: BreakpointStep) -> str:
+    """A step's figures in a sentence: ``9.7 iterations/s, 29.7 req/s, p95 221ms (tools 232ms), not ok 0%``."""
+    tools = f" (tools {ms(s.p95_tool_ms)})" if s.p95_tool_ms is not None else ""
+    return (
+        f"{s.throughput:.1f} iterations/s, {s.rps:.1f} req/s, p95 {ms(s.p95_http_ms)}{tools}, "
+        f"not ok {pct(s.error_rate)}"
+    )
+
+
+def _step_row(search: BreakpointResult, s: BreakpointStep, width: int) -> str:
+    mark = "✓" if s.held else "✗"
+    level = search.show(s.level, short=True)
+    cut = " (cut short)" if s.partial else ""
+    point = "  ← breaking point" if s.step == search.breaking_step and search.found else ""
+    return (
+        f"  {mark} {s.step:>4}  {level:<{width}}  {s.throughput:>7.1f}  {s.rps:>8.1f}  {ms(s.p95_http_ms):>8}  "
+        f"{ms(s.p95_tool_ms):>8}  {pct(s.error_rate):>7}  {count(s.dropped):>7}{point}{cut}"
+    )
+
+
+def _which(search: BreakpointResult) -> str:
+    if search.breaking_step is None:
+        return ""
+    return f" (step {search.breaking_step} of {len(search.levels)})"
+
+
+def _judged_at(search: BreakpointResult | None) -> str:
+    """For a search: which step's verdicts the list shows (each step is judged alone)."""
+    if search is None:
+        return ""
+    step = search.row(search.breaking_step or search.broken_step)
+    if step is None:
+        return ""
+    return f"; judged on each step alone, shown for step {step.step}: {search.show(step.level)}"
 
 
 def _threshold(t: ThresholdResult, width: int) -> str:

@@ -2,7 +2,9 @@
 
 A pure function of ``Results``. One ``<testsuite name="mcpgate">``: test cases
 in class ``thresholds`` (named "METRIC EXPRESSION", failing with the measured
-value), in class ``checks`` (failing with "N of M failed"), and, when the run
+value), in class ``checks`` (failing with "N of M failed"), for a breakpoint
+search a case ``breakpoint`` (failing when no step held or the breaking point
+is below ``min_breaking_point``), and, when the run
 did not start, was interrupted or stopped on an internal error, a case ``run``
 with an ``<error>`` that gives the status and reason. When drift was judged,
 each of its measures is a case in class ``drift`` (failing when it drifted
@@ -99,6 +101,16 @@ def render_junit(results: Results) -> str:
                 skipped += 1
                 ET.SubElement(case, "skipped", message=xml_text(f"not judged: {row.note}"))
             ET.SubElement(case, "system-out").text = xml_text(shown)
+    search = results.breakpoint
+    if search is not None and search.complete:
+        tests += 1
+        gate = f" >= {search.show(search.min_breaking_point)}" if search.min_breaking_point is not None else ""
+        case = _case(suite, "breakpoint", f"breaking point{gate}")
+        if search.gate_ok is False or (search.breaking_point is None and search.broken_step is not None):
+            failures += 1
+            failure = ET.SubElement(case, "failure", message=xml_text(search.reason), type="breakpoint")
+            failure.text = xml_text(search.reason)
+        ET.SubElement(case, "system-out").text = xml_text(search.headline)
 
     if run.status in _RUN_ERRORS:
         tests += 1

@@ -10,7 +10,7 @@ Markdown does not render (mermaid is not confirmed to render in job summaries).
 A user's own template (``--summary-template``) renders in a sandbox with the
 context below; it may include the built-in parts as ``mcpgate/<name>.md.j2``
 (``verdict``, ``thresholds``, ``latency``, ``errors``, ``run``, ``timeline``,
-``summary``). Its output is held to ``max_bytes`` like the built-in one
+``summary``, ``breakpoint``). Its output is held to ``max_bytes`` like the built-in one
 (the context is trimmed the same way, the trim line appended). Undefined
 variables are errors. Strings from the server or the
 config are raw: pass them through the ``cell`` filter before they land in
@@ -65,6 +65,19 @@ Context variables (``summary_context``):
   ``metric``, ``stat``, ``first``, ``last`` (formatted), ``change`` (e.g.
   "+12.5%"), ``judged``, ``drifted``, ``note``); ``drift_omitted``: rows left
   out to fit the size limit.
+- ``breakpoint``: None, or the breakpoint search: ``headline`` ("120
+  iterations/s", "not reached up to 200 iterations/s"), ``found``,
+  ``complete``, ``reason``, ``ladder`` (the levels and timing), ``limits``
+  (what breaks a step besides the thresholds), ``held`` (None, or the
+  breaking point's step: ``step``, ``level``, ``throughput``, ``rps``,
+  ``p95``, ``p95_tool``, ``error_rate``), ``broke`` (None, or a dict with
+  ``step``, ``level`` and ``failures``, a list of one-line reasons),
+  ``gate`` (None, or a dict with ``minimum`` and ``ok``: True, False, or None
+  when the search did not end), ``shown`` (the step whose thresholds
+  ``thresholds`` shows), ``rows`` (the last ``MAX_TABLE_ROWS`` steps: dicts
+  with ``mark``, ``step``, ``level``, ``throughput``, ``rps``, ``p95``,
+  ``p95_tool`` (ms or None), ``error_rate``, ``dropped``, ``held``,
+  ``partial``, ``breaking``), and ``omitted`` (earlier steps left out).
 - ``results``: the ``Results`` model itself, untrimmed.
 """
 
@@ -285,7 +298,63 @@ def summary_context(results: Results) -> dict[str, Any]:
         "baseline": _baseline(results),
         "drift": _drift(results),
         "drift_omitted": 0,
+        "breakpoint": _breakpoint(results),
         "results": results,
+    }
+
+
+def _breakpoint(results: Results) -> dict[str, Any] | None:
+    """The breakpoint search: where it broke and why, and the steps nearest the break."""
+    search = results.breakpoint
+    if search is None:
+        return None
+    held = search.row(search.breaking_step)
+    broken = search.row(search.broken_step)
+    shown = search.row(search.breaking_step or search.broken_step)
+    rows = [
+        {
+            "mark": "✓" if s.held else "✗",
+            "step": s.step,
+            "level": search.show(s.level),
+            "throughput": s.throughput,
+            "rps": s.rps,
+            "p95": s.p95_http_ms,
+            "p95_tool": s.p95_tool_ms,
+            "error_rate": s.error_rate,
+            "dropped": s.dropped,
+            "held": s.held,
+            "partial": s.partial,
+            "breaking": search.found and s.step == search.breaking_step,
+        }
+        for s in search.steps[-MAX_TABLE_ROWS:]
+    ]
+    return {
+        "headline": search.headline or "no step was judged",
+        "found": search.found,
+        "complete": search.complete,
+        "reason": search.reason,
+        "ladder": search.ladder(),
+        "limits": search.limits(),
+        "held": None
+        if held is None
+        else {
+            "step": held.step,
+            "level": search.show(held.level),
+            "throughput": held.throughput,
+            "rps": held.rps,
+            "p95": held.p95_http_ms,
+            "p95_tool": held.p95_tool_ms,
+            "error_rate": held.error_rate,
+        },
+        "broke": None
+        if broken is None
+        else {"step": broken.step, "level": search.show(broken.level), "failures": [f.text for f in broken.failures]},
+        "gate": None
+        if search.min_breaking_point is None
+        else {"minimum": search.show(search.min_breaking_point), "ok": search.gate_ok},
+        "shown": None if shown is None else {"step": shown.step, "level": search.show(shown.level)},
+        "rows": rows,
+        "omitted": len(search.steps) - len(rows),
     }
 
 

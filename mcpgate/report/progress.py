@@ -51,6 +51,19 @@ class Progress:
         except OSError:
             self.broken = True  # a closed pipe or a full disk must not end the run
 
+    def note(self, line: str) -> None:
+        """A line that stays (a breakpoint step as it is judged), above the live line on a terminal."""
+        if self.broken:
+            return
+        try:
+            if self.live and self._width:
+                self.stream.write("\r" + " " * self._width + "\r")
+                self._width = 0
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except OSError:
+            self.broken = True
+
     def done(self) -> None:
         if self.live and self._width and not self.broken:
             self.stream.write("\r" + " " * self._width + "\r")

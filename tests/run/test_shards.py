@@ -435,6 +435,7 @@ async def test_a_shard_with_no_part_of_any_scenario_sends_nothing_and_judges_not
         (("--start-at", "2020-01-01T00:00:00Z"), "--start-at: 2020-01-01T00:00:00.000Z was "),
         (("--start-at", "2026-11-26T10:00:00"), "--start-at: 2026-11-26T10:00:00 has no zone"),
         (("--start-at", "soon"), "--start-at: expected an ISO 8601 time with a zone"),
+        (("--profile", "breakpoint", "--shard", "0/2"), "--shard: a breakpoint search runs on one machine"),
     ],
 )
 async def test_bad_scale_out_flags_are_one_line_before_any_traffic(flags: tuple[str, ...], message: str) -> None:
