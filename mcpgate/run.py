@@ -29,7 +29,7 @@ from mcpgate.plan import Plan
 from mcpgate.preflight import Preflight, preflight
 from mcpgate.probe import step_dict
 from mcpgate.protocol import wire
-from mcpgate.protocol.http import make_http
+from mcpgate.protocol.http import connection_limit, make_http
 from mcpgate.recorder import ErrorLog
 from mcpgate.report.console import render_summary
 from mcpgate.report.format import observed
@@ -91,7 +91,7 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
     outcome: EngineOutcome | None = None
     crash: Exception | None = None
     signals = _Signals()
-    limit = max(100, plan.max_vus * 2)
+    limit = connection_limit(plan.max_vus)
     workers = choose_workers(options.workers, plan.max_vus)
     async with make_http(plan.connect.settings, limit=limit) as http:
         checking = asyncio.create_task(preflight(http, plan))
@@ -164,13 +164,7 @@ def _engine(
         fleet = Fleet(plan, pre.target, pre.offered, count=workers, interval=interval)
         return Engine(plan, None, metrics, errors, interval=interval, fleet=fleet)
     config = plan.config
-    flow = Flow(
-        http,
-        pre.target,
-        pre.mix,
-        tools_list=config.flow.tools_list,
-        calls_per_session=config.flow.calls_per_session,
-    )
+    flow = Flow(http, pre.target, pre.mix, config.flow)
     return Engine(plan, flow, metrics, errors, interval=interval)
 
 

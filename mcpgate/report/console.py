@@ -9,6 +9,7 @@ from __future__ import annotations
 from mcpgate.catalog import BUILTIN
 from mcpgate.compare import Delta, table_lines
 from mcpgate.report.format import count, ms, observed, pct, size
+from mcpgate.report.streams import stream_summary
 from mcpgate.results import Latency, Results, ThresholdResult
 from mcpgate.thresholds import parse_metric_key
 
@@ -58,6 +59,13 @@ def render_summary(results: Results) -> str:
         lines.append("")
         lines.append("  TOOLS (tools/call)")
         lines.extend("    " + row for row in _table("tool", results.tools))
+    streams = stream_summary(results)
+    if streams is not None:
+        lines.append("")
+        lines.append("  STREAMS")
+        rows = streams.rows()
+        width = max(len(label) for label, _ in rows)
+        lines.extend(f"    {label:.<{width + 3}} {value}" for label, value in rows)
     if results.errors:
         lines.append("")
         lines.append("  ERRORS")
