@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import uuid
+import zlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -755,6 +756,19 @@ async def stream_held(s: FaultServer, r: web.Request) -> web.StreamResponse:
     return resp
 
 
+async def stream_gzip(s: FaultServer, r: web.Request) -> web.StreamResponse:
+    """A GET stream compressed with gzip, flushed event by event, as a compressing proxy sends it."""
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Content-Encoding": "gzip"})
+    await resp.prepare(r)
+    gz = zlib.compressobj(wbits=31)
+    note = {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "zipped"}}
+    for frame in (b": keepalive\n\n", sse_frame(note, eol="\n")):
+        await resp.write(gz.compress(frame) + gz.flush(zlib.Z_SYNC_FLUSH))
+        await s.stall(0.05)
+    await _hold_open(s, r, resp, keepalive=False)
+    return resp
+
+
 async def stream_refused(s: FaultServer, r: web.Request) -> web.StreamResponse:
     """A GET stream refused for load (not 405: the server does offer one, just not now)."""
     return web.Response(status=503, text="Service Unavailable", headers={"Retry-After": "1"})
@@ -762,6 +776,7 @@ async def stream_refused(s: FaultServer, r: web.Request) -> web.StreamResponse:
 
 StreamHandler = Callable[[FaultServer, web.Request], Awaitable[web.StreamResponse]]
 STREAMS: dict[str, StreamHandler] = {
+    "stream-gzip": stream_gzip,
     "stream-refused": stream_refused,
     "stream-close": stream_close,
     "stream-silent": stream_silent,

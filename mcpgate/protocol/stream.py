@@ -126,7 +126,7 @@ class HeldStream:
 
     def _finish(self, outcome: Outcome, cause: BaseException | None, *, tell: bool = True) -> None:
         self.outcome = outcome
-        self._resp.close()
+        self._resp.reset()
         self._meter.stream_ended(self.method, time.perf_counter() - self.opened, outcome)
         if tell:
             self._on_end(outcome, cause)

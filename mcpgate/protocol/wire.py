@@ -21,6 +21,7 @@ import contextlib
 import os
 import socket
 import ssl
+import struct
 import time
 import zlib
 from collections import deque
@@ -314,6 +315,13 @@ class Response:
     def close(self) -> None:
         self._pool.release(self._conn, reusable=False)
 
+    def reset(self) -> None:
+        """Close the connection with a reset: for a body that never ends (a held stream), which
+        cannot be reused anyway; a normal close would leave a TIME_WAIT socket here for each one,
+        and at hundreds of sessions a second those exhaust the ephemeral ports."""
+        self._conn.linger_zero()
+        self._pool.release(self._conn, reusable=False)
+
 
 # -- one connection --------------------------------------------------------------------------
 
@@ -481,6 +489,12 @@ class _Connection(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+
+    def linger_zero(self) -> None:
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     def usable(self) -> bool:
         return not self.lost and self.transport is not None and not self.transport.is_closing()

@@ -283,6 +283,17 @@ async def test_sse_polling_on_the_get_stream_is_resumed_not_an_error(faults: Fau
     mcp.abandon()
 
 
+async def test_a_compressed_get_stream_is_read_as_it_arrives(faults: FaultServer, http: wire.Pool) -> None:
+    log = Log()
+    mcp = session(http, faults.url("stream-gzip"), log)
+    assert (await mcp.open()).ok
+    await log.until(lambda: ("notifications/message", False) in log.messages)
+    assert log.sse_events == 1
+    await mcp.close()
+    mcp.abandon()
+    assert log.ends() == [Outcome(Kind.OK)]
+
+
 async def test_405_is_fine_and_remembered_for_the_target(faults: FaultServer, http: wire.Pool) -> None:
     quirks = ServerQuirks()
     first = Log()

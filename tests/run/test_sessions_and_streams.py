@@ -105,6 +105,27 @@ async def test_405_to_the_get_stream_is_asked_once_per_run(faults: FaultServer, 
         assert count(results, "iterations") == initializes(faults, fault) - 1
 
 
+async def test_listen_true_where_no_stream_can_be_held_says_so(faults: FaultServer, tmp_path: Path) -> None:
+    modern: dict[str, object] = {
+        "url": faults.url("modern"),
+        "transport": "streamable-http",
+        "protocol_version": "2026-07-28",
+    }
+    for tgt, note in (
+        (modern, "flow.listen: true, but 2026-07-28 has no GET stream: none is held"),
+        (target(faults.url("listen-405")), "flow.listen: true, but the server answered the GET stream with 405"),
+    ):
+        config: dict[str, object] = {
+            "target": tgt,
+            "flow": {**TOOL_CALL, "listen": True},
+            "scenarios": {"s": {"executor": "constant-vus", "vus": 1, "duration": "0.2s"}},
+        }
+        results, _ = await run(plan_from(tmp_path, config))
+        assert results.run.status == "passed", results.run.reason
+        assert any(n.startswith(note) for n in results.run.notes), results.run.notes
+        assert "mcp_streams_open" not in results.metrics
+
+
 async def test_streams_the_server_closes_fail_a_threshold_on_stream_closed(faults: FaultServer, tmp_path: Path) -> None:
     fault = "stream-close.run"
     config = {
