@@ -30,7 +30,7 @@ from mcpgate.preflight import Preflight, preflight
 from mcpgate.probe import step_dict
 from mcpgate.protocol import wire
 from mcpgate.protocol.http import connection_limit, make_http
-from mcpgate.recorder import ErrorLog
+from mcpgate.recorder import STREAMS_OPEN, ErrorLog
 from mcpgate.report.console import render_summary
 from mcpgate.report.format import observed
 from mcpgate.report.junit import render_junit
@@ -347,6 +347,7 @@ async def _report_progress(engine: Engine, plan: Plan, progress: Progress) -> No
                 rps=rps,
                 error_rate=error_rate,
                 p95=point.p95 if point else None,
+                streams=m.aggregate(STREAMS_OPEN, (), "value"),  # None until a stream was held
             )
         )
 
