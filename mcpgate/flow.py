@@ -174,6 +174,7 @@ class Flow:
             return
         if within <= 0:
             session.abandon()
+            rec.session(time.perf_counter() - vu.opened_at)
             vu.opened_at = None
             return
         await self._close(vu, rec, within)
@@ -239,7 +240,7 @@ class Flow:
             return
         try:
             await session.close(within)
-        finally:
+        finally:  # ended, even when cut short: it counts
             session.abandon()
             vu.opened_at = None
-        rec.session(time.perf_counter() - opened_at, session.reinits)
+            rec.session(time.perf_counter() - opened_at)

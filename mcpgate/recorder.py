@@ -4,10 +4,11 @@ A session reports every exchange as a ``Step``; this is the only place that
 knows which metrics a step feeds. Series handles are looked up once per
 (method, tool) and cached, so recording a step is a handful of appends.
 
-It is also the sessions' ``StreamMeter``: held streams (how many are open now,
-how long each lived, the events they carried, how they ended) and the messages
-the server sent on any stream. Their series appear with the first stream or
-message, so a run that held none shows none.
+It is also the sessions' ``SessionMeter``: held streams (how many are open now,
+how long each lived, the events they carried, how they ended), the messages
+the server sent on any stream, and re-initializations as they happen (a per-VU
+session may live for the whole run). Stream and message series appear with the
+first stream or message, so a run that held none shows none.
 """
 
 from __future__ import annotations
@@ -171,10 +172,11 @@ class Recorder:
         if not ok:
             self._init_errors.add()
 
-    def session(self, seconds: float, reinits: int) -> None:
+    def session(self, seconds: float) -> None:
         self._session_duration.add(seconds * 1000.0)
-        if reinits:
-            self._reinit.add(reinits)
+
+    def session_reinitialized(self) -> None:
+        self._reinit.add()
 
     def iteration(self, seconds: float) -> None:
         self._iterations.add()
@@ -183,7 +185,7 @@ class Recorder:
     def dropped(self, n: int = 1) -> None:
         self._dropped.add(n)
 
-    # -- held streams and server messages (the sessions' StreamMeter) ----------------------------
+    # -- held streams and server messages (the sessions' SessionMeter) -------------------------
 
     def _stream_handles(self) -> _StreamHandles:
         m, tags = self._m, self._tags

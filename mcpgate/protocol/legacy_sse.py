@@ -39,7 +39,7 @@ from mcpgate.protocol.transport import (
     Reply,
     ServerMessageHandler,
     ServerQuirks,
-    StreamMeter,
+    SessionMeter,
 )
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -68,7 +68,7 @@ class LegacySseTransport:
         self.session_id: str | None = None  # the session lives in the endpoint URL, not a header
         self.status: int | None = None
         self._started = 0.0  # loop time the current exchange began, to bound error-body reads
-        self.meter: StreamMeter = NO_METER
+        self.meter: SessionMeter = NO_METER
         self.stream_idle = DEFAULT_STREAM_IDLE
 
     def _begin(self) -> None:

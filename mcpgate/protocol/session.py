@@ -55,7 +55,7 @@ from mcpgate.protocol.transport import (
     SSE_LISTEN,
     Reply,
     ServerQuirks,
-    StreamMeter,
+    SessionMeter,
     Streams,
     Transport,
 )
@@ -164,7 +164,7 @@ class McpSession:
         ids: IdSource,
         sink: StepSink,
         streams: Streams | None = None,
-        meter: StreamMeter = NO_METER,
+        meter: SessionMeter = NO_METER,
     ) -> None:
         self._http = http
         self.target = target
@@ -279,7 +279,7 @@ class McpSession:
         """A stream is held right now (the standalone GET stream, or the legacy stream)."""
         return self._transport.holding
 
-    def set_streams(self, streams: Streams, meter: StreamMeter | None = None) -> None:
+    def set_streams(self, streams: Streams, meter: SessionMeter | None = None) -> None:
         """How this session holds streams from now on (and who measures them)."""
         self.streams = streams
         if meter is not None:
@@ -351,6 +351,7 @@ class McpSession:
     async def _reopen(self) -> Outcome:
         """A fresh session after the server forgot ours (404, or a dead legacy stream): once, and counted."""
         self.reinits += 1
+        self.meter.session_reinitialized()
         self._stop_relisten()
         self._transport.abandon()
         self._transport = self._new_transport()

@@ -26,7 +26,7 @@ from mcpgate.protocol import wire
 from mcpgate.protocol.http import HttpSettings, classify_exception
 from mcpgate.protocol.outcome import OK, Failure, Kind, Outcome
 from mcpgate.protocol.sse import SSEError, SSEEvent, SSEParser
-from mcpgate.protocol.transport import StreamMeter
+from mcpgate.protocol.transport import SessionMeter
 
 OnEvent = Callable[[SSEEvent], None]  # may raise Failure: the stream then ends with its outcome
 OnEnd = Callable[[Outcome, BaseException | None], None]  # the outcome, and what caused it (None: a clean end)
@@ -54,7 +54,7 @@ class HeldStream:
         parser: SSEParser,
         *,
         method: str,
-        meter: StreamMeter,
+        meter: SessionMeter,
         on_event: OnEvent,
         on_end: OnEnd,
         idle: float,

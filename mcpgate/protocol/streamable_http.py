@@ -42,7 +42,7 @@ from mcpgate.protocol.transport import (
     Reply,
     ServerMessageHandler,
     ServerQuirks,
-    StreamMeter,
+    SessionMeter,
 )
 from mcpgate.protocol.versions import is_modern
 
@@ -74,7 +74,7 @@ class StreamableHttpTransport:
         self.on_server_message: ServerMessageHandler | None = None
         self.status: int | None = None
         self._started = 0.0  # loop time the current exchange began, to bound error-body reads
-        self.meter: StreamMeter = NO_METER
+        self.meter: SessionMeter = NO_METER
         self.stream_idle = DEFAULT_STREAM_IDLE
         self.on_stream_end: StreamEndHandler | None = None
         self._stream: HeldStream | None = None  # the standalone GET stream, while held

@@ -41,8 +41,9 @@ class Streams:
     idle_timeout: float = DEFAULT_STREAM_IDLE  # seconds of silence before a held stream counts as stalled; 0: never
 
 
-class StreamMeter(Protocol):
-    """What a run measures about held streams and the messages servers send (the recorder)."""
+class SessionMeter(Protocol):
+    """What a run measures about a session besides its steps (the recorder): its held streams,
+    the messages the server sends, and re-initializations as they happen."""
 
     def stream_opened(self, method: str) -> None: ...
 
@@ -51,6 +52,8 @@ class StreamMeter(Protocol):
     def stream_ended(self, method: str, seconds: float, outcome: Outcome) -> None: ...
 
     def server_message(self, method: str, request: bool) -> None: ...
+
+    def session_reinitialized(self) -> None: ...
 
 
 class NoMeter:
@@ -66,6 +69,9 @@ class NoMeter:
         return None
 
     def server_message(self, method: str, request: bool) -> None:
+        return None
+
+    def session_reinitialized(self) -> None:
         return None
 
 
@@ -90,7 +96,7 @@ class Transport(Protocol):
     on_server_message: ServerMessageHandler | None
     session_id: str | None  # the server's session, when it gave one
     status: int | None  # HTTP status of the latest measured exchange, once its headers are in
-    meter: StreamMeter  # told of every held stream's life
+    meter: SessionMeter  # told of every held stream's life
     stream_idle: float  # seconds of silence before a held stream counts as stalled; 0: never
 
     @property

@@ -60,6 +60,10 @@ class Log:
         self.messages.append((method, request))
         self.changed.set()
 
+    def session_reinitialized(self) -> None:
+        self.events.append(("reinit", "", None))
+        self.changed.set()
+
     def methods(self) -> list[str]:
         return [s.method for s in self.steps]
 
@@ -340,6 +344,7 @@ async def test_legacy_stream_that_goes_silent_is_stalled_and_the_session_reopene
     assert log.ends()[0].kind is Kind.STREAM_STALLED
     assert (await mcp.call_tool("echo", {"text": "after"})).ok
     assert mcp.reinits == 1
+    assert [what for what, _, _ in log.events if what != "step"] == ["opened", "ended", "reinit", "opened"]
     # The call was sent once, on the new session: nothing that never went out is counted as sent.
     calls = [s for s in log.steps if s.method == "tools/call"]
     assert [(s.outcome.kind, s.retried) for s in calls] == [(Kind.OK, False)]
