@@ -62,6 +62,16 @@ _ALL = [
     _m("data_received", C, "bytes", "response body bytes received"),
     _m("vus", G, "", "active virtual users"),
     _m("vus_max", G, "", "virtual users allocated"),
+    _m("mcp_streams_open", G, "", "server-to-client streams held open now (GET streams, legacy SSE streams)"),
+    _m("mcp_stream_duration", T, "ms", "how long each held stream lived, from its headers to its end"),
+    _m("mcp_stream_events", C, "", "SSE events received on held streams (keepalive comments are not events)"),
+    _m("mcp_server_notifications", C, "", "notifications the server sent on any stream, tagged method"),
+    _m(
+        "mcp_server_requests",
+        C,
+        "",
+        "requests the server sent on any stream (ping answered, others refused with -32601), tagged method",
+    ),
     *[
         _m(f"mcp_errors_{kind.value}", C, "", f"steps that ended as {kind.value}")
         for kind in Kind

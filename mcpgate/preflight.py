@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mcpgate import exitcodes
-from mcpgate.flow import ToolMix, resolve_tools
+from mcpgate.flow import ToolMix, resolve_tools, streams_of
 from mcpgate.inputs import TemplateError
 from mcpgate.plan import Plan
 from mcpgate.protocol import wire
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.negotiate import connect
-from mcpgate.protocol.session import ServerIdentity, Step, Target, ToolInfo, first_failure, step_label
+from mcpgate.protocol.session import McpSession, ServerIdentity, Step, Target, ToolInfo, first_failure, step_label
 
 
 @dataclass
@@ -47,6 +47,9 @@ async def preflight(http: wire.Pool, plan: Plan, *, rows: tuple[int, int] = (0, 
         return Preflight(
             False, exitcodes.COULD_NOT_START, f"preflight session failed: {detail}", conn.chosen, steps=steps
         )
+    # The GET stream as the load's sessions will hold it: a 405 is learned here, once, for all of them.
+    session.set_streams(streams_of(plan.config.flow))
+    await session.listen()
     listed = await session.list_tools()
     await session.close()
     session.abandon()
@@ -68,7 +71,7 @@ async def preflight(http: wire.Pool, plan: Plan, *, rows: tuple[int, int] = (0, 
     resolution = resolve_tools(
         config.flow.tools, session.tools, plan.datasets, config.datasets, plan.max_vus, worker=rows
     )
-    result.notes = [*session.warnings, *resolution.notes]
+    result.notes = [*session.warnings, *resolution.notes, *_stream_notes(plan, session)]
     called = {c.name for c in resolution.mix.choices}
     for threshold in plan.thresholds:
         tool = dict(threshold.key.tags).get("tool")
@@ -88,6 +91,17 @@ async def preflight(http: wire.Pool, plan: Plan, *, rows: tuple[int, int] = (0, 
             return result
     result.mix = resolution.mix
     return result
+
+
+def _stream_notes(plan: Plan, session: McpSession) -> list[str]:
+    """What the load's sessions will hold, where it differs from what the config asked for."""
+    if plan.config.flow.listen is not True:
+        return []
+    if session.modern:
+        return ["flow.listen: true, but 2026-07-28 has no GET stream: none is held"]
+    if session.target.quirks.get_stream is False:
+        return ["flow.listen: true, but the server answered the GET stream with 405: none is held"]
+    return []
 
 
 def _why(steps: list[Step], fallback: str) -> str:

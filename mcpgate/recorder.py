@@ -3,6 +3,12 @@
 A session reports every exchange as a ``Step``; this is the only place that
 knows which metrics a step feeds. Series handles are looked up once per
 (method, tool) and cached, so recording a step is a handful of appends.
+
+It is also the sessions' ``SessionMeter``: held streams (how many are open now,
+how long each lived, the events they carried, how they ended), the messages
+the server sent on any stream, and re-initializations as they happen (a per-VU
+session may live for the whole run). Stream and message series appear with the
+first stream or message, so a run that held none shows none.
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from mcpgate.catalog import BUILTIN
-from mcpgate.metrics import CounterSeries, Metrics, RateSeries, TrendSeries, tags_of
-from mcpgate.protocol.outcome import Kind
+from mcpgate.metrics import CounterSeries, GaugeSeries, Metrics, RateSeries, TrendSeries, tags_of
+from mcpgate.protocol.outcome import Kind, Outcome
 from mcpgate.protocol.session import Step
 
 MAX_REASONS = 10  # distinct sample reasons kept per error class; the rest are counted as "other"
+MAX_SERVER_METHODS = 32  # distinct server message methods counted by name per scenario; the rest as "other"
+STREAMS_OPEN = "mcp_streams_open"  # one gauge for the process (and, merged, for the run), whatever the scenario
 
 _ERROR_COUNTERS = tuple(name for name in BUILTIN if name.startswith("mcp_errors_"))
 # A request that got no complete response failed at the HTTP level whatever its status line said.
@@ -88,6 +96,8 @@ class Recorder:
         for name in _ERROR_COUNTERS:  # zero from the start, so count<1 holds on a clean run
             m.counter(name, tags)
         self._error_counters: dict[tuple[str, str, str | None], CounterSeries] = {}
+        self._streams: _StreamHandles | None = None
+        self._server_messages: dict[tuple[str, bool], CounterSeries] = {}
 
     def _for(self, method: str, tool: str | None) -> _Handles:
         m, scenario = self._m, self.scenario
@@ -122,7 +132,7 @@ class Recorder:
             status = step.http_status
             h.duration.add(ms)
             h.reqs.add()
-            h.failed.add(status is None or status >= 400 or outcome.kind in _NO_RESPONSE)
+            h.failed.add(outcome.kind in _NO_RESPONSE or status is None or (status >= 400 and not step.allowed_status))
             self._sent.add(step.sent)
             self._received.add(step.received)
             if step.retried:
@@ -136,8 +146,11 @@ class Recorder:
             h.tool.errors.add(not ok)
             h.tool.is_error.add(outcome.kind is Kind.TOOL_ERROR)
         if not ok:
-            self._error(outcome.kind.value, step.method, step.tool).add()
-            self._errors.add(outcome.kind.value, outcome.describe(), step.method, step.tool)
+            self._failed(outcome, step.method, step.tool)
+
+    def _failed(self, outcome: Outcome, method: str, tool: str | None) -> None:
+        self._error(outcome.kind.value, method, tool).add()
+        self._errors.add(outcome.kind.value, outcome.describe(), method, tool)
 
     def _error(self, kind: str, method: str, tool: str | None) -> CounterSeries:
         key = (kind, method, tool)
@@ -159,10 +172,11 @@ class Recorder:
         if not ok:
             self._init_errors.add()
 
-    def session(self, seconds: float, reinits: int) -> None:
+    def session(self, seconds: float) -> None:
         self._session_duration.add(seconds * 1000.0)
-        if reinits:
-            self._reinit.add(reinits)
+
+    def session_reinitialized(self) -> None:
+        self._reinit.add()
 
     def iteration(self, seconds: float) -> None:
         self._iterations.add()
@@ -170,3 +184,54 @@ class Recorder:
 
     def dropped(self, n: int = 1) -> None:
         self._dropped.add(n)
+
+    # -- held streams and server messages (the sessions' SessionMeter) -------------------------
+
+    def _stream_handles(self) -> _StreamHandles:
+        m, tags = self._m, self._tags
+        self._streams = _StreamHandles(
+            m.gauge(STREAMS_OPEN), m.trend("mcp_stream_duration", tags), m.counter("mcp_stream_events", tags), {}
+        )
+        return self._streams
+
+    def stream_opened(self, method: str) -> None:
+        gauge = (self._streams or self._stream_handles()).open
+        gauge.set(gauge.value + 1)
+
+    def stream_data(self, received: int, events: int) -> None:
+        self._received.add(received)
+        if events and self._streams is not None:
+            self._streams.events.add(events)
+
+    def stream_ended(self, method: str, seconds: float, outcome: Outcome) -> None:
+        handles = self._streams or self._stream_handles()
+        handles.open.set(max(0.0, handles.open.value - 1))
+        handles.duration.add(seconds * 1000.0)
+        check = handles.checks.get(method)
+        if check is None:
+            check = handles.checks[method] = self._m.rate(
+                "checks", tags_of(scenario=self.scenario, check=f"{method} held")
+            )
+        check.add(outcome.ok)
+        if not outcome.ok:
+            self._failed(outcome, method, None)
+
+    def server_message(self, method: str, request: bool) -> None:
+        counter = self._server_messages.get((method, request))
+        if counter is None:
+            if len(self._server_messages) >= MAX_SERVER_METHODS:
+                method = "other"
+                counter = self._server_messages.get((method, request))
+            if counter is None:
+                name = "mcp_server_requests" if request else "mcp_server_notifications"
+                counter = self._m.counter(name, tags_of(scenario=self.scenario, method=method))
+                self._server_messages[(method, request)] = counter
+        counter.add()
+
+
+@dataclass(slots=True)
+class _StreamHandles:
+    open: GaugeSeries  # shared by every recorder of the process: streams open now
+    duration: TrendSeries
+    events: CounterSeries
+    checks: dict[str, RateSeries]  # per stream kind (sse/listen, sse/connect)

@@ -49,12 +49,15 @@ _SUBMETRIC_TAGS: dict[str, tuple[str, ...]] = {
     "http_req_failed": ("method",),
     "http_reqs": ("method",),
     "checks": ("check",),
+    "mcp_server_notifications": ("method",),
+    "mcp_server_requests": ("method",),
 }
 TREND_STATS = ("count", "avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
 PHASE_ORDER = (
     "sse/connect",
     "initialize",
     "notifications/initialized",
+    "sse/listen",
     "server/discover",
     "tools/list",
     "tools/call",
@@ -499,6 +502,11 @@ def _finite(value: float) -> float:
     return value if math.isfinite(value) else 0.0
 
 
+# A held stream's end is counted under the step that opened it, but is not that request's error.
+_STREAM_ERRORS = ("mcp_errors_stream_closed", "mcp_errors_stream_stalled")
+_REQUEST_ERRORS = tuple(n for n in BUILTIN if n.startswith("mcp_errors_") and n not in _STREAM_ERRORS)
+
+
 def latency_table(metrics: Metrics, name: str, tag: str, order: Iterable[str] = ()) -> list[Latency]:
     """Rows of p50/p95/p99 per value of ``tag`` (methods, tools), with error counts."""
     values = sorted({value for (n, tags) in metrics.series if n == name for k, value in tags if k == tag})
@@ -510,9 +518,7 @@ def latency_table(metrics: Metrics, name: str, tag: str, order: Iterable[str] = 
         if snap is None:
             continue
         pct = snap.percentiles([50.0, 95.0, 99.0])
-        errors = sum(
-            (metrics.counter_total(counter, tags) or 0.0) for counter in BUILTIN if counter.startswith("mcp_errors_")
-        )
+        errors = sum((metrics.counter_total(counter, tags) or 0.0) for counter in _REQUEST_ERRORS)
         rows.append(
             Latency(
                 name=value,

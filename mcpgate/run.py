@@ -33,8 +33,8 @@ from mcpgate.plan import Plan
 from mcpgate.preflight import Preflight, preflight
 from mcpgate.probe import step_dict
 from mcpgate.protocol import wire
-from mcpgate.protocol.http import make_http
-from mcpgate.recorder import ErrorLog
+from mcpgate.protocol.http import connection_limit, make_http
+from mcpgate.recorder import STREAMS_OPEN, ErrorLog
 from mcpgate.report.console import render_summary, step_line
 from mcpgate.report.format import observed
 from mcpgate.report.junit import render_junit
@@ -109,7 +109,7 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
     signals = _Signals()
     shard = options.shard or WHOLE
     share = sum(shard.vus(s.max_vus) for s in plan.scenarios)  # this process's VUs, over every scenario
-    limit = max(100, share * 2)
+    limit = connection_limit(share)
     workers = choose_workers(options.workers, share)
     async with make_http(plan.connect.settings, limit=limit) as http:
         checking = asyncio.create_task(preflight(http, plan, rows=shard.rows()))
@@ -219,13 +219,7 @@ def _engine(
         fleet = Fleet(plan, pre.target, pre.offered, count=workers, interval=interval, within=within)
         return Engine(plan, None, metrics, errors, interval=interval, fleet=fleet, on_step=on_step)
     config = plan.config
-    flow = Flow(
-        http,
-        pre.target,
-        pre.mix,
-        tools_list=config.flow.tools_list,
-        calls_per_session=config.flow.calls_per_session,
-    )
+    flow = Flow(http, pre.target, pre.mix, config.flow)
     return Engine(plan, flow, metrics, errors, interval=interval, shard=shard, on_step=on_step)
 
 
@@ -488,6 +482,7 @@ async def _report_progress(engine: Engine, plan: Plan, progress: Progress) -> No
                 rps=rps,
                 error_rate=error_rate,
                 p95=point.p95 if point else None,
+                streams=m.aggregate(STREAMS_OPEN, (), "value"),  # None until a stream was held
             )
         )
 

@@ -5,6 +5,8 @@ fault needs it) that a client reaches the step where the fault fires, so each
 failure class can be produced on purpose and checked by name. Routes:
 
     POST/DELETE /{fault}/mcp          Streamable HTTP
+    GET /{fault}/mcp                  the standalone GET stream: 405, unless a STREAMS fault shapes it
+                                      ("stream-held.mine" is stream-held, counted apart)
     GET /{fault}/sse, POST /{fault}/messages?session_id=...   legacy HTTP+SSE
 
 Faults fire on ``tools/call`` unless their name says otherwise.
@@ -16,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import uuid
+import zlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -82,6 +85,7 @@ class FaultServer:
         self.stopping = asyncio.Event()
         self.parked: dict[str, Json] = {}  # SSE answers waiting for a resuming GET, by event id
         self.survivors: set[str] = set()  # expire-call: sessions doomed to die at their first call
+        self.calls_by_session: dict[str, int] = defaultdict(int)  # Mcp-Session-Id -> tools/call it carried
 
     async def stall(self, seconds: float) -> None:
         """Hang like a stuck server, but let the test run end without waiting it out."""
@@ -113,6 +117,7 @@ class FaultServer:
     async def _streamable(self, request: web.Request) -> web.StreamResponse:
         fault = request.match_info["fault"]
         self.headers[fault].append(dict(request.headers))
+        self.counts[f"{fault}:{request.method}"] += 1
         if request.method == "DELETE":
             self.sessions.discard(request.headers.get("Mcp-Session-Id", ""))
             if fault == "delete-404":
@@ -127,10 +132,14 @@ class FaultServer:
             await resp.write(sse_frame(self.parked.pop(last)))
             await resp.write_eof()
             return resp
+        if request.method == "GET" and (stream := STREAMS.get(fault.partition(".")[0])) is not None:
+            return await stream(self, request)
         if request.method != "POST":
             return web.Response(status=405, text="Method Not Allowed")
         msg = json.loads(await request.read())
         self.seen[fault].append(msg)
+        if msg.get("method") == "tools/call":
+            self.calls_by_session[request.headers.get("Mcp-Session-Id", "")] += 1
         special = FAULTS.get(fault)
         if special is not None:
             answer = await special(self, request, msg)
@@ -681,7 +690,112 @@ async def connection_close(s: FaultServer, r: web.Request, m: Json) -> web.Strea
     return web.json_response(result(m, {"content": [{"type": "text", "text": "ok"}]}), headers={"Connection": "close"})
 
 
+# -- the standalone GET stream, one behaviour per route ----------------------------------------
+
+
+async def _sse_open(r: web.Request) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await resp.prepare(r)
+    return resp
+
+
+async def _hold_open(s: FaultServer, r: web.Request, resp: web.StreamResponse, keepalive: bool = True) -> None:
+    """Keep the stream until the client goes (or the server stops), with a keepalive comment each 0.1 s."""
+    with contextlib.suppress(ConnectionError):
+        while not s.stopping.is_set() and r.transport is not None and not r.transport.is_closing():
+            if keepalive:
+                await resp.write(b": keepalive\n\n")
+            await s.stall(0.1)
+
+
+async def stream_close(s: FaultServer, r: web.Request) -> web.StreamResponse:
+    """A GET stream the server ends after a moment, with no retry field: the client meant to keep it."""
+    resp = await _sse_open(r)
+    with contextlib.suppress(ConnectionError):  # the client may have ended its session meanwhile
+        await resp.write(b": hello\n\n")
+        await s.stall(0.2)
+        await resp.write_eof()
+    return resp
+
+
+async def stream_silent(s: FaultServer, r: web.Request) -> web.StreamResponse:
+    """A GET stream that sends its headers and then nothing at all, not even a keepalive."""
+    resp = await _sse_open(r)
+    await _hold_open(s, r, resp, keepalive=False)
+    return resp
+
+
+async def stream_requests(s: FaultServer, r: web.Request) -> web.StreamResponse:
+    """The server asks the client things on the GET stream: a ping (which a client must answer with an
+    empty result) and roots/list (which mcpgate refuses with -32601), and sends a notification."""
+    resp = await _sse_open(r)
+    await resp.write(sse_frame({"jsonrpc": "2.0", "id": "srv-ping-1", "method": "ping"}, eol="\n"))
+    await resp.write(sse_frame({"jsonrpc": "2.0", "id": "srv-roots-1", "method": "roots/list"}, eol="\n"))
+    note = {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "hi"}}
+    await resp.write(sse_frame(note, eol="\n"))
+    await _hold_open(s, r, resp)
+    return resp
+
+
+async def stream_retry(s: FaultServer, r: web.Request) -> web.StreamResponse:
+    """SSE polling on the GET stream (2025-11-25): the first stream ends after an event id and a retry
+    field; the client comes back with Last-Event-ID, and that stream stays."""
+    resp = await _sse_open(r)
+    if r.headers.get("Last-Event-ID") is None:
+        await resp.write(b"id: g-1\nretry: 50\ndata: \n\n")
+        await resp.write_eof()
+        return resp
+    await _hold_open(s, r, resp)
+    return resp
+
+
+async def stream_held(s: FaultServer, r: web.Request) -> web.StreamResponse:
+    """A well-behaved GET stream: a keepalive comment every 0.1 s until the client goes."""
+    resp = await _sse_open(r)
+    await _hold_open(s, r, resp)
+    return resp
+
+
+async def stream_gzip(s: FaultServer, r: web.Request) -> web.StreamResponse:
+    """A GET stream compressed with gzip, flushed event by event, as a compressing proxy sends it."""
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Content-Encoding": "gzip"})
+    await resp.prepare(r)
+    gz = zlib.compressobj(wbits=31)
+    note = {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "zipped"}}
+    for frame in (b": keepalive\n\n", sse_frame(note, eol="\n")):
+        await resp.write(gz.compress(frame) + gz.flush(zlib.Z_SYNC_FLUSH))
+        await s.stall(0.05)
+    await _hold_open(s, r, resp, keepalive=False)
+    return resp
+
+
+async def stream_refused(s: FaultServer, r: web.Request) -> web.StreamResponse:
+    """A GET stream refused for load (not 405: the server does offer one, just not now)."""
+    return web.Response(status=503, text="Service Unavailable", headers={"Retry-After": "1"})
+
+
+StreamHandler = Callable[[FaultServer, web.Request], Awaitable[web.StreamResponse]]
+STREAMS: dict[str, StreamHandler] = {
+    "stream-gzip": stream_gzip,
+    "stream-refused": stream_refused,
+    "stream-close": stream_close,
+    "stream-silent": stream_silent,
+    "stream-requests": stream_requests,
+    "stream-retry": stream_retry,
+    "stream-held": stream_held,
+}
+
+
+async def expire_second_call(s: FaultServer, r: web.Request, m: Json) -> web.StreamResponse | None:
+    """Each session dies at its second tool call: a server that drops sessions under a long-lived client."""
+    if m.get("method") == "tools/call" and s.calls_by_session[r.headers.get("Mcp-Session-Id", "")] == 2:
+        body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}}
+        return web.json_response(body, status=404)
+    return None
+
+
 FAULTS: dict[str, Handler] = {
+    "expire-second-call": expire_second_call,
     "burst-503": burst_503,
     "sse-nothing": sse_nothing,
     "trickle": trickle,

@@ -10,11 +10,22 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mcpgate.config.profiles import PROFILES
 from mcpgate.durations import format_duration, parse_duration
 from mcpgate.protocol.http import DEFAULT_MAX_RESPONSE_BYTES
+from mcpgate.protocol.transport import DEFAULT_STREAM_IDLE
 from mcpgate.protocol.versions import KNOWN_VERSIONS
 
 
@@ -101,10 +112,50 @@ class ToolConfig(Model):
 class FlowConfig(Model):
     tools_list: bool = Field(True, description="Call tools/list in each session, as real clients do")
     think_time: ThinkTime | None = Field(None, description="Pause after each iteration, e.g. 0.5s..2s")
-    calls_per_session: int = Field(1, ge=0, le=INT64_MAX)
+    calls_per_session: int | None = Field(
+        None,
+        ge=0,
+        le=INT64_MAX,
+        description="tools/call per session (default: 1 with session: per-iteration; no limit with per-vu)",
+    )
     tools: list[ToolConfig] = Field(
         default_factory=list, description="Weighted mix; empty: every read-only tool with arguments: auto"
     )
+    session: Literal["per-iteration", "per-vu"] = Field(
+        "per-iteration",
+        description="per-iteration: a new MCP session each iteration; per-vu: one long session per VU, "
+        "one tools/call per iteration, until calls_per_session or session_lifetime ends it",
+    )
+    session_lifetime: Duration | None = Field(
+        None,
+        description="per-vu: end a session this old at the next iteration (a session with no calls holds this long)",
+    )
+    listen: bool | Literal["auto"] = Field(
+        "auto",
+        description="Hold the standalone GET stream for the session's life: auto as the official clients do "
+        "(Streamable HTTP sessions with a session id; never on 2026-07-28), true, or false",
+    )
+    stream_idle_timeout: Duration = Field(
+        DEFAULT_STREAM_IDLE,
+        description="A held stream with no byte, not even a keepalive, for this long is stream_stalled; 0: off",
+    )
+
+    @field_validator("session_lifetime")
+    @classmethod
+    def _lifetime(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None:
+            if info.data.get("session", "per-iteration") != "per-vu":
+                raise ValueError("applies to session: per-vu only")
+            if value <= 0:
+                raise ValueError("must be more than 0")
+        return value
+
+    @property
+    def calls(self) -> int | None:
+        """tools/call per session: None for no limit (per-vu by default)."""
+        if self.calls_per_session is not None:
+            return self.calls_per_session
+        return None if self.session == "per-vu" else 1
 
 
 class Stage(Model):

@@ -66,4 +66,7 @@ async def run_arrival(
             await asyncio.sleep(min(max(left, 0.0), WAKE_EVERY))
         await drain(tasks, min(graceful_stop, control.grace_cap))
     finally:
-        await cancel_all(tasks)
+        try:
+            await cancel_all(tasks)
+        finally:
+            await ctx.end_vus(idle)  # every VU is idle now: per-VU sessions end on the wire

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from mcpgate.engine.shard import WHOLE_SCENARIO, ScenarioShard
@@ -78,6 +78,22 @@ class ScenarioContext:
     def finish(self, t0: float) -> None:
         """The iteration is over (think time included, as in k6)."""
         self.recorder.iteration(time.perf_counter() - t0)
+
+    async def end_vu(self, vu: VirtualUser) -> None:
+        """The VU stops: its open MCP session ends on the wire, within what is left of the run's grace
+        (the request timeout when the run is not being cut short; at once, silently, when it is)."""
+        if vu.opened_at is None:
+            return
+        grace = self.control.grace_cap
+        try:
+            await self.flow.end(vu, self.recorder, grace if grace != float("inf") else self.flow.timeout)
+        except Exception as exc:  # a bug: the VU is stopping anyway; keep the evidence
+            self.recorder.internal_error(exc)
+
+    async def end_vus(self, vus: Iterable[VirtualUser]) -> None:
+        open_ = [vu for vu in vus if vu.opened_at is not None]
+        if open_:
+            await asyncio.gather(*(self.end_vu(vu) for vu in open_))
 
 
 async def sleep_until(loop: asyncio.AbstractEventLoop, deadline: float, control: Control) -> bool:

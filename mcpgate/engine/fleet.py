@@ -25,7 +25,7 @@ import pickle
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mcpgate.engine import ipc
@@ -34,8 +34,11 @@ from mcpgate.engine.delta import absorb
 from mcpgate.engine.shard import Shard
 from mcpgate.engine.steps import FleetSteps
 from mcpgate.engine.worker import WorkerSpec
+from mcpgate.metrics import Metrics
 from mcpgate.plan import Plan
+from mcpgate.protocol.http import connection_limit
 from mcpgate.protocol.session import Target, ToolInfo
+from mcpgate.recorder import STREAMS_OPEN
 
 if TYPE_CHECKING:
     from mcpgate.engine.runner import Engine
@@ -61,6 +64,7 @@ class _Worker:
     active: int = 0
     allocated: int = 0
     lost: str | None = None  # why it ended without "done"
+    streams: dict[int, int] = field(default_factory=dict)  # report number -> streams it held open then
 
 
 class Fleet:
@@ -87,6 +91,8 @@ class Fleet:
         self.workers: list[_Worker] = []
         self._control: Control | None = None
         self._steps: FleetSteps | None = None
+        self._streams_through = 0  # report instants whose mcp_streams_open is summed
+        self._streams_seen = False
 
     async def start(self, control: Control) -> None:
         """Start every worker and wait until each is ready (or the run is stopped meanwhile)."""
@@ -127,7 +133,7 @@ class Fleet:
         reader, writer = await asyncio.open_connection(sock=ours)
         worker = _Worker(index, process, reader, writer)
         shard = Shard(index, self.count, parent=self.within)
-        connections = max(100, 2 * sum(_share(s.max_vus, shard) for s in self.plan.scenarios))
+        connections = connection_limit(sum(_share(s.max_vus, shard) for s in self.plan.scenarios))
         spec = WorkerSpec(self.plan, self.target, self.tools, shard, self.period, connections)
         ipc.write_frame(writer, pickle.dumps(spec))
         try:
@@ -189,10 +195,12 @@ class Fleet:
                 worker.allocated = int(message.get("allocated", 0))
                 if kind == "report":
                     worker.reported = int(message["n"])
+                    worker.streams[worker.reported] = int(message.get("streams", 0))
                 else:
                     worker.finished = True
                     engine.control.interrupted_iterations += int(message.get("interrupted", 0))
                 self._sum_vus(engine.control)
+                self._sum_streams(engine.metrics)
                 self._tick(engine)
                 if worker.finished:
                     return
@@ -207,11 +215,27 @@ class Fleet:
         engine.metrics.counter("internal_errors").add()
         engine.errors.add("internal_error", why, "run", None)
         self._sum_vus(engine.control)
+        self._sum_streams(engine.metrics)
         self._tick(engine)
 
     def _sum_vus(self, control: Control) -> None:
         control.active_vus = sum(w.active for w in self.workers)
         control.allocated_vus = sum(w.allocated for w in self.workers)
+
+    def _sum_streams(self, metrics: Metrics) -> None:
+        """The run's mcp_streams_open: the workers' values at one report instant, summed, for each
+        instant every running worker has reported (reports are aligned to the run's start, so the
+        sum is the streams held at that moment; a worker that has ended holds none)."""
+        running = [w.reported for w in self.workers if not w.finished]
+        through = min(running) if running else max((w.reported for w in self.workers), default=0)
+        while self._streams_through < through:
+            self._streams_through += 1
+            total = sum(w.streams.pop(self._streams_through, 0) for w in self.workers)
+            if total or self._streams_seen:
+                self._streams_seen = True
+                metrics.gauge(STREAMS_OPEN).set(total)
+        if not running and self._streams_seen:
+            metrics.gauge(STREAMS_OPEN).set(0)  # every worker has ended, and its streams with it
 
     def _tick(self, engine: Engine) -> None:
         """Close every timeline interval that all running workers have reported to the end of."""

@@ -70,6 +70,7 @@ async def _loop(ctx: ScenarioContext, looper: _Looper) -> None:
         control.active_vus -= 1
         if looper.cancel_handle is not None:
             looper.cancel_handle.cancel()
+        await ctx.end_vu(looper.vu)  # a per-VU session (or an interrupted one) ends on the wire
 
 
 async def run_looping(

@@ -26,11 +26,11 @@ from mcpgate.engine.delta import DeltaTaker
 from mcpgate.engine.runner import run_scenarios
 from mcpgate.engine.shard import Shard
 from mcpgate.flow import Flow, resolve_tools
-from mcpgate.metrics import Metrics
+from mcpgate.metrics import GaugeSeries, Metrics
 from mcpgate.plan import Plan
 from mcpgate.protocol.http import make_http
 from mcpgate.protocol.session import Target, ToolInfo
-from mcpgate.recorder import ErrorLog
+from mcpgate.recorder import STREAMS_OPEN, ErrorLog
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,7 @@ async def _work(spec: WorkerSpec, reader: asyncio.StreamReader, writer: asyncio.
     taker = DeltaTaker(metrics, errors)
     loop = asyncio.get_running_loop()
     async with make_http(spec.target.settings, limit=spec.connections) as http:
-        flow = Flow(
-            http,
-            spec.target,
-            resolution.mix,
-            tools_list=config.flow.tools_list,
-            calls_per_session=config.flow.calls_per_session,
-        )
+        flow = Flow(http, spec.target, resolution.mix, config.flow)
         ipc.write_message(writer, {"t": "ready"})
         go = await ipc.read_message(reader)
         if go.get("t") != "go":
@@ -90,7 +84,7 @@ async def _work(spec: WorkerSpec, reader: asyncio.StreamReader, writer: asyncio.
             run_scenarios(plan, flow, metrics=metrics, errors=errors, control=control, started=started, shard=shard)
         )
         listener = asyncio.create_task(_listen(reader, control, work))
-        reporter = asyncio.create_task(_report(writer, taker, control, started, spec.period))
+        reporter = asyncio.create_task(_report(writer, taker, control, started, spec.period, metrics=metrics))
         try:
             with contextlib.suppress(asyncio.CancelledError):
                 await work
@@ -105,6 +99,7 @@ async def _work(spec: WorkerSpec, reader: asyncio.StreamReader, writer: asyncio.
             "interrupted": control.interrupted_iterations,
             "active": 0,
             "allocated": control.allocated_vus,
+            "streams": _streams_open(metrics),
             "delta": taker.take(),
         }
         ipc.write_message(writer, final)
@@ -127,8 +122,20 @@ async def _listen(reader: asyncio.StreamReader, control: Control, work: asyncio.
                 work.cancel()
 
 
+def _streams_open(metrics: Metrics) -> int:
+    """Streams this worker holds open now (its gauge is not in the deltas: the coordinator sums these)."""
+    gauge = metrics.series.get((STREAMS_OPEN, ()))
+    return int(gauge.value) if isinstance(gauge, GaugeSeries) else 0
+
+
 async def _report(
-    writer: asyncio.StreamWriter, taker: DeltaTaker, control: Control, started: float, period: float
+    writer: asyncio.StreamWriter,
+    taker: DeltaTaker,
+    control: Control,
+    started: float,
+    period: float,
+    *,
+    metrics: Metrics,
 ) -> None:
     """Report n at started + n * period, for n = 1, 2, ... until cancelled (the final report is "done")."""
     loop = asyncio.get_running_loop()
@@ -143,6 +150,7 @@ async def _report(
                 "n": n,
                 "active": control.active_vus,
                 "allocated": control.allocated_vus,
+                "streams": _streams_open(metrics),
                 "delta": taker.take(),
             },
         )

@@ -42,6 +42,17 @@ class HttpSettings:
     ca_file: str | None = None  # trust this CA bundle too (a staging server's private CA)
 
 
+def connection_limit(vus: int) -> int:
+    """Connections one process may open for ``vus`` virtual users.
+
+    Each VU may have a request in flight, a held stream (the GET stream, or the legacy SSE
+    stream, each pinning its connection for the session's life) and a short background POST
+    (an answer to a server request, a cancel) at once: three each, so held streams never
+    starve the requests.
+    """
+    return max(100, 3 * vus)
+
+
 def make_http(settings: HttpSettings, *, limit: int = 0) -> wire.Pool:
     """One connection pool; shared by all virtual users of a process."""
     return wire.Pool(

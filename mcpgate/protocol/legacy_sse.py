@@ -4,7 +4,8 @@ The GET's first event names the POST endpoint (relative or absolute, on the
 same origin). Requests are POSTed there and answered with 202; their responses
 come back on the stream and are matched to the waiting request by id. A
 response that never comes is left to the caller's timeout: some servers answer
-nothing at all.
+nothing at all. The stream is held without a task (stream.py); when it ends,
+the session is gone with it.
 """
 
 from __future__ import annotations
@@ -27,9 +28,19 @@ from mcpgate.protocol.http import (
     status_failure,
 )
 from mcpgate.protocol.jsonrpc import RequestId, decode, is_notification, is_request, is_response
-from mcpgate.protocol.outcome import Failure, protocol_error
+from mcpgate.protocol.outcome import Failure, Kind, Outcome, protocol_error
 from mcpgate.protocol.sse import SSEError, SSEEvent, SSEParser
-from mcpgate.protocol.transport import LEGACY_SSE, Reply, ServerMessageHandler, ServerQuirks
+from mcpgate.protocol.stream import HeldStream
+from mcpgate.protocol.transport import (
+    DEFAULT_STREAM_IDLE,
+    LEGACY_SSE,
+    NO_METER,
+    SSE_CONNECT,
+    Reply,
+    ServerMessageHandler,
+    ServerQuirks,
+    SessionMeter,
+)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -48,8 +59,7 @@ class LegacySseTransport:
         self._settings = settings
         self._post_headers = {"Content-Type": "application/json", **settings.headers}
         self.endpoint: str | None = None
-        self._stream: wire.Response | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._stream: HeldStream | None = None
         self._pending: dict[RequestId, asyncio.Future[tuple[object, float]]] = {}
         self._given_up: deque[RequestId] = deque(maxlen=64)  # ids we stopped waiting for
         self.broken: Failure | None = None  # why the stream ended, once it has
@@ -58,6 +68,8 @@ class LegacySseTransport:
         self.session_id: str | None = None  # the session lives in the endpoint URL, not a header
         self.status: int | None = None
         self._started = 0.0  # loop time the current exchange began, to bound error-body reads
+        self.meter: SessionMeter = NO_METER
+        self.stream_idle = DEFAULT_STREAM_IDLE
 
     def _begin(self) -> None:
         self.status = None
@@ -108,11 +120,31 @@ class LegacySseTransport:
         except BaseException:
             resp.close()
             raise
-        self._stream = resp
-        for event in early:
-            self._dispatch(event)
-        self._reader = asyncio.create_task(self._read(resp, parser))
+        try:
+            for event in early:
+                self._dispatch(event)
+        except Failure:
+            resp.close()
+            raise
+        self._stream = HeldStream(
+            resp,
+            parser,
+            method=SSE_CONNECT,
+            meter=self.meter,
+            on_event=self._dispatch,
+            on_end=self._lost,
+            idle=self.stream_idle,
+            polling=False,
+        )
+        self._stream.start()
         return status
+
+    async def listen(self, deadline: float, resume: str | None = None) -> int | None:
+        return None  # the session's stream is held from connect() on
+
+    @property
+    def holding(self) -> bool:
+        return self._stream is not None and self._stream.open
 
     def _resolve(self, data: bytes) -> str:
         try:
@@ -127,23 +159,19 @@ class LegacySseTransport:
             raise protocol_error(f"endpoint {endpoint!r} is on another origin than the SSE URL")
         return endpoint
 
-    async def _read(self, resp: wire.Response, parser: SSEParser) -> None:
+    def _lost(self, outcome: Outcome, cause: BaseException | None) -> None:
+        """The stream ended without our asking: every waiting request fails, and the session is gone."""
+        stream, self._stream = self._stream, None
         failure: Failure
-        try:
-            while chunk := await resp.content.readany():
-                for event in parser.feed(chunk):
-                    self._dispatch(event)
-            cut = " mid-event" if parser.partial else ""
+        if isinstance(cause, Failure):
+            failure = cause
+        elif isinstance(cause, (wire.WireError, OSError)) and outcome.kind is not Kind.STREAM_STALLED:
+            failure = classify_exception(cause, self._settings)
+        elif outcome.kind is Kind.STREAM_CLOSED:
+            cut = " mid-event" if stream is not None and stream.parser.partial else ""
             failure = protocol_error(f"SSE stream closed by the server{cut}")
-        except asyncio.CancelledError:
-            self._fail_all(protocol_error("session closed"))
-            raise
-        except SSEError as exc:
-            failure = protocol_error(str(exc))
-        except Failure as exc:
-            failure = exc
-        except (wire.WireError, OSError) as exc:
-            failure = classify_exception(exc, self._settings)
+        else:
+            failure = Failure(outcome)
         self._fail_all(failure)
 
     def _dispatch(self, event: SSEEvent) -> None:
@@ -220,17 +248,11 @@ class LegacySseTransport:
                     await read_body(resp, ERROR_BODY_BYTES)
 
     def abandon(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            self._reader = None
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
+            self._fail_all(protocol_error("session closed"))
 
     async def close(self, deadline: float | None = None) -> int | None:
-        reader = self._reader
         self.abandon()
-        if reader is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
         return None

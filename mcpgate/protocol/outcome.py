@@ -18,6 +18,8 @@ class Kind(StrEnum):
     TIMEOUT = "timeout"  # connect or total time limit passed
     CONNECTION_ERROR = "connection_error"  # refused, reset, DNS, TLS
     PROTOCOL_ERROR = "protocol_error"  # the server broke MCP, JSON-RPC, HTTP or SSE rules
+    STREAM_CLOSED = "stream_closed"  # the server ended a stream the client meant to keep open
+    STREAM_STALLED = "stream_stalled"  # a held stream sent no byte, not even a keepalive, for too long
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,15 @@ Eras:
     handshake (2024-11-05 .. 2025-11-25): initialize -> notifications/initialized,
         a session id to echo, MCP-Protocol-Version after initialize, DELETE at the end.
     modern (2026-07-28): server/discover, then self-contained requests carrying
-        ``_meta`` and mirrored headers; no session to end.
+        ``_meta`` and mirrored headers; no session to end, and no stream to hold.
+
+Streams: a legacy session lives on its held GET stream. On Streamable HTTP a
+session may hold the standalone GET stream as the official clients do (``Streams``):
+opened right after notifications/initialized, reconnected when the server ends it
+(after its ``retry``, with ``Last-Event-ID``), dropped before the DELETE. A 405 says
+the server offers none; the target remembers it so no later session asks again.
+Server requests on any stream are answered (ping with a result, anything else with
+-32601), unmeasured, so they never disturb the request metrics.
 """
 
 from __future__ import annotations
@@ -39,17 +47,27 @@ from mcpgate.protocol.jsonrpc import (
 from mcpgate.protocol.legacy_sse import LegacySseTransport
 from mcpgate.protocol.outcome import OK, Kind, Outcome, shorten
 from mcpgate.protocol.streamable_http import StreamableHttpTransport
-from mcpgate.protocol.transport import LEGACY_SSE, Reply, ServerQuirks, Transport
+from mcpgate.protocol.transport import (
+    LEGACY_SSE,
+    NO_METER,
+    SESSION_DELETE,
+    SSE_CONNECT,
+    SSE_LISTEN,
+    Reply,
+    ServerQuirks,
+    SessionMeter,
+    Streams,
+    Transport,
+)
 from mcpgate.protocol.versions import HANDSHAKE_VERSIONS, is_modern
 
 CLIENT_INFO: Mapping[str, str] = {"name": "mcpgate", "version": __version__}
 MAX_TOOL_PAGES = 100
 MAX_MESSAGE_KINDS = 32  # distinct server message methods counted by name; the rest as "other"
 _SESSION_ID = re.compile(r"[\x21-\x7E]+")
-
-# Steps that are HTTP actions rather than JSON-RPC methods.
-SSE_CONNECT = "sse/connect"
-SESSION_DELETE = "session/delete"
+RECONNECT_DELAY = 1.0  # seconds before the GET stream is opened again, when the server named no retry
+MAX_RECONNECT_WAIT = 30.0  # a server's retry field is obeyed up to this
+MIN_RECONNECT_WAIT = 0.1  # and from this: a retry of 0 must not become a loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +100,7 @@ class Step:
     retried: bool = False  # answered by a recovery (re-initialize, re-list) and sent again
     framing: str | None = None  # how the answer came: "json" or "sse" (Streamable HTTP)
     wire: bool = True  # False: never sent (its session could not be re-opened); no HTTP request to count
+    allowed_status: bool = False  # a status >= 400 the protocol allows here (405 to the GET stream): not a failure
 
 
 StepSink = Callable[[Step], None]
@@ -137,12 +156,26 @@ class ServerIdentity:
 
 
 class McpSession:
-    def __init__(self, http: wire.Pool, target: Target, *, ids: IdSource, sink: StepSink) -> None:
+    def __init__(
+        self,
+        http: wire.Pool,
+        target: Target,
+        *,
+        ids: IdSource,
+        sink: StepSink,
+        streams: Streams | None = None,
+        meter: SessionMeter = NO_METER,
+    ) -> None:
         self._http = http
         self.target = target
         self._settings = target.settings
         self._ids = ids
         self.sink = sink
+        self.streams = streams or Streams()  # set before open(); the default holds no GET stream
+        self.meter = meter  # told of held streams and of the messages the server sends
+        self._relisten: asyncio.TimerHandle | None = None  # a GET stream reconnect, waiting
+        self._relistening: asyncio.Task[None] | None = None  # a GET stream reconnect, under way
+        self._ending = False  # close() or abandon() has begun: streams that end now are not reopened
         self.modern = is_modern(target.version)
         self._meta = modern.meta(target.version, target.client_info) if self.modern else None
         self._transport: Transport = self._new_transport()
@@ -162,6 +195,7 @@ class McpSession:
             self._transport.abandon()
             self._transport = self._new_transport()
         self._used = True
+        self._ending = False
         self.identity = None
         self.tools = {}
         self.warnings = []
@@ -226,16 +260,43 @@ class McpSession:
             extra = modern.argument_headers(tool.param_headers, params["arguments"])
         return await self._recovering("tools/call", params, name, _judge_tool_result, extra)
 
-    async def close(self) -> Outcome:
-        """End the session on the wire (DELETE when the server gave one) and stop its streams."""
-        await self._settle_background()
+    async def close(self, within: float | None = None) -> Outcome:
+        """End the session on the wire: drop its streams, then DELETE when the server gave a session id.
+
+        ``within`` bounds it all (the answers still being sent, then the DELETE) more tightly than the
+        request timeout: a VU that is being stopped must not linger.
+        """
+        self._ending = True
+        self._stop_relisten()
+        await self._settle_background(within)
         if self._transport.session_id is None:
             await self._transport.close()
             return OK
-        return await self._timed(SESSION_DELETE, self._transport.close)
+        return await self._timed(SESSION_DELETE, self._transport.close, within=within)
+
+    @property
+    def holding(self) -> bool:
+        """A stream is held right now (the standalone GET stream, or the legacy stream)."""
+        return self._transport.holding
+
+    def set_streams(self, streams: Streams, meter: SessionMeter | None = None) -> None:
+        """How this session holds streams from now on (and who measures them)."""
+        self.streams = streams
+        if meter is not None:
+            self.meter = meter
+        self._transport.stream_idle = streams.idle_timeout
+        self._transport.meter = self.meter
+
+    async def listen(self) -> Outcome:
+        """Open the standalone GET stream now, if ``streams`` asks for one on this session."""
+        if not self._wants_stream():
+            return OK
+        return await self._listen()
 
     def abandon(self) -> None:
         """Drop the session's resources without a word on the wire (after close, or when cancelled)."""
+        self._ending = True
+        self._stop_relisten()
         for task in self._background:
             task.cancel()
         self._transport.abandon()
@@ -270,9 +331,12 @@ class McpSession:
         self.identity = ServerIdentity.of(self._transport.name, version, result, result.get("serverInfo"))
         self._transport.set_version(version)
         body = encode_notification("notifications/initialized")
-        return await self._timed(
+        initialized = await self._timed(
             "notifications/initialized", lambda deadline: self._transport.notify(body, None, deadline), sent=len(body)
         )
+        if initialized.ok and self._wants_stream():
+            await self._listen()  # as the official clients do; the session works on without one
+        return initialized
 
     def _adopt_session(self, reply: Reply) -> Outcome:
         sid = reply.session_id
@@ -287,6 +351,8 @@ class McpSession:
     async def _reopen(self) -> Outcome:
         """A fresh session after the server forgot ours (404, or a dead legacy stream): once, and counted."""
         self.reinits += 1
+        self.meter.session_reinitialized()
+        self._stop_relisten()
         self._transport.abandon()
         self._transport = self._new_transport()
         self.identity = None
@@ -298,9 +364,81 @@ class McpSession:
         if t.transport == LEGACY_SSE:
             transport = LegacySseTransport(self._http, t.url, self._settings, t.quirks)
         else:
-            transport = StreamableHttpTransport(self._http, t.url, self._settings, t.quirks)
+            streamable = StreamableHttpTransport(self._http, t.url, self._settings, t.quirks)
+            streamable.on_stream_end = lambda outcome, resume, retry: self._stream_ended(
+                streamable, outcome, resume, retry
+            )
+            transport = streamable
         transport.on_server_message = self._on_server_message
+        transport.meter = self.meter
+        transport.stream_idle = self.streams.idle_timeout
         return transport
+
+    # -- the standalone GET stream -----------------------------------------------------------
+
+    def _wants_stream(self) -> bool:
+        """As the official clients do (listen: auto): on Streamable HTTP sessions with a session id.
+        Never on 2026-07-28 (it has no GET stream), nor once the server has answered 405."""
+        listen = self.streams.listen
+        transport = self._transport
+        if listen is False or self.modern or not isinstance(transport, StreamableHttpTransport):
+            return False
+        if self.target.quirks.get_stream is False:
+            return False
+        return listen is True or transport.session_id is not None
+
+    async def _listen(self, resume: str | None = None) -> Outcome:
+        """Open the GET stream: one step, timed until its headers; 405 is fine and remembered."""
+        transport = self._transport
+        t0 = time.perf_counter()
+        status: int | None = None
+        try:
+            status = await transport.listen(asyncio.get_running_loop().time() + self._settings.timeout, resume)
+            outcome = OK
+        except Exception as exc:
+            outcome = self._classify(exc)
+        step = Step(SSE_LISTEN, outcome, time.perf_counter() - t0, outcome.http_status or status)
+        if status == 405:
+            self.target.quirks.get_stream = False
+            step.note, step.allowed_status = "405: the server offers no GET stream; not asked again", True
+        elif resume is not None:
+            step.note = "reconnected, resuming after the last event id"
+        self.sink(step)
+        return outcome
+
+    def _stream_ended(
+        self, transport: StreamableHttpTransport, outcome: Outcome, resume: str | None, retry: int | None
+    ) -> None:
+        """The server ended our GET stream (or it stalled): open it again, as the clients do, after
+        the server's retry (or a second). A reconnect that fails is recorded and not tried again."""
+        if self._ending or transport is not self._transport or self._relisten is not None:
+            return
+        if self._relistening is not None and self._relistening is not asyncio.current_task():
+            return  # a reconnect is under way already
+        wait = RECONNECT_DELAY if retry is None else min(max(retry / 1000.0, MIN_RECONNECT_WAIT), MAX_RECONNECT_WAIT)
+        self._relisten = asyncio.get_running_loop().call_later(wait, self._reconnect, transport, resume)
+
+    def _reconnect(self, transport: StreamableHttpTransport, resume: str | None) -> None:
+        self._relisten = None
+        if transport is not self._transport:
+            return
+
+        async def again() -> None:
+            try:
+                await self._listen(resume)
+            finally:
+                if self._relistening is asyncio.current_task():
+                    self._relistening = None
+
+        self._relistening = asyncio.create_task(again())
+
+    def _stop_relisten(self) -> None:
+        if self._relisten is not None:
+            self._relisten.cancel()
+            self._relisten = None
+        if self._relistening is not None:
+            self._relistening.cancel()
+            self._relistening = None
 
     # -- one exchange ----------------------------------------------------------------------
 
@@ -323,7 +461,18 @@ class McpSession:
         judge: Callable[[JSONObject], Outcome] | None,
         headers: dict[str, str] | None,
     ) -> _Answer:
-        """One request; if the server lost our session, re-initialize once and send it again."""
+        """One request; if the server lost our session, re-initialize once and send it again.
+
+        A legacy stream that ended since the last request took the session with it: the session
+        is re-opened before sending, so no request that could not go out is counted as sent.
+        """
+        if self._stream_gone():
+            reopened = await self._reopen()
+            if not reopened.ok:
+                unsent = Step(method, reopened, 0.0, tool=tool, note="not sent: re-initialize failed", wire=False)
+                return _Answer(reopened, None, unsent)
+            answer, _ = await self._exchange(method, params, tool, judge, headers)
+            return answer
         answer, _ = await self._exchange(method, params, tool, judge, headers)
         if self._session_lost(answer.outcome):
             answer.step.note = "session lost: re-initialized and retried"
@@ -387,16 +536,20 @@ class McpSession:
         *,
         sent: int = 0,
         skip_if_none: bool = False,
+        within: float | None = None,
     ) -> Outcome:
         """A wire action that answers with a status, not a JSON-RPC result: timed, judged, and
-        bounded by the deadline it is given."""
+        bounded by the deadline it is given (``within`` seconds, or the request timeout)."""
         t0 = time.perf_counter()
         status: int | None = None
+        limit = self._settings.timeout if within is None else min(within, self._settings.timeout)
         try:
-            status = await action(asyncio.get_running_loop().time() + self._settings.timeout)
+            status = await action(asyncio.get_running_loop().time() + limit)
             outcome = OK
         except Exception as exc:
             outcome = self._classify(exc)
+            if outcome.kind is Kind.TIMEOUT and limit < self._settings.timeout:
+                outcome = Outcome(Kind.TIMEOUT, f"no response within {limit:g}s (the virtual user was stopping)")
         else:
             if status is None and skip_if_none:
                 return OK  # nothing went on the wire
@@ -432,6 +585,15 @@ class McpSession:
                 400,
             )
         return outcome
+
+    def _stream_gone(self) -> bool:
+        transport = self._transport
+        return (
+            not self.modern
+            and self.identity is not None
+            and isinstance(transport, LegacySseTransport)
+            and transport.broken is not None
+        )
 
     def _session_lost(self, outcome: Outcome) -> bool:
         if self.modern or self.identity is None:
@@ -525,7 +687,9 @@ class McpSession:
         if name not in self.server_messages and len(self.server_messages) >= MAX_MESSAGE_KINDS:
             name = "other"
         self.server_messages[name] += 1
-        if "id" not in message or self.modern:
+        request = "id" in message
+        self.meter.server_message(name, request)
+        if not request or self.modern:
             return  # notifications are only counted; 2026-07-28 has no back channel to answer on
         if method == "ping":
             body = encode_result(message["id"], {})
@@ -543,9 +707,10 @@ class McpSession:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _settle_background(self) -> None:
+    async def _settle_background(self, within: float | None = None) -> None:
         if self._background:
-            await asyncio.wait(set(self._background), timeout=self._settings.timeout)
+            limit = self._settings.timeout if within is None else min(within, self._settings.timeout)
+            await asyncio.wait(set(self._background), timeout=limit)
 
 
 def _judge_tool_result(result: JSONObject) -> Outcome:

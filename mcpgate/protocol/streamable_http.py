@@ -5,6 +5,10 @@ carry server notifications and requests before the response. We read until the
 first response event and let the session check that its id is ours. Before
 2026-07-28 a server may also end the stream early after an event id and let the
 client resume it with GET + ``Last-Event-ID`` (SSE polling); we do.
+
+A session may also hold the standalone GET stream (``listen``), on which the
+server sends its own requests and notifications; it is held without a task
+(stream.py) and dropped before the session's DELETE.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mcpgate.protocol import wire
@@ -27,9 +31,19 @@ from mcpgate.protocol.http import (
     status_failure,
 )
 from mcpgate.protocol.jsonrpc import RequestId, decode, is_notification, is_request, is_response, same_id
-from mcpgate.protocol.outcome import Failure, protocol_error
-from mcpgate.protocol.sse import SSEError, SSEParser
-from mcpgate.protocol.transport import STREAMABLE_HTTP, Reply, ServerMessageHandler, ServerQuirks
+from mcpgate.protocol.outcome import Failure, Outcome, protocol_error
+from mcpgate.protocol.sse import SSEError, SSEEvent, SSEParser
+from mcpgate.protocol.stream import HeldStream
+from mcpgate.protocol.transport import (
+    DEFAULT_STREAM_IDLE,
+    NO_METER,
+    SSE_LISTEN,
+    STREAMABLE_HTTP,
+    Reply,
+    ServerMessageHandler,
+    ServerQuirks,
+    SessionMeter,
+)
 from mcpgate.protocol.versions import is_modern
 
 ACCEPT_BOTH = "application/json, text/event-stream"
@@ -39,6 +53,10 @@ SESSION_HEADER = "Mcp-Session-Id"
 VERSION_HEADER = "MCP-Protocol-Version"
 MAX_RESUMES = 8  # GET + Last-Event-ID attempts for one request
 MAX_RETRY_WAIT = 5.0  # seconds: a server's retry: field is obeyed up to this
+
+# Told when the GET stream ended without our asking: how, and what a reconnect needs
+# (the last event id, to resume from; the server's retry field, in ms).
+StreamEndHandler = Callable[[Outcome, str | None, int | None], None]
 
 
 class StreamableHttpTransport:
@@ -56,6 +74,10 @@ class StreamableHttpTransport:
         self.on_server_message: ServerMessageHandler | None = None
         self.status: int | None = None
         self._started = 0.0  # loop time the current exchange began, to bound error-body reads
+        self.meter: SessionMeter = NO_METER
+        self.stream_idle = DEFAULT_STREAM_IDLE
+        self.on_stream_end: StreamEndHandler | None = None
+        self._stream: HeldStream | None = None  # the standalone GET stream, while held
 
     def _begin(self) -> None:
         self.status = None
@@ -243,8 +265,90 @@ class StreamableHttpTransport:
         with contextlib.suppress(Failure, wire.WireError, OSError):
             await self._post(body, None, None)
 
+    # -- the standalone GET stream ---------------------------------------------------------
+
+    @property
+    def holding(self) -> bool:
+        return self._stream is not None and self._stream.open
+
+    async def listen(self, deadline: float, resume: str | None = None) -> int | None:
+        """Open the GET stream and hold it; its status: 200 (held), or 405 (the server offers none).
+
+        Anything else raises the failure it is. Bounded by ``deadline`` until the headers;
+        after that the stream lives until the session drops it, the server ends it, or it
+        stays silent past ``stream_idle``. This exchange never touches ``status``: it may run
+        beside a request (a reconnect), whose step reads that.
+        """
+        headers = {k: v for k, v in self._headers_cache.items() if k not in ("Content-Type", "Accept")}
+        headers["Accept"] = "text/event-stream"
+        if resume is not None:
+            headers["Last-Event-ID"] = resume
+        started = asyncio.get_running_loop().time()
+        try:
+            resp = await self._http.get(self.url, headers=headers, deadline=deadline)
+        except (wire.WireError, OSError) as exc:
+            raise classify_exception(exc, self._settings) from None
+        status = resp.status
+        try:
+            if status == 405:
+                await _discard(resp, body_wait(started, self._settings))
+                return status
+            if not 200 <= status < 300:
+                raise await status_failure(resp, None, body_wait(started, self._settings))
+            if resp.content_type != "text/event-stream":
+                data = await read_body(resp, ERROR_BODY_BYTES)
+                ctype = resp.content_type or "(none)"
+                raise protocol_error(f"GET stream answered with Content-Type {ctype!r}: {body_excerpt(data, ctype)}")
+        except Failure as failure:
+            resp.close()
+            raise failure.with_status(status) from None
+        except (wire.WireError, OSError) as exc:
+            resp.close()
+            raise classify_exception(exc, self._settings).with_status(status) from None
+        except BaseException:
+            resp.close()
+            raise
+        self.drop_stream()
+        self._stream = HeldStream(
+            resp,
+            SSEParser(self._settings.max_response_bytes),
+            method=SSE_LISTEN,
+            meter=self.meter,
+            on_event=self._stream_event,
+            on_end=self._stream_ended,
+            idle=self.stream_idle,
+            polling=True,
+        )
+        self._stream.start()
+        return status
+
+    def drop_stream(self) -> None:
+        """Close the GET stream from our side (the session is ending): no callback, no reconnect."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
+
+    def _stream_event(self, event: SSEEvent) -> None:
+        if not event.data:
+            return  # a priming event: an id and no data
+        message = decode(event.data, "GET stream event")
+        if is_request(message) or is_notification(message):
+            if self.on_server_message is not None:
+                self.on_server_message(message)
+        elif not is_response(message):  # a response here answers nothing we wait for: ignored
+            raise protocol_error("GET stream event holds no JSON-RPC message")
+
+    def _stream_ended(self, outcome: Outcome, cause: BaseException | None) -> None:
+        stream, self._stream = self._stream, None
+        if self.on_stream_end is not None and stream is not None:
+            self.on_stream_end(outcome, stream.parser.last_event_id, stream.parser.retry)
+
+    # -- the end ---------------------------------------------------------------------------
+
     async def close(self, deadline: float | None = None) -> int | None:
-        """DELETE the session. 405 (the server keeps sessions) and 404 (already gone) are fine."""
+        """Drop the GET stream, then DELETE the session. 405 (the server keeps sessions) and
+        404 (already gone) are fine."""
+        self.drop_stream()
         if self._session_id is None:
             return None
         headers: wire.Headers_ = self._bare_block
@@ -259,7 +363,18 @@ class StreamableHttpTransport:
             raise await status_failure(resp, None, self._wait())
 
     def abandon(self) -> None:
-        return None
+        self.drop_stream()
+
+
+async def _discard(resp: wire.Response, wait: float) -> None:
+    """Read a short answer we do not need, so its connection can be reused; give up quickly."""
+    try:
+        async with asyncio.timeout(wait):
+            await read_body(resp, ERROR_BODY_BYTES)
+    except (Failure, wire.WireError, OSError, TimeoutError):
+        resp.close()
+    else:
+        resp.release()
 
 
 @dataclass(frozen=True, slots=True)

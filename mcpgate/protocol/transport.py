@@ -7,10 +7,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mcpgate.protocol.jsonrpc import JSONObject, RequestId
+from mcpgate.protocol.outcome import Outcome
 
 STREAMABLE_HTTP = "streamable-http"
 LEGACY_SSE = "sse"
 TRANSPORTS = (STREAMABLE_HTTP, LEGACY_SSE)
+
+# Steps that are HTTP actions rather than JSON-RPC methods; the first two open held streams.
+SSE_CONNECT = "sse/connect"  # the legacy stream's GET, until its endpoint event
+SSE_LISTEN = "sse/listen"  # the standalone GET stream of Streamable HTTP, until its headers
+SESSION_DELETE = "session/delete"
+
+# Three missed keepalives of the official SDKs (a comment every 15 s, Python and TypeScript alike).
+DEFAULT_STREAM_IDLE = 45.0
 
 # Called for every server-to-client request or notification seen on any stream.
 ServerMessageHandler = Callable[[JSONObject], None]
@@ -21,6 +30,52 @@ class ServerQuirks:
     """What a run learns about its server once, and every later session reuses."""
 
     lingering_streams: bool = False  # SSE responses stay open after the answer
+    get_stream: bool | None = None  # False: the GET stream was answered 405 (the server offers none)
+
+
+@dataclass(frozen=True, slots=True)
+class Streams:
+    """How a session holds server-to-client streams."""
+
+    listen: bool | None = False  # the standalone GET stream: True always, False never, None as the clients do
+    idle_timeout: float = DEFAULT_STREAM_IDLE  # seconds of silence before a held stream counts as stalled; 0: never
+
+
+class SessionMeter(Protocol):
+    """What a run measures about a session besides its steps (the recorder): its held streams,
+    the messages the server sends, and re-initializations as they happen."""
+
+    def stream_opened(self, method: str) -> None: ...
+
+    def stream_data(self, received: int, events: int) -> None: ...
+
+    def stream_ended(self, method: str, seconds: float, outcome: Outcome) -> None: ...
+
+    def server_message(self, method: str, request: bool) -> None: ...
+
+    def session_reinitialized(self) -> None: ...
+
+
+class NoMeter:
+    """For sessions nobody measures (probe, preflight, negotiation)."""
+
+    def stream_opened(self, method: str) -> None:
+        return None
+
+    def stream_data(self, received: int, events: int) -> None:
+        return None
+
+    def stream_ended(self, method: str, seconds: float, outcome: Outcome) -> None:
+        return None
+
+    def server_message(self, method: str, request: bool) -> None:
+        return None
+
+    def session_reinitialized(self) -> None:
+        return None
+
+
+NO_METER = NoMeter()
 
 
 @dataclass(slots=True)
@@ -41,6 +96,13 @@ class Transport(Protocol):
     on_server_message: ServerMessageHandler | None
     session_id: str | None  # the server's session, when it gave one
     status: int | None  # HTTP status of the latest measured exchange, once its headers are in
+    meter: SessionMeter  # told of every held stream's life
+    stream_idle: float  # seconds of silence before a held stream counts as stalled; 0: never
+
+    @property
+    def holding(self) -> bool:
+        """A server-to-client stream is held open right now."""
+        ...
 
     async def connect(self, deadline: float) -> int | None:
         """Open what must be open before the first request; the HTTP status if that took a request."""
@@ -48,6 +110,11 @@ class Transport(Protocol):
 
     def set_version(self, version: str | None) -> None:
         """The protocol version later requests declare (MCP-Protocol-Version)."""
+        ...
+
+    async def listen(self, deadline: float, resume: str | None = None) -> int | None:
+        """Open the standalone GET stream and hold it; its HTTP status (405: none offered), or None
+        when the transport holds its stream anyway (legacy SSE)."""
         ...
 
     async def request(

@@ -21,10 +21,11 @@ import contextlib
 import os
 import socket
 import ssl
+import struct
 import time
 import zlib
 from collections import deque
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from types import TracebackType
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
@@ -69,6 +70,14 @@ class ConnectTimeout(ConnectError, TimeoutError):
 
 class RequestTimeout(WireError, TimeoutError):
     """The deadline passed before the response was whole."""
+
+
+class StreamIdle(WireError):
+    """A held stream received no byte at all for its idle limit."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no bytes for {seconds:g}s")
+        self.seconds = seconds
 
 
 class ServerDisconnected(WireError):
@@ -117,10 +126,19 @@ class Headers:
         return list(self._fields.items())
 
 
-class Body:
-    """The body as it arrives: ``readany()`` returns what is there, b"" at the end."""
+OnData = Callable[[bytes], None]
+OnEnd = Callable[[BaseException | None], None]
 
-    __slots__ = ("_chunks", "_conn", "_decoder", "_done", "_error", "_size", "_waiter")
+
+class Body:
+    """The body as it arrives: ``readany()`` returns what is there, b"" at the end.
+
+    Or, once ``hold()`` is called, each piece is handed to a callback as the socket
+    delivers it, and the end (or the failure) to another: a stream held for minutes
+    then costs no task and no buffer, only its parser's state.
+    """
+
+    __slots__ = ("_chunks", "_conn", "_decoder", "_done", "_error", "_on_data", "_on_end", "_size", "_waiter")
 
     def __init__(self, conn: _Connection) -> None:
         self._conn = conn
@@ -130,6 +148,8 @@ class Body:
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._decoder: Any = None  # zlib decompressobj for gzip/deflate
+        self._on_data: OnData | None = None  # set by hold(): pushed, not buffered
+        self._on_end: OnEnd | None = None
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -137,6 +157,9 @@ class Body:
             waiter.set_result(None)
 
     def feed(self, data: bytes) -> None:
+        if self._on_data is not None:
+            self._push(data)
+            return
         self._chunks.append(data)
         self._size += len(data)
         if self._size > HIGH_WATER:
@@ -146,7 +169,54 @@ class Body:
     def finish(self, error: BaseException | None = None) -> None:
         self._done = True
         self._error = error
+        if self._on_end is not None:
+            self._end()
+            return
         self._wake()
+
+    def hold(self, on_data: OnData, on_end: OnEnd) -> None:
+        """From now on, push each piece to ``on_data`` and the end to ``on_end`` (once).
+
+        What was already buffered goes first. The callbacks run inside the socket's
+        callbacks: they must not raise, and must not block.
+        """
+        self._on_data, self._on_end = on_data, on_end
+        while self._chunks and self._on_data is not None:
+            data = self._chunks.popleft()
+            self._size -= len(data)
+            self._push(data)
+        self._conn.resume()
+        if self._done and self._on_end is not None:
+            self._end()
+
+    def _push(self, data: bytes) -> None:
+        on_data = self._on_data
+        assert on_data is not None
+        if self._decoder is not None:
+            try:
+                data = self._decode(data)
+            except BadEncoding as exc:
+                self._done, self._error = True, exc
+                self._end()
+                return
+        if data:
+            on_data(data)
+
+    def _end(self) -> None:
+        on_data, on_end = self._on_data, self._on_end
+        self._on_data = self._on_end = None
+        if on_end is None:
+            return
+        error = self._error
+        if error is None and self._decoder is not None:
+            try:
+                rest = self._flush_decoder()
+            except BadEncoding as exc:
+                error = exc
+            else:
+                if rest and on_data is not None:
+                    on_data(rest)
+        on_end(error)
 
     def at_eof(self) -> bool:
         return self._done and not self._chunks and self._error is None
@@ -228,11 +298,28 @@ class Response:
     async def read(self) -> bytes:
         return await self.content.read()
 
+    def hold(self, on_data: OnData, on_end: OnEnd, *, idle: float = 0.0) -> None:
+        """Keep reading this body for as long as it lasts, without a task (see ``Body.hold``).
+
+        The request's deadline no longer applies; with ``idle`` > 0 the stream fails with
+        ``StreamIdle`` once no byte at all has arrived for that many seconds. ``close()``
+        ends it from our side, silently (``on_end`` is not called).
+        """
+        self._conn.watch_idle(idle)
+        self.content.hold(on_data, on_end)
+
     def release(self) -> None:
         """Give the connection back when the body is whole; otherwise it cannot be reused."""
         self._pool.release(self._conn, reusable=self.content.at_eof())
 
     def close(self) -> None:
+        self._pool.release(self._conn, reusable=False)
+
+    def reset(self) -> None:
+        """Close the connection with a reset: for a body that never ends (a held stream), which
+        cannot be reused anyway; a normal close would leave a TIME_WAIT socket here for each one,
+        and at hundreds of sessions a second those exhaust the ephemeral ports."""
+        self._conn.linger_zero()
         self._pool.release(self._conn, reusable=False)
 
 
@@ -256,6 +343,8 @@ class _Connection(asyncio.Protocol):
         self.complete = True
         self.keep_alive = True
         self.timer: asyncio.TimerHandle | None = None
+        self.idle = 0.0  # > 0 while a held stream is watched for silence
+        self.rx_at = 0.0  # loop time of the last byte, while watched
 
     # asyncio.Protocol
 
@@ -269,6 +358,8 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.bytes_in += len(data)
+        if self.idle:
+            self.rx_at = asyncio.get_running_loop().time()
         if self.response is None:
             return  # nobody asked: bytes after a response we gave up on
         try:
@@ -320,8 +411,9 @@ class _Connection(asyncio.Protocol):
             head.set_result(None)
 
     def on_body(self, body: bytes) -> None:
-        assert self.response is not None
-        self.response.content.feed(bytes(body))
+        response = self.response
+        if response is not None:  # None: a held stream closed itself while this chunk was parsed
+            response.content.feed(bytes(body))
 
     def on_message_complete(self) -> None:
         self.complete = True
@@ -357,6 +449,7 @@ class _Connection(asyncio.Protocol):
         self.complete = False
         self.until_close = False
         self.bytes_in = 0
+        self.idle = 0.0
         self.head = loop.create_future()
         if deadline is not None:
             # One timer per request, armed here and disarmed on release: cheaper than a Task-level
@@ -368,10 +461,40 @@ class _Connection(asyncio.Protocol):
         self.timer = None
         self._fail(RequestTimeout("the deadline passed"))
 
+    def watch_idle(self, seconds: float) -> None:
+        """Replace the request's deadline with a silence limit (0: none).
+
+        Lazily: one timer per limit, which on firing moves itself to the last byte's time
+        plus the limit, so a stream that keeps talking costs one wake-up per limit, and a
+        byte costs a clock read, never a timer reschedule.
+        """
+        self.disarm()
+        self.idle = seconds
+        if seconds > 0:
+            loop = asyncio.get_running_loop()
+            self.rx_at = loop.time()
+            self.timer = loop.call_at(self.rx_at + seconds, self._idle_check)
+
+    def _idle_check(self) -> None:
+        self.timer = None
+        loop = asyncio.get_running_loop()
+        due = self.rx_at + self.idle
+        if loop.time() < due:
+            self.timer = loop.call_at(due, self._idle_check)
+            return
+        self._fail(StreamIdle(self.idle))
+
     def disarm(self) -> None:
+        self.idle = 0.0
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+
+    def linger_zero(self) -> None:
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     def usable(self) -> bool:
         return not self.lost and self.transport is not None and not self.transport.is_closing()

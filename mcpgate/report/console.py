@@ -11,6 +11,7 @@ from mcpgate.catalog import BUILTIN
 from mcpgate.compare import Delta, table_lines
 from mcpgate.drift import render_text as render_drift
 from mcpgate.report.format import count, ms, observed, pct, size
+from mcpgate.report.streams import stream_summary
 from mcpgate.results import BreakpointResult, BreakpointStep, Latency, Results, ThresholdResult
 from mcpgate.thresholds import parse_metric_key
 
@@ -71,6 +72,13 @@ def render_summary(results: Results) -> str:
     if results.drift is not None:
         lines.append("")
         lines.extend(render_drift(results.drift, indent="  "))
+    streams = stream_summary(results)
+    if streams is not None:
+        lines.append("")
+        lines.append("  STREAMS")
+        rows = streams.rows()
+        width = max(len(label) for label, _ in rows)
+        lines.extend(f"    {label:.<{width + 3}} {value}" for label, value in rows)
     if results.errors:
         lines.append("")
         lines.append("  ERRORS")

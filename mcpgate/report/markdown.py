@@ -9,8 +9,8 @@ Markdown does not render (mermaid is not confirmed to render in job summaries).
 
 A user's own template (``--summary-template``) renders in a sandbox with the
 context below; it may include the built-in parts as ``mcpgate/<name>.md.j2``
-(``verdict``, ``thresholds``, ``latency``, ``errors``, ``run``, ``timeline``,
-``summary``, ``breakpoint``). Its output is held to ``max_bytes`` like the built-in one
+(``verdict``, ``thresholds``, ``latency``, ``streams``, ``errors``, ``run``,
+``timeline``, ``summary``, ``breakpoint``). Its output is held to ``max_bytes`` like the built-in one
 (the context is trimmed the same way, the trim line appended). Undefined
 variables are errors. Strings from the server or the
 config are raw: pass them through the ``cell`` filter before they land in
@@ -48,6 +48,11 @@ Context variables (``summary_context``):
   ``failed``, ``errors``, ``iterations``, ``dropped`` (sums), ``p95`` (worst,
   ms, or None)), ``per_char`` (points one sparkline character merges) and
   ``sparklines`` (list of dicts with ``name``, ``line``, ``summary``).
+- ``streams``: None (no stream was held, no server message came), or a dict with
+  ``held``, ``max_open``, ``open_at_end``, ``p50``, ``p95``, ``longest`` (ms, or
+  None), ``events``, ``closed``, ``stalled`` (counts), ``notifications`` and
+  ``requests`` (lists of ``[method, count]``, busiest first), and ``rows`` (list of
+  dicts with ``name`` and ``value``: the console's lines).
 - ``baseline``: None, or the comparison with a baseline run: ``ok``, ``started``,
   ``limit`` (e.g. "20%"), ``regressions`` (how many), ``deltas`` (list of dicts
   with ``mark``, ``metric``, ``stat``, ``baseline``, ``current`` (formatted),
@@ -100,6 +105,7 @@ from mcpgate.catalog import BUILTIN
 from mcpgate.compare import Delta
 from mcpgate.durations import format_duration
 from mcpgate.report.format import count, ms, observed, pct, size
+from mcpgate.report.streams import stream_summary
 from mcpgate.results import Drift, Latency, Results, ThresholdResult, TimelinePoint
 from mcpgate.thresholds import parse_metric_key
 
@@ -295,6 +301,7 @@ def summary_context(results: Results) -> dict[str, Any]:
         "vus_max": round(vus_max) if vus_max is not None else max((s.max_vus for s in results.scenarios), default=None),
         "totals": [{"name": name, "value": value} for name, value in _totals(results)],
         "timeline": _timeline(results),
+        "streams": _streams(results),
         "baseline": _baseline(results),
         "drift": _drift(results),
         "drift_omitted": 0,
@@ -356,6 +363,13 @@ def _breakpoint(results: Results) -> dict[str, Any] | None:
         "rows": rows,
         "omitted": len(search.steps) - len(rows),
     }
+
+
+def _streams(results: Results) -> dict[str, Any] | None:
+    summary = stream_summary(results)
+    if summary is None:
+        return None
+    return {**asdict(summary), "rows": [{"name": name, "value": value} for name, value in summary.rows()]}
 
 
 def _baseline(results: Results) -> dict[str, Any] | None:

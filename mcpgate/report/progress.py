@@ -19,12 +19,14 @@ def progress_line(
     rps: float,
     error_rate: float | None,
     p95: float | None,
+    streams: float | None = None,
 ) -> str:
-    return (
+    line = (
         f"running {format_duration(round(elapsed))}/{format_duration(round(total))}  "
         f"vus {vus}/{vus_max}  iterations {count(iterations)}  req/s {rps:.1f}  "
         f"not ok {pct(error_rate)}  p95 {ms(p95)}"
     )
+    return line if streams is None else f"{line}  streams {count(streams)}"
 
 
 class Progress:

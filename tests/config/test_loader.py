@@ -410,3 +410,40 @@ def test_format_validation_error_matches_validate_config() -> None:
         Config.model_validate(data)
     line = format_validation_error(caught.value, lines, "c.yaml")
     assert line == "c.yaml:3: target.timeout: expected a duration like 500ms, 30s, 2m or 1h30m, got '5x'"
+
+
+# --- flow: session shape and streams --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flow", "expected"),
+    [
+        ("  session_lifetime: 5m\n", "mcpgate.yaml:4: flow.session_lifetime: applies to session: per-vu only"),
+        ("  session: per-vu\n  session_lifetime: 0s\n", "mcpgate.yaml:5: flow.session_lifetime: must be more than 0"),
+        (
+            "  session: per-agent\n",
+            "mcpgate.yaml:4: flow.session: expected 'per-iteration' or 'per-vu', got 'per-agent'",
+        ),
+        ("  listen: sometimes\n", "mcpgate.yaml:4: flow.listen: expected true or false or 'auto', got 'sometimes'"),
+        (
+            "  stream_idle_timeout: -1s\n",
+            "mcpgate.yaml:4: flow.stream_idle_timeout: expected a duration like 500ms, 30s, 2m or 1h30m, got '-1s'",
+        ),
+    ],
+)
+def test_flow_session_and_stream_keys_are_checked(flow: str, expected: str) -> None:
+    assert error_of(f"target:\n  url: x\nflow:\n{flow}") == expected
+
+
+def test_calls_per_session_defaults_by_session_shape() -> None:
+    def flow_of(text: str) -> Config:
+        data, lines = load_yaml_text(doc(text), "c.yaml")
+        return validate_config(data, lines, "c.yaml")
+
+    per_iteration = flow_of("target: {url: x}\n").flow
+    assert (per_iteration.session, per_iteration.calls, per_iteration.listen) == ("per-iteration", 1, "auto")
+    assert per_iteration.stream_idle_timeout == 45.0
+    per_vu = flow_of("target: {url: x}\nflow: {session: per-vu, session_lifetime: 2m, listen: false}\n").flow
+    assert (per_vu.calls, per_vu.session_lifetime, per_vu.listen) == (None, 120.0, False)  # no limit but the lifetime
+    holding = flow_of("target: {url: x}\nflow: {session: per-vu, calls_per_session: 0, stream_idle_timeout: 0}\n").flow
+    assert (holding.calls, holding.stream_idle_timeout) == (0, 0.0)

@@ -154,7 +154,7 @@ async def test_an_interrupted_search_keeps_the_steps_it_judged(faults: FaultServ
         assert pre.ok, pre.reason
         assert pre.target is not None
         assert pre.mix is not None
-        flow = Flow(http, pre.target, pre.mix, tools_list=True, calls_per_session=1)
+        flow = Flow(http, pre.target, pre.mix, plan.config.flow)
         engine = Engine(plan, flow, Metrics(), ErrorLog(), interval=0.5)
         running = asyncio.create_task(engine.run())
         assert engine.search is not None
