@@ -28,6 +28,7 @@ from mcpgate.engine.fleet import Fleet
 from mcpgate.engine.runner import Engine, EngineOutcome, default_interval
 from mcpgate.engine.shard import WHOLE, Shard, choose_workers
 from mcpgate.flow import Flow
+from mcpgate.limits import needed, raise_nofile
 from mcpgate.metrics import Metrics
 from mcpgate.plan import Plan
 from mcpgate.preflight import Preflight, preflight
@@ -111,6 +112,11 @@ async def run_plan(plan: Plan, options: RunOptions, *, out: TextIO | None = None
     share = sum(shard.vus(s.max_vus) for s in plan.scenarios)  # this process's VUs, over every scenario
     limit = connection_limit(share)
     workers = choose_workers(options.workers, share)
+    short = raise_nofile(needed(share, workers))  # before the workers start: they inherit it
+    if short is not None:
+        notes.append(short)
+        with contextlib.suppress(OSError):
+            err.write(f"mcpgate: warning: {short}\n")
     async with make_http(plan.connect.settings, limit=limit) as http:
         checking = asyncio.create_task(preflight(http, plan, rows=shard.rows()))
 
