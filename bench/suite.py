@@ -805,8 +805,8 @@ def summary(report: dict[str, Any]) -> str:
         text = "not run (--quick)"
         if top is not None:
             text = (
-                f"mcpgate {_n(top['peak_mb'], '.0f', ' MB')} ({_n(top['mb_per_vu'], '.3f', ' MB')}/VU), "
-                f"k6 {_n(k6_top.get('peak_mb'), '.0f', ' MB')} "
+                f"mcpgate {_n(top['peak_mb'], ',.0f', ' MB')} ({_n(top['mb_per_vu'], '.3f', ' MB')}/VU), "
+                f"k6 {_n(k6_top.get('peak_mb'), ',.0f', ' MB')} "
                 f"(x{_n(de.get(f'memory_ratio_k6/mcpgate_{TARGET_DENSITY_VUS}'), '.1f')})"
             )
         rows.append(
