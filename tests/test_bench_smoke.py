@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import common, peers, suite
+from bench import common, peers, streams, suite
 from bench.peers import PeerRun, parse_k6, parse_locust, parse_wrk
 from bench.soak import SoakOptions, config_yaml, soak, summary
 
@@ -257,3 +257,139 @@ def test_suite_runs_every_peer_and_writes_its_tables(tmp_path: Path) -> None:
     text = suite.summary(report)
     assert "| mcpgate (checks on) |" in text
     assert "| CLI to first request (median of 5) |" in text
+
+
+# -- density and held streams (issue 8) ------------------------------------------------------------
+
+LIMITS = """Limit                     Soft Limit           Hard Limit           Units
+Max cpu time              unlimited            unlimited            seconds
+Max open files            20000                524288               files
+Max locked memory         8388608              8388608              bytes
+"""
+
+
+def test_fd_limits_and_the_stubs_connections() -> None:
+    assert common.parse_nofile_limit(LIMITS) == (20000, 524288)
+    assert common.parse_nofile_limit("Max open files  unlimited  unlimited  files\n") == (None, None)
+    with pytest.raises(ValueError, match="Max open files"):
+        common.parse_nofile_limit("Max cpu time unlimited unlimited seconds\n")
+    own = common.read_nofile_limit(os.getpid())
+    assert own is not None
+    assert own[0] is not None
+    assert own[0] >= common.count_fds(os.getpid()) > 0  # type: ignore[operator]
+    # Room for every connection of a 10,000-VU run where the hard limit allows it; never above it.
+    assert common.stub_limits(20_000) == (20_000, 19_744)
+    assert common.stub_limits(1_000_000) == (common.STUB_MAX_NOFILE, common.STUB_MAX_NOFILE - 256)
+    assert common.stub_limits(1024) == (1024, 768)
+    conf = common.render_stub_config(Path("/tmp/x"), 8123, None, "/m.so", limits=(20_000, 19_744))
+    assert "worker_rlimit_nofile 20000;" in conf
+    assert "worker_connections 19744;" in conf
+    raised = common.raise_nofile(64)  # never lowers a limit
+    assert raised["soft"] == raised["soft_before"]
+
+
+def test_progress_lines_give_the_streams_held() -> None:
+    text = "\n".join(
+        [
+            "running 10s/4m40s  vus 200/2000  iterations 210  req/s 80.5  not ok 0%  p95 12.1ms  streams 199",
+            "some other line",
+            "running 1m50s/4m40s  vus 2000/2000  iterations 12,034  req/s 140.0  not ok 0.01%  p95 9.0ms"
+            "  streams 2,000",
+            "running 2m/4m40s  vus 2000/2000  iterations 13,000  req/s 140.0  not ok 0%  p95 9.0ms",
+        ]
+    )
+    assert streams.parse_progress(text) == [(10.0, 200, 199), (110.0, 2000, 2000)]
+
+
+def test_streams_held_through_the_hold_are_counted_from_the_histogram() -> None:
+    from mcpgate.metrics import new_histogram
+
+    hist = new_histogram()
+    for seconds in (2.0, 179.0, 180.5, 185.0, 190.0):  # µs, as mcpgate's results keep them
+        hist.record_value(int(seconds * 1_000_000))
+    encoded = hist.encode().decode("ascii")
+    assert streams.count_at_least(encoded, 180_000) == 3
+    assert streams.count_at_least(encoded, 1_000) == 5
+    assert streams.count_at_least(encoded, 200_000) == 0
+    assert streams.count_at_least(None, 1) == 0
+
+
+def test_streams_config_is_valid_for_mcpgate(tmp_path: Path) -> None:
+    from mcpgate.config.assemble import Overrides, assemble
+    from mcpgate.plan import build_plan
+
+    for transport in streams.TRANSPORTS:
+        o = streams.StreamsOptions(transport=transport)
+        path = tmp_path / f"{transport}.yaml"
+        path.write_text(streams.config_yaml("http://127.0.0.1:9/mcp", o))
+        plan = build_plan(assemble(path, Overrides()))
+        (scenario,) = plan.scenarios
+        assert scenario.max_vus == 2000
+        assert scenario.duration == pytest.approx(o.run_s)  # the run ends with the hold
+        assert "--transport" not in streams.server_command(9, "streamable-http")
+        assert streams.server_command(9, "sse")[-2:] == ["--transport", "sse"]
+
+
+def test_density_rows_and_table() -> None:
+    mc = blank_run("mcpgate")
+    mc.peak_rss_mb, mc.peak_tree_rss_mb, mc.requests, mc.failed, mc.seconds = 240.0, 250.0, 100_000, 10, 20.0
+    mc.extra["iterations"] = 20_000
+    k6 = blank_run("k6")
+    k6.peak_rss_mb, k6.peak_tree_rss_mb, k6.requests, k6.seconds = 3500.0, None, 50_000, 20.0
+    k6.extra |= {"iterations": 10_000, "memory_capped": 12288.0}
+    rows = {"mcpgate_10000": suite._density_row(mc, 10_000), "k6_10000": suite._density_row(k6, 10_000)}
+    assert rows["mcpgate_10000"]["peak_mb"] == 250.0  # the tree, when it is above the main process
+    assert rows["mcpgate_10000"]["mb_per_vu"] == 0.025
+    assert rows["mcpgate_10000"]["failed_rate"] == 0.0001
+    assert rows["mcpgate_10000"]["iterations_per_vu_s"] == 0.1
+    assert rows["k6_10000"]["peak_mb"] == 3500.0
+    de = {"seconds": 20.0, "sizes": [10_000], "iterations_per_vu_s_bound": 0.8, "memory_ratio_k6/mcpgate_10000": 14.0}
+    table = suite.density_table(de | rows)
+    assert table[2].startswith("| mcpgate, 10,000 | 250 MB | 0.025 |  | 100,000 |")
+    assert table[3].startswith("| k6, 10,000 (memory cap hit) | 3,500 MB | 0.350 | 14.0x | 50,000 |")
+
+
+def test_streams_part_end_to_end(tmp_path: Path) -> None:
+    held = streams.StreamsOptions(
+        sessions=20, ramp_s=1.0, settle_s=1.0, hold_s=3.0, think="0.5s..1s", sample_interval=0.25
+    )
+    options = suite.Options(parts=("streams",), out_dir=tmp_path, max_seconds=120, streams=held)
+    report = suite.run_suite(options, say=lambda text: None)
+    part = report["streams"]
+    assert part["mcpgate_exit_code"] == 0, (part["stderr_tail"], part["server_log_tail"])
+    held_streams, steps = part["streams"], part["steps"]
+    assert held_streams["max_open"] == 20
+    assert held_streams["held_through_hold"] == 20
+    assert held_streams["opened"] == 20  # none reopened: each session's stream lived its whole life
+    assert (held_streams["closed"], held_streams["stalled"]) == (0, 0)
+    assert steps["error_rate"] == 0
+    assert steps["tool_calls"] >= 20
+    mc, server = part["mcpgate"], part["server"]
+    assert mc["fds_peak"] >= 20  # a socket per held stream at least
+    assert mc["fd_soft_limit"] >= mc["fds_peak"]
+    assert 10 < mc["peak_rss_mb"] < 2000
+    assert mc["rss_at_load_start_mb"] is not None
+    assert server["fds_peak"] >= 20
+    assert server["peak_rss_mb"] > 10
+    assert server["alive_at_end"]
+    assert part["verdict"]["met"]
+    assert not part["verdict"]["at_target_scale"]
+    assert report["verdicts"] == {"streams": True}
+    text = suite.summary(report)
+    assert "| 20 sessions holding their GET stream for 3 s (SDK example server)" in text
+    json.dumps(report)  # the suite's JSON can hold it
+
+
+def test_memory_per_session_is_the_slope_over_the_ramp() -> None:
+    points = [{"t": float(t), "vus": 10 * t} for t in range(1, 21)]  # 10 new VUs a second for 20 s
+    assert streams.vus_at(points, 2.5) == pytest.approx(25)
+    assert streams.vus_at(points, 25) is None
+    start = 1000.0
+
+    def sample(t: float, kib: int) -> common.Sample:
+        return common.Sample(start + t, t, kib, kib, kib, 0.0, 1)
+
+    # 30 MiB of one-time costs in the first seconds, then 20 KiB per VU: the slope is the 20.
+    samples = [sample(t / 2, (20_000 if t < 4 else 50_000) + 20 * 5 * t) for t in range(41)]
+    assert streams.marginal_kib(samples, points, start, 20.0) == pytest.approx(20.0)
+    assert streams.marginal_kib(samples[:2], points, start, 20.0) is None
