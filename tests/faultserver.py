@@ -125,6 +125,8 @@ class FaultServer:
                     {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}},
                     status=404,
                 )
+            if fault == "delete-405":
+                return web.Response(status=405, headers={"Allow": "GET, POST"})
             return web.Response(status=200)
         if request.method == "GET" and (last := request.headers.get("Last-Event-ID")) in self.parked:
             resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})

@@ -70,6 +70,11 @@ MAX_RECONNECT_WAIT = 30.0  # a server's retry field is obeyed up to this
 MIN_RECONNECT_WAIT = 0.1  # and from this: a retry of 0 must not become a loop
 
 
+# A DELETE the server answers so ended the session as far as it goes (Streamable HTTP): 405, the
+# server does not let clients end sessions; 404, the session was gone already.
+_DELETE_ANSWERS = {404: "session already ended (404)", 405: "405: the server keeps its sessions"}
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """Where and how to talk: everything negotiation settles, made concrete."""
@@ -100,7 +105,7 @@ class Step:
     retried: bool = False  # answered by a recovery (re-initialize, re-list) and sent again
     framing: str | None = None  # how the answer came: "json" or "sse" (Streamable HTTP)
     wire: bool = True  # False: never sent (its session could not be re-opened); no HTTP request to count
-    allowed_status: bool = False  # a status >= 400 the protocol allows here (405 to the GET stream): not a failure
+    allowed_status: bool = False  # a status >= 400 the protocol allows here (405 to the GET stream or a DELETE)
 
 
 StepSink = Callable[[Step], None]
@@ -553,9 +558,10 @@ class McpSession:
         else:
             if status is None and skip_if_none:
                 return OK  # nothing went on the wire
-        note = "session already ended (404)" if method == SESSION_DELETE and status == 404 else ""
+        note = _DELETE_ANSWERS.get(status or 0, "") if method == SESSION_DELETE else ""
         step = Step(method, outcome, time.perf_counter() - t0, outcome.http_status or status or self._transport.status)
         step.sent, step.note = sent, note
+        step.allowed_status = bool(note)  # the protocol allows both answers: not failed requests
         self.sink(step)
         return outcome
 

@@ -262,6 +262,13 @@ async def test_delete_404_means_the_session_is_already_gone(faults: FaultServer)
     assert (last.method, last.http_status, last.note) == ("session/delete", 404, "session already ended (404)")
 
 
+async def test_delete_405_means_the_server_keeps_its_sessions(faults: FaultServer) -> None:
+    report = await run_probe(handshake(faults.url("delete-405")))
+    assert report.ok, report.steps
+    last = report.steps[-1]
+    assert (last.method, last.http_status, last.note) == ("session/delete", 405, "405: the server keeps its sessions")
+
+
 async def test_timed_out_request_is_cancelled_on_the_wire(faults: FaultServer) -> None:
     report = await run_probe(handshake(faults.url("cancel-seen")), call="echo")
     assert failed(report)[1] is Kind.TIMEOUT
