@@ -578,21 +578,10 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
     if inputs.environment == "production":
         production_guard(plan, inputs.allow_production_load)
     shard_guard(plan, inputs.shard is not None, "shard")
-    baseline: Results | None = None
-    if inputs.baseline:
-        path = workspace / inputs.baseline
-        if _is_file(path, "baseline", inputs.baseline):
-            try:
-                baseline = read(path)
-            except (OSError, ValueError) as exc:
-                raise UsageError("baseline", f"{inputs.baseline}: {str(exc).splitlines()[0]}") from None
-        else:
-            runner.command("notice", f"no baseline at {inputs.baseline} yet: this run will be the first")
-    template = workspace / inputs.summary_template if inputs.summary_template else None
-    if template is not None and not _is_file(template, "summary-template", inputs.summary_template):
-        raise UsageError("summary-template", f"{inputs.summary_template}: no such file")
+    baseline = _baseline(inputs, runner, workspace)
+    template = _template(inputs, workspace)
     max_regression = _max_regression(inputs.max_regression)
-    paths = {"results": out_dir / "results.json", "summary": out_dir / "summary.md", "junit": out_dir / "junit.xml"}
+    paths = _paths(out_dir)
     options = RunOptions(
         out=paths["results"],
         markdown=paths["summary"],
@@ -608,6 +597,67 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
     )
     with runner.group("mcpgate: load test"):
         results = eventloop.run(run_plan(plan, options, out=runner.stream))
+    _delivered(results, paths, outcome)
+    _annotate(results, runner, inputs.fail_on_thresholds)
+
+
+def _merge(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, outcome: Outcome) -> None:
+    """The merge job: the shards' results files in, the run's results, summary, outputs and gate out."""
+    from mcpgate.merge import expand, merge, read_shard
+    from mcpgate.run import deliver, with_baseline
+
+    paths = _paths(out_dir)
+    try:
+        files = expand([inputs.merge], base=workspace, skip=paths.values())
+    except UsageError as exc:
+        raise UsageError("merge", str(exc)) from None
+    shards = [read_shard(f, str(f.relative_to(workspace)) if f.is_relative_to(workspace) else str(f)) for f in files]
+    merged = merge(shards)
+    results = merged.results
+    baseline = _baseline(inputs, runner, workspace)
+    if baseline is not None:
+        results = with_baseline(results, baseline, _max_regression(inputs.max_regression))
+    template = _template(inputs, workspace)
+    for warning in merged.warnings:
+        runner.command("warning", warning, title="mcpgate: merge")
+    options = RunOptions(
+        out=paths["results"], markdown=paths["summary"], junit=paths["junit"], summary_template=template, progress=False
+    )
+    with runner.group(f"mcpgate: merge of {len(shards)} shards"):
+        deliver(results, options, runner.stream, sys.stderr)
+    _delivered(results, paths, outcome)
+    _annotate(results, runner, inputs.fail_on_thresholds)
+    if results.run.status == "aborted" and all(t.ok for t in results.thresholds):
+        runner.command("error", results.run.reason, title="mcpgate: a shard was aborted")
+
+
+def _paths(out_dir: Path) -> dict[str, Path]:
+    return {"results": out_dir / "results.json", "summary": out_dir / "summary.md", "junit": out_dir / "junit.xml"}
+
+
+def _baseline(inputs: Inputs, runner: Runner, workspace: Path) -> Results | None:
+    """The baseline input's results; a file not there yet is the first run (a notice), not an error."""
+    if not inputs.baseline:
+        return None
+    path = workspace / inputs.baseline
+    if not _is_file(path, "baseline", inputs.baseline):
+        runner.command("notice", f"no baseline at {inputs.baseline} yet: this run will be the first")
+        return None
+    try:
+        return read(path)
+    except (OSError, ValueError) as exc:
+        raise UsageError("baseline", f"{inputs.baseline}: {str(exc).splitlines()[0]}") from None
+
+
+def _template(inputs: Inputs, workspace: Path) -> Path | None:
+    template = workspace / inputs.summary_template if inputs.summary_template else None
+    if template is not None and not _is_file(template, "summary-template", inputs.summary_template):
+        raise UsageError("summary-template", f"{inputs.summary_template}: no such file")
+    return template
+
+
+def _delivered(results: Results, paths: dict[str, Path], outcome: Outcome) -> None:
+    """What a run or a merge hands the runner: its exit code, its job summary and its outputs."""
     outcome.code = results.run.exit_code
     if paths["summary"].is_file():
         outcome.markdown.append(paths["summary"].read_text(encoding="utf-8"))
@@ -620,58 +670,6 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
             **breakpoint_outputs(results),
         }
     )
-    _annotate(results, runner, inputs.fail_on_thresholds)
-
-
-def _merge(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, outcome: Outcome) -> None:
-    """The merge job: the shards' results files in, the run's results, summary, outputs and gate out."""
-    from mcpgate.merge import expand, merge, read_shard
-    from mcpgate.run import deliver, with_baseline
-
-    paths = {"results": out_dir / "results.json", "summary": out_dir / "summary.md", "junit": out_dir / "junit.xml"}
-    try:
-        files = expand([inputs.merge], base=workspace, skip=paths.values())
-    except UsageError as exc:
-        raise UsageError("merge", str(exc)) from None
-    shards = [read_shard(f, str(f.relative_to(workspace)) if f.is_relative_to(workspace) else str(f)) for f in files]
-    merged = merge(shards)
-    results = merged.results
-    baseline: Results | None = None
-    if inputs.baseline:
-        path = workspace / inputs.baseline
-        if _is_file(path, "baseline", inputs.baseline):
-            try:
-                baseline = read(path)
-            except (OSError, ValueError) as exc:
-                raise UsageError("baseline", f"{inputs.baseline}: {str(exc).splitlines()[0]}") from None
-        else:
-            runner.command("notice", f"no baseline at {inputs.baseline} yet: this run will be the first")
-    if baseline is not None:
-        results = with_baseline(results, baseline, _max_regression(inputs.max_regression))
-    template = workspace / inputs.summary_template if inputs.summary_template else None
-    if template is not None and not _is_file(template, "summary-template", inputs.summary_template):
-        raise UsageError("summary-template", f"{inputs.summary_template}: no such file")
-    for warning in merged.warnings:
-        runner.command("warning", warning, title="mcpgate: merge")
-    options = RunOptions(
-        out=paths["results"], markdown=paths["summary"], junit=paths["junit"], summary_template=template, progress=False
-    )
-    with runner.group(f"mcpgate: merge of {len(shards)} shards"):
-        deliver(results, options, runner.stream, sys.stderr)
-    outcome.code = results.run.exit_code
-    if paths["summary"].is_file():
-        outcome.markdown.append(paths["summary"].read_text(encoding="utf-8"))
-    outcome.outputs.update(
-        {
-            "results-path": str(paths["results"]),
-            "summary-path": str(paths["summary"]),
-            "junit-path": str(paths["junit"]),
-            **key_numbers(results),
-        }
-    )
-    _annotate(results, runner, inputs.fail_on_thresholds)
-    if results.run.status == "aborted" and all(t.ok for t in results.thresholds):
-        runner.command("error", results.run.reason, title="mcpgate: a shard was aborted")
 
 
 def _is_file(path: Path, name: str, shown: str) -> bool:

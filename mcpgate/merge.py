@@ -36,12 +36,11 @@ import pydantic
 from hdrh.histogram import HdrHistogram
 
 from mcpgate import exitcodes
-from mcpgate.catalog import BUILTIN, MetricType
+from mcpgate.catalog import MetricType
 from mcpgate.errors import UsageError
 from mcpgate.metrics import GaugeSeries, Metrics, Tags, new_histogram
 from mcpgate.recorder import ErrorLog
 from mcpgate.redact import Redactor
-from mcpgate.report.format import observed
 from mcpgate.results import (
     PHASE_ORDER,
     ErrorClass,
@@ -434,19 +433,9 @@ def _verdict(shards: Sequence[ShardFile], verdicts: Sequence[Verdict]) -> tuple[
             said = f"shards {names} of {count} {_SAID[status].replace('was ', 'were ')}"
             said += f" (shard {hit[0].index}: {first.reason})" if first.reason else ""
         return status, code, said
-    failed = [v for v in verdicts if not v.ok]
-    if failed:
-        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        return "failed", exitcodes.THRESHOLDS_FAILED, f"{_said(failed[0])}{more}"
-    return "passed", exitcodes.OK, ""
+    from mcpgate.run import threshold_verdict  # the wording a run uses
 
-
-def _said(verdict: Verdict) -> str:
-    """``mcp_tool_duration p(95)<3000 failed: p(95)=4.12s``, as a run says it."""
-    t = verdict.threshold
-    info = BUILTIN.get(t.key.name)
-    shown = observed(info.type.value if info else "", t.aggregation, verdict.observed)
-    return f"{t.key} {t.source} failed: {shown}"
+    return threshold_verdict(list(verdicts))
 
 
 def _errors(shards: Sequence[ShardFile]) -> list[ErrorClass]:

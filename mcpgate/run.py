@@ -321,19 +321,24 @@ def _verdict(
     if not pre.ok or outcome is None:
         return "not_started", pre.exit_code, pre.reason
     if outcome.aborted_by is not None:
-        return "aborted", exitcodes.THRESHOLDS_FAILED, f"{_said(outcome.aborted_by)}, so the run was stopped"
+        return "aborted", exitcodes.THRESHOLDS_FAILED, f"{said(outcome.aborted_by)}, so the run was stopped"
     if search is not None:  # finding the breaking point is the job: only no step held, or a capacity gate, fails it
         if (search.broke is not None and search.held is None) or search.gate_ok is False:
             return "failed", exitcodes.THRESHOLDS_FAILED, search.reason
         return "passed", exitcodes.OK, search.reason
+    return threshold_verdict(verdicts)
+
+
+def threshold_verdict(verdicts: list[Verdict]) -> tuple[Status, int, str]:
+    """Passed, or failed (99) naming the first threshold that failed; a merge of shards judges the same way."""
     failed = [v for v in verdicts if not v.ok]
     if failed:
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        return "failed", exitcodes.THRESHOLDS_FAILED, f"{_said(failed[0])}{more}"
+        return "failed", exitcodes.THRESHOLDS_FAILED, f"{said(failed[0])}{more}"
     return "passed", exitcodes.OK, ""
 
 
-def _said(verdict: Verdict) -> str:
+def said(verdict: Verdict) -> str:
     """``mcp_tool_duration p(95)<3000 failed: p(95)=4.12s``, in the metric's own units."""
     t = verdict.threshold
     info = BUILTIN.get(t.key.name)
