@@ -234,18 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TIME",
         help="start the load at this instant (ISO 8601 with a zone, or unix seconds), after the preflight",
     )
-    run.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown summary (job summaries)")
-    run.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML (thresholds and checks)")
-    run.add_argument("--summary-template", type=Path, metavar="FILE", help="your own Jinja template for --markdown")
-    run.add_argument("--baseline", type=Path, metavar="RESULTS.json", help="compare with an earlier run's results")
-    run.add_argument(
-        "--max-regression",
-        type=_fraction,
-        default=DEFAULT_MAX_REGRESSION,
-        metavar="PCT",
-        help="how much worse than the baseline fails the run (default 20%%)",
-    )
-    add_drift_options(run)
+    add_report_options(run)
     run.add_argument(
         "--environment",
         choices=["staging", "production"],
@@ -264,11 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     register_postdeploy(verbs, add_target_options, connect_spec)
     register_merge(
         verbs,
-        fraction=_fraction,
+        report_options=add_report_options,
         check_out=_check_out,
         results_file=_results_file,
         is_file=_is_file,
-        drift_options=add_drift_options,
         drift_window=_drift_window,
     )
 
@@ -395,6 +383,22 @@ def _is_file(path: Path, flag: str) -> bool:
         return path.is_file()
     except OSError as exc:  # a name the system refuses: too long, a symlink loop
         raise UsageError(flag, f"{path}: {exc.strerror or exc}") from None
+
+
+def add_report_options(p: argparse.ArgumentParser) -> None:
+    """The files a run writes besides --out, and how it is judged against a baseline and for drift (run, merge)."""
+    p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown summary (job summaries)")
+    p.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML (thresholds and checks)")
+    p.add_argument("--summary-template", type=Path, metavar="FILE", help="your own Jinja template for --markdown")
+    p.add_argument("--baseline", type=Path, metavar="RESULTS.json", help="compare with an earlier run's results")
+    p.add_argument(
+        "--max-regression",
+        type=_fraction,
+        default=DEFAULT_MAX_REGRESSION,
+        metavar="PCT",
+        help="how much worse than the baseline fails the run (default 20%%)",
+    )
+    add_drift_options(p)
 
 
 def add_drift_options(p: argparse.ArgumentParser) -> None:

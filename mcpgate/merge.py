@@ -542,36 +542,22 @@ def _keep(hdr: dict[str, list[str | None]], key: str, hist: HdrHistogram, index:
 def register(
     verbs: argparse._SubParsersAction[Any],
     *,
-    fraction: Callable[[str], float],
+    report_options: Callable[[argparse.ArgumentParser], None],
     check_out: Callable[[Path, str], None],
     results_file: Callable[[Path], Results],
     is_file: Callable[[Path, str], bool],
-    drift_options: Callable[[argparse.ArgumentParser], None],
     drift_window: Callable[[argparse.Namespace], float | None],
 ) -> None:
-    """``mcpgate merge``; cli.py hands over its own checks, so flags shared with ``run`` behave the same."""
-    from mcpgate.compare import DEFAULT_MAX_REGRESSION
-
+    """``mcpgate merge``; cli.py hands over its own flags and checks, so those shared with ``run`` behave the same."""
     p = verbs.add_parser("merge", help="merge the results files of a run's shards into the run's results")
     p.add_argument(
         "files", nargs="+", metavar="FILE", help="the shards' results files; mcpgate expands globs ('out/shard-*.json')"
     )
     p.add_argument("--out", type=Path, metavar="FILE", help="write the merged results as JSON")
-    p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown summary (job summaries)")
-    p.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML (thresholds and checks)")
-    p.add_argument("--summary-template", type=Path, metavar="FILE", help="your own Jinja template for --markdown")
-    p.add_argument("--baseline", type=Path, metavar="RESULTS.json", help="compare with an earlier run's results")
-    p.add_argument(
-        "--max-regression",
-        type=fraction,
-        default=DEFAULT_MAX_REGRESSION,
-        metavar="PCT",
-        help="how much worse than the baseline fails the run (default 20%%)",
-    )
+    report_options(p)
     p.add_argument(
         "--allow-missing", action="store_true", help="merge the shards there are, with a warning, if some are missing"
     )
-    drift_options(p)
     p.set_defaults(
         handler=functools.partial(
             _main, check_out=check_out, results_file=results_file, is_file=is_file, drift_window=drift_window
