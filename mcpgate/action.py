@@ -603,8 +603,8 @@ def _load_test(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, o
 
 def _merge(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, outcome: Outcome) -> None:
     """The merge job: the shards' results files in, the run's results, summary, outputs and gate out."""
-    from mcpgate.merge import expand, merge, read_shard
-    from mcpgate.run import deliver, with_baseline
+    from mcpgate.merge import expand, judged, merge, read_shard
+    from mcpgate.run import deliver
 
     paths = _paths(out_dir)
     try:
@@ -613,10 +613,13 @@ def _merge(inputs: Inputs, runner: Runner, workspace: Path, out_dir: Path, outco
         raise UsageError("merge", str(exc)) from None
     shards = [read_shard(f, str(f.relative_to(workspace)) if f.is_relative_to(workspace) else str(f)) for f in files]
     merged = merge(shards)
-    results = merged.results
-    baseline = _baseline(inputs, runner, workspace)
-    if baseline is not None:
-        results = with_baseline(results, baseline, _max_regression(inputs.max_regression))
+    results = judged(
+        merged,
+        baseline=_baseline(inputs, runner, workspace),
+        max_regression=_max_regression(inputs.max_regression),
+        max_drift=inputs.max_drift,
+        window=inputs.drift_window,
+    )
     template = _template(inputs, workspace)
     for warning in merged.warnings:
         runner.command("warning", warning, title="mcpgate: merge")

@@ -565,6 +565,27 @@ def register(
     )
 
 
+def judged(
+    merged: Merged,
+    *,
+    baseline: Results | None,
+    max_regression: float,
+    max_drift: float | None,
+    window: float | None,
+) -> Results:
+    """The merged run judged as a run is after its thresholds: against a baseline, then for drift on the
+    merged timeline over the steady load every shard ran (the same plan's)."""
+    from mcpgate.drift import with_drift
+    from mcpgate.run import with_baseline
+
+    results = merged.results
+    if baseline is not None:
+        results = with_baseline(results, baseline, max_regression)
+    if merged.steady_known:
+        results = with_drift(results, merged.steady, max_drift=max_drift, window=window)
+    return results
+
+
 def _main(
     args: argparse.Namespace,
     *,
@@ -573,8 +594,7 @@ def _main(
     is_file: Callable[[Path, str], bool],
     drift_window: Callable[[argparse.Namespace], float | None],
 ) -> int:
-    from mcpgate.drift import with_drift
-    from mcpgate.run import RunOptions, deliver, with_baseline
+    from mcpgate.run import RunOptions, deliver
 
     for flag, path in (("--out", args.out), ("--markdown", args.markdown), ("--junit", args.junit)):
         if path is not None:
@@ -584,13 +604,13 @@ def _main(
         raise UsageError("--summary-template", f"{args.summary_template}: no such file")
     outputs = [p for p in (args.out, args.markdown, args.junit) if p is not None]
     merged = merge_files(expand(args.files, skip=outputs), allow_missing=args.allow_missing)
-    results = merged.results
-    if baseline is not None:
-        results = with_baseline(results, baseline, args.max_regression)
-    # Drift on the merged timeline, over the steady load every shard ran (the same plan's).
-    window = drift_window(args)
-    if merged.steady_known:
-        results = with_drift(results, merged.steady, max_drift=args.max_drift, window=window)
+    results = judged(
+        merged,
+        baseline=baseline,
+        max_regression=args.max_regression,
+        max_drift=args.max_drift,
+        window=drift_window(args),
+    )
     for warning in merged.warnings:
         print(f"mcpgate: warning: {warning}", file=sys.stderr)
     options = RunOptions(

@@ -371,6 +371,8 @@ async def test_shard_jobs_then_a_merge_job_gate_as_one_run(peer: PeerFactory, tm
     shards = [read(job.workspace / "out" / "results.json") for job in jobs]
     assert merged.metric("iterations", "count") == sum(s.metric("iterations", "count") or 0 for s in shards)
     assert "| shards | 0, 1 of 2 merged" in run.summary
+    assert merged.drift is not None  # judged (here: too short to judge) on the merged timeline, as the CLI does
+    assert merged.drift.note
     assert (run.workspace / "merged" / "junit.xml").is_file()
     assert SECRET not in run.artefacts()
     for job in jobs:
