@@ -471,24 +471,26 @@ class McpSession:
         A legacy stream that ended since the last request took the session with it: the session
         is re-opened before sending, so no request that could not go out is counted as sent.
         """
-        if self._stream_gone():
-            reopened = await self._reopen()
-            if not reopened.ok:
-                unsent = Step(method, reopened, 0.0, tool=tool, note="not sent: re-initialize failed", wire=False)
-                return _Answer(reopened, None, unsent)
-            answer, _ = await self._exchange(method, params, tool, judge, headers)
-            return answer
+        reopened_first = self._stream_gone()
+        if reopened_first and (unsent := await self._reopen_for(method, tool)) is not None:
+            return unsent
         answer, _ = await self._exchange(method, params, tool, judge, headers)
-        if self._session_lost(answer.outcome):
+        if not reopened_first and self._session_lost(answer.outcome):
             answer.step.note = "session lost: re-initialized and retried"
             answer.step.retried = True
             self.sink(answer.step)
-            reopened = await self._reopen()
-            if not reopened.ok:
-                unsent = Step(method, reopened, 0.0, tool=tool, note="not sent: re-initialize failed", wire=False)
-                return _Answer(reopened, None, unsent)
+            if (unsent := await self._reopen_for(method, tool)) is not None:
+                return unsent
             answer, _ = await self._exchange(method, params, tool, judge, headers)
         return answer
+
+    async def _reopen_for(self, method: str, tool: str | None) -> _Answer | None:
+        """Re-initialize before sending ``method``; if that fails, the request's answer: not sent."""
+        reopened = await self._reopen()
+        if reopened.ok:
+            return None
+        unsent = Step(method, reopened, 0.0, tool=tool, note="not sent: re-initialize failed", wire=False)
+        return _Answer(reopened, None, unsent)
 
     async def _exchange(
         self,
