@@ -1,6 +1,6 @@
 # The two set-up commands the README promises, and their parts.
 #   make demo   start the bundled example server and run mcpgate against it
-#   make test   lint, type-check and run the test suite against real MCP servers
+#   make test   lint (ruff, the import layers), type-check and run the test suite against real MCP servers
 #   make bench  the benchmark suite (minutes; not part of make test): mcpgate beside k6, Locust and wrk
 PYTHON ?= python3
 VENV ?= .venv
@@ -25,6 +25,7 @@ peers:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

@@ -28,13 +28,13 @@ VERBS = {
 def main() -> int:
     args = sys.argv[1:]
     if not args:
-        from mcpgate.action import main as action
+        from mcpgate.doors.action import main as action
 
         return action()
     if args[0] == "mcpgate":
         args = args[1:]
     if not args or args[0] in VERBS:
-        from mcpgate.cli import main as cli
+        from mcpgate.doors.cli import main as cli
 
         return cli(args or ["--help"])
     try:

@@ -53,7 +53,7 @@ from bench.common import (
     spawn,
     stop_process,
 )
-from mcpgate.durations import parse_duration
+from mcpgate.support.durations import parse_duration
 
 EXAMPLE_SERVER = ROOT / "examples" / "server" / "server.py"
 TRANSPORTS = ("streamable-http", "sse")

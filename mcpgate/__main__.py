@@ -1,3 +1,3 @@
-from mcpgate.cli import main
+from mcpgate.doors.cli import main
 
 raise SystemExit(main())

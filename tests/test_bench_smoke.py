@@ -97,7 +97,7 @@ def test_affinity_mask_and_stub_config() -> None:
 
 def test_soak_config_is_valid_for_mcpgate(tmp_path: Path) -> None:
     from mcpgate.config.assemble import Overrides, assemble
-    from mcpgate.plan import build_plan
+    from mcpgate.plan.build import build_plan
 
     opts = SoakOptions()
     for executor in ("arrival", "vus"):
@@ -302,7 +302,7 @@ def test_progress_lines_give_the_streams_held() -> None:
 
 
 def test_streams_held_through_the_hold_are_counted_from_the_histogram() -> None:
-    from mcpgate.metrics import new_histogram
+    from mcpgate.metrics.registry import new_histogram
 
     hist = new_histogram()
     for seconds in (2.0, 179.0, 180.5, 185.0, 190.0):  # µs, as mcpgate's results keep them
@@ -316,7 +316,7 @@ def test_streams_held_through_the_hold_are_counted_from_the_histogram() -> None:
 
 def test_streams_config_is_valid_for_mcpgate(tmp_path: Path) -> None:
     from mcpgate.config.assemble import Overrides, assemble
-    from mcpgate.plan import build_plan
+    from mcpgate.plan.build import build_plan
 
     for transport in streams.TRANSPORTS:
         o = streams.StreamsOptions(transport=transport)

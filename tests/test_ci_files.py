@@ -35,8 +35,8 @@ import pytest
 import yaml
 
 from mcpgate import __version__
-from mcpgate.cli import build_parser
-from mcpgate.errors import UsageError
+from mcpgate.doors.cli import build_parser
+from mcpgate.support.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -364,7 +364,7 @@ def test_the_merge_job_reads_every_file_the_shards_write() -> None:
 
 @pytest.mark.parametrize("job", ["mcpgate-shards", "mcpgate-merge"])
 def test_kubernetes_commands_use_flags_the_cli_has(job: str) -> None:
-    from mcpgate.cli import _scale_out
+    from mcpgate.doors.cli import _scale_out
 
     objects = k8s_objects()
     count = objects[("Job", "mcpgate-shards")]["spec"]["completions"]
@@ -390,7 +390,7 @@ def test_kubernetes_readme_launches_what_is_there() -> None:
 
 
 def test_the_sharded_workflow_runs_every_shard_from_one_start_then_merges_them() -> None:
-    from mcpgate.startat import parse_start_at
+    from mcpgate.support.startat import parse_start_at
 
     workflow = yaml.safe_load((ROOT / "examples" / "github" / "sharded.yml").read_text(encoding="utf-8"))
     jobs = workflow["jobs"]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mcpgate import exitcodes
+from mcpgate.support import exitcodes
 from tests.conftest import PeerFactory
 from tests.faultserver import FaultServer
 

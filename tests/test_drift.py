@@ -7,13 +7,10 @@ from typing import Any
 
 import pytest
 
-from mcpgate import drift, exitcodes
 from mcpgate.config.loader import validate_config
 from mcpgate.config.profiles import profile
-from mcpgate.drift import analyze, choose_window, steady_load, steady_of, with_drift
-from mcpgate.metrics import new_histogram
-from mcpgate.report.format import ms
-from mcpgate.results import (
+from mcpgate.metrics.registry import new_histogram
+from mcpgate.results.schema import (
     Drift,
     DriftWindow,
     Results,
@@ -24,6 +21,10 @@ from mcpgate.results import (
     TimelinePoint,
     Timeseries,
 )
+from mcpgate.support import exitcodes
+from mcpgate.support.format import ms
+from mcpgate.verdict import drift
+from mcpgate.verdict.drift import analyze, choose_window, steady_load, steady_of, with_drift
 
 # -- building timelines -------------------------------------------------------------------
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcpgate.durations import format_duration, parse_duration
+from mcpgate.support.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,15 @@ import random
 
 from hdrh.histogram import HdrHistogram
 
-from mcpgate.metrics import FLUSH_AT, Metrics, TrendSeries, clear_histogram, new_histogram, record_batch, tags_of
+from mcpgate.metrics.registry import (
+    FLUSH_AT,
+    Metrics,
+    TrendSeries,
+    clear_histogram,
+    new_histogram,
+    record_batch,
+    tags_of,
+)
 
 
 def exact_percentile(values: list[float], p: float) -> float:

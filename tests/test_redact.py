@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from mcpgate.redact import MASK, Redactor
+from mcpgate.support.redact import MASK, Redactor
 
 
 def test_tokens_and_header_values_are_masked_anywhere() -> None:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from mcpgate.startat import MAX_AHEAD, MAX_LATE, iso, parse_start_at
+from mcpgate.support.startat import MAX_AHEAD, MAX_LATE, iso, parse_start_at
 
 NOW = 1_795_651_200.0  # 2026-11-26T00:00:00Z
 

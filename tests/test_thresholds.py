@@ -8,23 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgate.catalog import MetricType
 from mcpgate.config.models import ThresholdItem
-from mcpgate.thresholds import (
-    MetricKey,
-    Observe,
-    Threshold,
-    Verdict,
-    describe,
-    evaluate,
-    evaluate_all,
-    merge_cli,
-    parse_cli_threshold,
-    parse_metric_key,
-    parse_threshold,
-    should_abort,
-    thresholds_from_config,
-)
+from mcpgate.config.thresholds import Threshold, merge_cli, parse_cli_threshold, parse_threshold, thresholds_from_config
+from mcpgate.metrics.catalog import MetricType
+from mcpgate.metrics.keys import MetricKey, Observe, parse_metric_key
+from mcpgate.verdict.thresholds import Verdict, describe, evaluate, evaluate_all, should_abort
 
 TOOL = "mcp_tool_duration"
 

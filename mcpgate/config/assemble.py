@@ -16,9 +16,9 @@ import pydantic
 from mcpgate.config.loader import LineMap, load_yaml, validate_config
 from mcpgate.config.models import MIN_STEP_SECONDS, BreakpointConfig, Config
 from mcpgate.config.profiles import BREAKPOINT, PROFILES, profile, scale_duration, scale_vus
-from mcpgate.durations import format_duration, parse_duration
-from mcpgate.errors import UsageError
-from mcpgate.thresholds import merge_cli
+from mcpgate.config.thresholds import merge_cli
+from mcpgate.support.durations import format_duration, parse_duration
+from mcpgate.support.errors import UsageError
 
 DEFAULT_PROFILE = "smoke"
 

@@ -25,8 +25,8 @@ import yaml
 from pydantic import AliasChoices
 
 from mcpgate.config.models import Config
-from mcpgate.errors import UsageError, field_name
-from mcpgate.redact import MASK, Redactor
+from mcpgate.support.errors import UsageError, field_name
+from mcpgate.support.redact import MASK, Redactor
 
 LineMap: TypeAlias = dict[tuple[str | int, ...], int]
 """Path of keys and list indexes in the document -> 1-based line where that key or item is written."""

@@ -23,10 +23,10 @@ from pydantic import (
 )
 
 from mcpgate.config.profiles import PROFILES
-from mcpgate.durations import format_duration, parse_duration
 from mcpgate.protocol.http import DEFAULT_MAX_RESPONSE_BYTES
 from mcpgate.protocol.transport import DEFAULT_STREAM_IDLE
 from mcpgate.protocol.versions import KNOWN_VERSIONS
+from mcpgate.support.durations import format_duration, parse_duration
 
 
 def _duration(value: Any) -> float:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 
 from mcpgate.engine.control import WAKE_EVERY, ScenarioContext, cancel_all, drain
-from mcpgate.engine.schedule import ArrivalSchedule
-from mcpgate.flow import VirtualUser
+from mcpgate.plan.schedule import ArrivalSchedule
+from mcpgate.workload.flow import VirtualUser
 
 
 async def run_arrival(

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from mcpgate.engine.shard import WHOLE_SCENARIO, ScenarioShard
-from mcpgate.flow import Flow, VirtualUser
-from mcpgate.recorder import Recorder
+from mcpgate.metrics.recorder import Recorder
+from mcpgate.workload.flow import Flow, VirtualUser
 
 # The longest a scheduler sleeps in one go, so a stop is noticed within this time.
 WAKE_EVERY = 0.1

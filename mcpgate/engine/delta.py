@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgate.metrics import CounterSeries, Metrics, RateSeries, Tags, TrendSeries, clear_histogram
-from mcpgate.recorder import ErrorLog
+from mcpgate.metrics.recorder import ErrorLog
+from mcpgate.metrics.registry import CounterSeries, Metrics, RateSeries, Tags, TrendSeries, clear_histogram
 
 Delta = dict[str, Any]  # JSON-ready
 

@@ -34,11 +34,11 @@ from mcpgate.engine.delta import absorb
 from mcpgate.engine.shard import Shard
 from mcpgate.engine.steps import FleetSteps
 from mcpgate.engine.worker import WorkerSpec
-from mcpgate.metrics import Metrics
-from mcpgate.plan import Plan
+from mcpgate.metrics.recorder import STREAMS_OPEN
+from mcpgate.metrics.registry import Metrics
+from mcpgate.plan.build import Plan
 from mcpgate.protocol.http import connection_limit
 from mcpgate.protocol.session import Target, ToolInfo
-from mcpgate.recorder import STREAMS_OPEN
 
 if TYPE_CHECKING:
     from mcpgate.engine.runner import Engine

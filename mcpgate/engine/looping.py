@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from mcpgate.engine.control import ScenarioContext, cancel_all, drain, sleep_until
-from mcpgate.flow import VirtualUser
+from mcpgate.workload.flow import VirtualUser
 
 
 @dataclass(eq=False)

@@ -8,7 +8,8 @@ metrics, and the first that fails (after its delay_abort_eval) stops the run.
 With a start time (``--start-at``), the workers are started first, then the
 run waits for that instant, which becomes its t = 0.
 A breakpoint search judges each step on its own samples instead (steps.py),
-and stops the run at the first step that breaks.
+and stops the run at the first step that breaks. The engine judges nothing
+itself: the abort check and a search's step judge are handed in (verdict/).
 """
 
 from __future__ import annotations
@@ -16,22 +17,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mcpgate.breakpoint import StepResult
 from mcpgate.engine.arrival import run_arrival
 from mcpgate.engine.control import WAKE_EVERY, Control, ScenarioContext, sleep_until
 from mcpgate.engine.looping import run_looping
 from mcpgate.engine.shard import WHOLE, Shard
-from mcpgate.engine.steps import LocalSteps, StepSearch
-from mcpgate.flow import Flow
-from mcpgate.metrics import Metrics
-from mcpgate.plan import Plan, ScenarioPlan
-from mcpgate.recorder import ErrorLog, Recorder
-from mcpgate.thresholds import Verdict, evaluate_all, should_abort
-from mcpgate.timeline import Timeline
+from mcpgate.engine.steps import LocalSteps, StepJudge, StepSearch
+from mcpgate.metrics.keys import Observe
+from mcpgate.metrics.recorder import ErrorLog, Recorder
+from mcpgate.metrics.registry import Metrics
+from mcpgate.metrics.timeline import Timeline
+from mcpgate.plan.build import Plan, ScenarioPlan
+from mcpgate.workload.flow import Flow
 
 if TYPE_CHECKING:
     from mcpgate.engine.fleet import Fleet
@@ -45,15 +44,25 @@ def default_interval(duration: float) -> float:
     return float(min(10, max(1, round(duration / 300))))
 
 
+class AbortJudge(Protocol):
+    """What watches the live metrics for a reason to stop (verdict.thresholds.AbortWatch)."""
+
+    @property
+    def watching(self) -> bool: ...
+
+    def check(self, observe: Observe, elapsed: float) -> str | None:
+        """Why the run stops now, or None."""
+        ...
+
+
 @dataclass
 class EngineOutcome:
     duration: float
-    aborted_by: Verdict | None
+    aborted: bool  # the abort judge stopped the run
     interrupted: bool
     interrupted_iterations: int
     started: bool = True  # False: stopped while it waited for its start time, before any load
     lag: float = 0.0  # seconds the load started after its start time (it had passed already)
-    steps: tuple[StepResult, ...] | None = None  # a breakpoint search's steps, as judged
 
 
 class Engine:
@@ -69,7 +78,8 @@ class Engine:
         interval: float,
         fleet: Fleet | None = None,
         shard: Shard = WHOLE,
-        on_step: Callable[[StepResult], None] | None = None,
+        abort: AbortJudge | None = None,
+        steps: StepJudge[Any] | None = None,
     ) -> None:
         if flow is None and fleet is None:
             raise ValueError("an engine runs its scenarios with a flow here, or with a fleet of workers")
@@ -83,15 +93,14 @@ class Engine:
         self.fleet = fleet
         self.shard = shard  # this process's part of every scenario (--shard); a fleet splits it again
         self.waiting_until: float | None = None  # unix time the load waits for, while it waits
-        self._aborted_by: Verdict | None = None
+        self.abort = abort
+        self._aborted = False
         self._interrupted = False
         self._started = 0.0
         self._scenarios: list[asyncio.Task[None]] = []
-        self.search: StepSearch | None = None
-        if plan.breakpoint is not None:
-            self.search = StepSearch(
-                plan.breakpoint, plan.thresholds, self.control, check_every=ABORT_CHECK_EVERY, on_step=on_step
-            )
+        if (plan.breakpoint is None) != (steps is None):
+            raise ValueError("a breakpoint search, and only one, runs with a step judge")
+        self.search = StepSearch(steps, self.control, check_every=ABORT_CHECK_EVERY) if steps is not None else None
 
     def elapsed(self) -> float:
         return asyncio.get_running_loop().time() - self._started if self._started else 0.0
@@ -118,7 +127,7 @@ class Engine:
             if began is None:  # stopped while waiting: no load was sent
                 if fleet is not None:
                     await fleet.close()
-                return EngineOutcome(0.0, None, self._interrupted, 0, started=False)
+                return EngineOutcome(0.0, False, self._interrupted, 0, started=False)
             self._started, lag = began
         helpers: list[asyncio.Task[None]] = []
         local_steps: LocalSteps | None = None
@@ -160,9 +169,8 @@ class Engine:
         if local_steps is not None:
             local_steps.finish(loop.time())
         self.tick(elapsed)
-        steps = tuple(self.search.steps) if self.search is not None else None
         interrupted = self.control.interrupted_iterations
-        return EngineOutcome(elapsed, self._aborted_by, self._interrupted, interrupted, lag=lag, steps=steps)
+        return EngineOutcome(elapsed, self._aborted, self._interrupted, interrupted, lag=lag)
 
     async def _wait_for(self, start_at: float) -> tuple[float, float] | None:
         """Sleep until the unix time ``start_at``: its loop time and the lag, or None if the run was stopped.
@@ -205,18 +213,16 @@ class Engine:
         self.timeline.tick(elapsed, control.active_vus, control.allocated_vus)
 
     async def _watch_thresholds(self) -> None:
-        watched = [t for t in self.plan.thresholds if t.abort_on_fail]
-        if not watched:
+        abort = self.abort
+        if abort is None or not abort.watching:
             return
         while not self.control.stopping.is_set():
             await asyncio.sleep(ABORT_CHECK_EVERY)
             elapsed = self.elapsed()
             self.metrics.elapsed = elapsed
-            verdicts = evaluate_all(watched, self.metrics.observe)
-            failed = should_abort(verdicts, elapsed)
-            if failed is not None:
-                self._aborted_by = failed
-                reason = f"threshold {failed.threshold.key} {failed.threshold.source} failed"
+            reason = abort.check(self.metrics.observe, elapsed)
+            if reason is not None:
+                self._aborted = True
                 self.control.stop(reason, grace=ABORT_GRACE)
                 return
 

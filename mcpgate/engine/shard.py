@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcpgate.engine.schedule import shard_of, split_vus
+from mcpgate.plan.schedule import shard_of, split_vus
 
 MAX_WORKERS = 256
 MAX_SHARDS = 10_000  # --shard I/N: N at most this

@@ -9,76 +9,93 @@ step is judged once every running worker has reported to its end. Either way a
 step's window holds exactly the samples taken during it: never diluted by the
 steps before it, never missing the ones at its end.
 
-The first step that breaks stops the run (iterations in flight get a short
-grace). Thresholds marked abort_on_fail are also checked on the step so far,
-every few seconds once their delay_abort_eval into the step has passed, and
-cut a broken step short.
+The engine only says when a step ends; its judge (verdict.breakpoint.StepJudge,
+handed in) says whether it held. The first step that breaks stops the run
+(iterations in flight get a short grace). Thresholds marked abort_on_fail are
+also checked on the step so far, every few seconds once their
+delay_abort_eval into the step has passed, and cut a broken step short.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Generic, Protocol, TypeVar
 
-from mcpgate.breakpoint import GRACE, BreakpointPlan, StepResult, judge_step
+from mcpgate.config.thresholds import Threshold
 from mcpgate.engine.control import Control
 from mcpgate.engine.delta import Delta, absorb
-from mcpgate.metrics import Metrics
-from mcpgate.recorder import ErrorLog
-from mcpgate.thresholds import Threshold, evaluate_all, should_abort
+from mcpgate.metrics.recorder import ErrorLog
+from mcpgate.metrics.registry import Metrics
+from mcpgate.plan.breakpoint import GRACE, BreakpointPlan
+
+S_co = TypeVar("S_co", covariant=True)
 
 
-class StepSearch:
-    """Judges steps in order, and stops the run at the first that breaks."""
+class StepJudge(Protocol[S_co]):
+    """What judges a search's steps (verdict.breakpoint.StepJudge): the engine says only when a step ends."""
 
-    def __init__(
-        self,
-        plan: BreakpointPlan,
-        thresholds: Sequence[Threshold],
-        control: Control,
-        *,
-        check_every: float,
-        on_step: Callable[[StepResult], None] | None = None,
-    ) -> None:
-        self.plan = plan
-        self.thresholds = tuple(thresholds)
-        self.watched = tuple(t for t in thresholds if t.abort_on_fail)
+    @property
+    def plan(self) -> BreakpointPlan: ...
+    @property
+    def steps(self) -> Sequence[S_co]: ...
+    @property
+    def over(self) -> bool: ...
+    @property
+    def watching(self) -> bool: ...
+
+    def judge(
+        self, window: Metrics, seconds: float, *, partial: bool = False, lead: Threshold | None = None
+    ) -> str | None:
+        """Judge the next step on its own window; the reason the search stops there, or None."""
+        ...
+
+    def early(self, window: Metrics, seconds: float) -> Threshold | None:
+        """An abort_on_fail threshold that fails on the step so far, if any."""
+        ...
+
+
+class StepSearch(Generic[S_co]):
+    """Hands each step to its judge when it ends, and stops the run when the judge says the search is over."""
+
+    def __init__(self, judge: StepJudge[S_co], control: Control, *, check_every: float) -> None:
+        self.judge_of = judge
+        self.plan = judge.plan
         self.control = control
         self.check_every = check_every
-        self.on_step = on_step
-        self.steps: list[StepResult] = []
-        self.over = False  # a step broke, or every step was judged
+
+    @property
+    def steps(self) -> Sequence[S_co]:
+        return self.judge_of.steps
+
+    @property
+    def over(self) -> bool:
+        return self.judge_of.over
+
+    @property
+    def watched(self) -> bool:
+        return self.judge_of.watching
 
     def judge(self, window: Metrics, seconds: float, *, partial: bool = False, lead: Threshold | None = None) -> None:
         """The next step, on its own window of ``seconds``."""
         if self.over:
             return
-        index = len(self.steps)
-        result = judge_step(self.plan, index, window, self.thresholds, seconds, partial=partial, lead=lead)
-        self.steps.append(result)
-        if not result.held:
-            self.over = True
-            why = f"breakpoint: {self.plan.show(result.level)} broke: {result.failures[0].text}"
+        why = self.judge_of.judge(window, seconds, partial=partial, lead=lead)
+        if why is not None:
             self.control.stop(why, grace=GRACE)
-        elif len(self.steps) == len(self.plan.levels):
-            self.over = True
-        if self.on_step is not None:
-            self.on_step(result)
 
     def early(self, window: Metrics, seconds: float) -> Threshold | None:
         """An abort_on_fail threshold that fails on the step so far (``seconds`` into it), if any."""
         if self.over or not self.watched:
             return None
-        window.elapsed = seconds
-        failed = should_abort(evaluate_all(self.watched, window.observe), seconds)
-        return failed.threshold if failed is not None else None
+        return self.judge_of.early(window, seconds)
 
 
 class LocalSteps:
     """One process: the run's Metrics copies every sample into a window, swapped at each step boundary."""
 
-    def __init__(self, search: StepSearch, metrics: Metrics, started: float) -> None:
+    def __init__(self, search: StepSearch[object], metrics: Metrics, started: float) -> None:
         self.search = search
         self.metrics = metrics
         self.started = started  # loop time
@@ -125,7 +142,7 @@ class LocalSteps:
 class FleetSteps:
     """Worker processes: each report into the window of the step it falls in, judged when complete."""
 
-    def __init__(self, search: StepSearch, metrics: Metrics, period: float) -> None:
+    def __init__(self, search: StepSearch[object], metrics: Metrics, period: float) -> None:
         self.search = search
         self.metrics = metrics  # the run's: every window starts with a twin of each of its series
         self.period = period

@@ -19,18 +19,18 @@ import socket
 import time
 from dataclasses import dataclass
 
-from mcpgate import eventloop
 from mcpgate.engine import ipc
 from mcpgate.engine.control import Control
 from mcpgate.engine.delta import DeltaTaker
 from mcpgate.engine.runner import run_scenarios
 from mcpgate.engine.shard import Shard
-from mcpgate.flow import Flow, resolve_tools
-from mcpgate.metrics import GaugeSeries, Metrics
-from mcpgate.plan import Plan
+from mcpgate.metrics.recorder import STREAMS_OPEN, ErrorLog
+from mcpgate.metrics.registry import GaugeSeries, Metrics
+from mcpgate.plan.build import Plan
 from mcpgate.protocol.http import make_http
 from mcpgate.protocol.session import Target, ToolInfo
-from mcpgate.recorder import STREAMS_OPEN, ErrorLog
+from mcpgate.support import eventloop
+from mcpgate.workload.flow import Flow, resolve_tools
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,15 @@ same text the run printed.
 
 from __future__ import annotations
 
-from mcpgate.breakpoint import BreakpointPlan, StepResult
-from mcpgate.catalog import BUILTIN
-from mcpgate.compare import Delta, table_lines
-from mcpgate.drift import render_text as render_drift
-from mcpgate.report.format import count, ms, observed, pct, size
+from mcpgate.metrics.catalog import BUILTIN
+from mcpgate.metrics.keys import parse_metric_key
+from mcpgate.plan.breakpoint import BreakpointPlan
 from mcpgate.report.streams import stream_summary
-from mcpgate.results import BreakpointResult, BreakpointStep, Latency, Results, ThresholdResult
-from mcpgate.thresholds import parse_metric_key
+from mcpgate.results.schema import BreakpointResult, BreakpointStep, Latency, Results, ThresholdResult
+from mcpgate.support.format import count, ms, observed, pct, size
+from mcpgate.verdict.baseline import Delta, table_lines
+from mcpgate.verdict.breakpoint import StepResult
+from mcpgate.verdict.drift import render_text as render_drift
 
 MAX_STEP_ROWS = 40  # a longer search shows its last steps, nearest the break
 

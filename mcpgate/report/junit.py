@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from mcpgate import drift
 from mcpgate.report.markdown import measured
-from mcpgate.results import Results
+from mcpgate.results.schema import Results
+from mcpgate.verdict import drift
 
 _CHECK_PREFIX = "checks{check:"
 _RUN_ERRORS = {"not_started", "interrupted", "error"}

@@ -15,7 +15,7 @@ context below; it may include the built-in parts as ``mcpgate/<name>.md.j2``
 variables are errors. Strings from the server or the
 config are raw: pass them through the ``cell`` filter before they land in
 Markdown. Filters: ``cell`` (``md_cell``, optional length limit), ``ms``,
-``pct``, ``count``, ``size`` (the formats of ``mcpgate.report.format``).
+``pct``, ``count``, ``size`` (the formats of ``mcpgate.support.format``).
 
 Context variables (``summary_context``):
 
@@ -100,14 +100,14 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from mcpgate import drift
-from mcpgate.catalog import BUILTIN
-from mcpgate.compare import Delta
-from mcpgate.durations import format_duration
-from mcpgate.report.format import count, ms, observed, pct, size
+from mcpgate.metrics.catalog import BUILTIN
+from mcpgate.metrics.keys import parse_metric_key
 from mcpgate.report.streams import stream_summary
-from mcpgate.results import Drift, Latency, Results, ThresholdResult, TimelinePoint
-from mcpgate.thresholds import parse_metric_key
+from mcpgate.results.schema import Drift, Latency, Results, ThresholdResult, TimelinePoint
+from mcpgate.support.durations import format_duration
+from mcpgate.support.format import count, ms, observed, pct, size
+from mcpgate.verdict import drift
+from mcpgate.verdict.baseline import Delta
 
 __all__ = ["md_cell", "measured", "merge_points", "render_drift", "render_markdown", "sparkline", "summary_context"]
 

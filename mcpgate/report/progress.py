@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from mcpgate.durations import format_duration
-from mcpgate.report.format import count, ms, pct
+from mcpgate.support.durations import format_duration
+from mcpgate.support.format import count, ms, pct
 
 
 def progress_line(

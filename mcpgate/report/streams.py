@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mcpgate.report.format import count, ms, pct
-from mcpgate.results import Results
-from mcpgate.thresholds import parse_metric_key
+from mcpgate.metrics.keys import parse_metric_key
+from mcpgate.results.schema import Results
+from mcpgate.support.format import count, ms, pct
 
 TOP_METHODS = 4  # server message methods named in the summary; the results file has all of them
 

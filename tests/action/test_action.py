@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from mcpgate import exitcodes
+from mcpgate.support import exitcodes
 from tests.conftest import PeerFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -342,8 +342,8 @@ async def test_a_cancelled_job_still_leaves_its_results(peer: PeerFactory, tmp_p
 
 async def test_shard_jobs_then_a_merge_job_gate_as_one_run(peer: PeerFactory, tmp_path: Path) -> None:
     """The sharded workflow: N jobs each run their shard from one start time, one job merges and gates."""
-    from mcpgate.results import read
-    from mcpgate.startat import iso
+    from mcpgate.results.io import read
+    from mcpgate.support.startat import iso
 
     start_at = iso(time.time() + 8)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mcpgate import exitcodes
+from mcpgate.support import exitcodes
 from tests.action.test_action import SECRET, action, base
 from tests.conftest import PeerFactory
 

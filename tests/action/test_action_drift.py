@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mcpgate import exitcodes
+from mcpgate.support import exitcodes
 from tests import servers
 from tests.action.test_action import SECRET, action
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from mcpgate.config.assemble import Overrides, assemble
-from mcpgate.errors import UsageError
-from mcpgate.plan import Plan, build_plan
+from mcpgate.plan.build import Plan, build_plan
+from mcpgate.support.errors import UsageError
 
 HEAD = "target: {url: http://127.0.0.1:1/mcp}\nprofile: breakpoint\n"
 

@@ -15,7 +15,7 @@ from mcpgate.config.loader import (
     validate_config,
 )
 from mcpgate.config.models import Config, ConstantArrivalRate, RampingVus
-from mcpgate.errors import UsageError
+from mcpgate.support.errors import UsageError
 
 
 def doc(text: str) -> str:

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from mcpgate.config.profiles import PROFILES, profile, scale_duration, scale_vus
-from mcpgate.durations import parse_duration
+from mcpgate.support.durations import parse_duration
 
 
 def test_the_load_profile_is_the_seed_guides() -> None:

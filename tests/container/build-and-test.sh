@@ -158,7 +158,7 @@ if [ ! -f "$ROOT/entrypoint.py" ]; then
 import os
 import sys
 
-from mcpgate.cli import main
+from mcpgate.doors.cli import main
 
 verbs = {"run", "probe", "smoke", "monitor", "report", "compare", "merge", "validate", "schema"}
 args = sys.argv[1:]

@@ -7,8 +7,8 @@ import random
 import orjson
 
 from mcpgate.engine.delta import DeltaTaker, absorb
-from mcpgate.metrics import Metrics, TrendSeries, tags_of
-from mcpgate.recorder import MAX_REASONS, ErrorLog
+from mcpgate.metrics.recorder import MAX_REASONS, ErrorLog
+from mcpgate.metrics.registry import Metrics, TrendSeries, tags_of
 
 Sample = tuple[str, float, bool]  # (tool, ms, ok)
 

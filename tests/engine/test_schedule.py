@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgate.engine.schedule import (
+from mcpgate.plan.schedule import (
     ArrivalSchedule,
     Stage,
     max_vus,

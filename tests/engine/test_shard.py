@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpgate.engine.schedule import ArrivalSchedule, Stage, ramping_vus_steps
 from mcpgate.engine.shard import ScenarioShard, Shard, choose_workers, parse_shard
+from mcpgate.plan.schedule import ArrivalSchedule, Stage, ramping_vus_steps
 
 
 def at(steps: tuple[tuple[float, int], ...], t: float) -> int:

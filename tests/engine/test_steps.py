@@ -15,15 +15,16 @@ from collections.abc import Callable
 import orjson
 import pytest
 
-from mcpgate.breakpoint import BreakpointPlan, StepResult, conclude, judge_step, plan_breakpoint, vus_steps
 from mcpgate.config.models import BreakpointConfig
+from mcpgate.config.thresholds import Threshold, parse_threshold
 from mcpgate.engine.control import Control
 from mcpgate.engine.delta import DeltaTaker, absorb
 from mcpgate.engine.steps import FleetSteps, StepSearch
-from mcpgate.metrics import Metrics, tags_of
-from mcpgate.recorder import ErrorLog
-from mcpgate.thresholds import Threshold, parse_threshold
-from mcpgate.timeline import Timeline
+from mcpgate.metrics.recorder import ErrorLog
+from mcpgate.metrics.registry import Metrics, tags_of
+from mcpgate.metrics.timeline import Timeline
+from mcpgate.plan.breakpoint import BreakpointPlan, plan_breakpoint, vus_steps
+from mcpgate.verdict.breakpoint import StepJudge, StepResult, conclude, judge_step
 
 TOOL = tags_of(scenario="breakpoint", tool="search")
 HTTP = tags_of(scenario="breakpoint", method="tools/call")
@@ -114,7 +115,7 @@ def test_a_breaking_step_is_not_diluted_by_the_good_steps_before_it() -> None:
     steps = phases(2)
     plan = search_plan(start=10, step=10, max=30, step_duration="2s")
     control = Control()
-    search = StepSearch(plan, [P95], control, check_every=2.0)
+    search = StepSearch(StepJudge(plan, [P95]), control, check_every=2.0)
     metrics = Metrics()
     metrics.open_window()
     for samples in steps:
@@ -137,10 +138,12 @@ def test_a_breaking_step_is_not_diluted_by_the_good_steps_before_it() -> None:
 Feed = Callable[[int, int], list[tuple[float, bool]]]
 
 
-def fleet_run(period: float, reports: int, feed: Feed, thresholds: list[Threshold]) -> tuple[StepSearch, Metrics]:
+def fleet_run(
+    period: float, reports: int, feed: Feed, thresholds: list[Threshold]
+) -> tuple[StepSearch[StepResult], Metrics]:
     """Two workers reporting every ``period``; worker 1 always one report behind worker 0."""
     plan = search_plan(start=10, step=10, max=30, step_duration="2s")
-    search = StepSearch(plan, thresholds, Control(), check_every=2.0)
+    search = StepSearch(StepJudge(plan, thresholds), Control(), check_every=2.0)
     run_metrics = Metrics()
     steps = FleetSteps(search, run_metrics, period)
     workers = [(Metrics(), ErrorLog()) for _ in range(2)]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpgate import exitcodes
+from mcpgate.support import exitcodes
 from tests.faultserver import FaultServer
 from tests.servers import free_port
 

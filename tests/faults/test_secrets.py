@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpgate import exitcodes
+from mcpgate.support import exitcodes
 from tests.faultserver import FaultServer
 
 TOKEN = "tok-51f0c2aa9e"

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from mcpgate.catalog import BUILTIN, TAG_KEYS
+from mcpgate.metrics.catalog import BUILTIN, TAG_KEYS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mcpgate.yaml"
 EXAMPLE_TEXT = EXAMPLE.read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ no other exception may escape. Examples per category (``EXAMPLES``; the last tes
     durations: the parser, the config, a flag and an action input each         1,200
     argument templates: compiled, then rendered within bounds                  1,500
     datasets: JSON, JSONL, CSV files, one in ten through ``mcpgate validate``  1,400
-    action inputs: INPUT_* maps through ``mcpgate.action.main``                 1,800
+    action inputs: INPUT_* maps through ``mcpgate.doors.action.main``                 1,800
                                                                              ------
                                                                              10,200
 
@@ -39,13 +39,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcpgate import action, cli, exitcodes
 from mcpgate.config.assemble import Assembled
 from mcpgate.config.loader import validate_config
-from mcpgate.durations import parse_duration
-from mcpgate.errors import UsageError
-from mcpgate.inputs import ArgumentTemplate, CallContext, TemplateError, load_dataset
-from mcpgate.plan import build_plan
+from mcpgate.doors import action, cli
+from mcpgate.plan.build import build_plan
+from mcpgate.support import exitcodes
+from mcpgate.support.durations import parse_duration
+from mcpgate.support.errors import UsageError
+from mcpgate.workload.inputs import ArgumentTemplate, CallContext, TemplateError, load_dataset
 from tests.fuzz import strategies as bad
 
 EXAMPLES = {
@@ -136,7 +137,7 @@ async def _no_run(*args: Any, **kwargs: Any) -> Any:
 
 def run_flags(*flags: str) -> str | None:
     """``mcpgate run --url ... FLAGS`` up to the moment it would send traffic: None if it got there."""
-    with mock.patch("mcpgate.run.run_plan", _no_run):
+    with mock.patch("mcpgate.app.run.run_plan", _no_run):
         try:
             code, out, err = run_cli(["run", "--url", URL, "--no-progress", *flags])
         except Accepted:

@@ -15,12 +15,13 @@ from unittest import mock
 
 import pytest
 
-from mcpgate import action, cli, exitcodes
 from mcpgate.config import loader
 from mcpgate.config.assemble import Overrides, assemble
-from mcpgate.durations import parse_duration
-from mcpgate.errors import UsageError
-from mcpgate.inputs import ArgumentTemplate, CallContext, TemplateError, load_dataset
+from mcpgate.doors import action, cli
+from mcpgate.support import exitcodes
+from mcpgate.support.durations import parse_duration
+from mcpgate.support.errors import UsageError
+from mcpgate.workload.inputs import ArgumentTemplate, CallContext, TemplateError, load_dataset
 
 URL = "http://127.0.0.1:9/mcp"
 

@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-from mcpgate import cli, exitcodes
-from mcpgate.errors import UsageError
-from mcpgate.postdeploy.monitor import (
+from mcpgate.app.postdeploy.monitor import (
     MonitorReport,
     MonitorSpec,
     monitor_dict,
@@ -26,7 +24,10 @@ from mcpgate.postdeploy.monitor import (
     resolve,
     run_monitor,
 )
-from mcpgate.postdeploy.verbs import MONITOR_TOKEN_ENV, register
+from mcpgate.doors import cli
+from mcpgate.doors.postdeploy import MONITOR_TOKEN_ENV, register
+from mcpgate.support import exitcodes
+from mcpgate.support.errors import UsageError
 from tests.servers import free_port
 
 TOKEN = "alive-secret-token-7f3a"

@@ -8,13 +8,14 @@ import json
 
 import pytest
 
-from mcpgate import cli, exitcodes
-from mcpgate.errors import UsageError
-from mcpgate.postdeploy.smoke import render_smoke_markdown, render_smoke_text, run_smoke, smoke_dict
-from mcpgate.postdeploy.verbs import register
+from mcpgate.app.postdeploy.smoke import render_smoke_markdown, render_smoke_text, run_smoke, smoke_dict
+from mcpgate.doors import cli
+from mcpgate.doors.postdeploy import register
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.negotiate import ConnectSpec
-from mcpgate.redact import Redactor
+from mcpgate.support import exitcodes
+from mcpgate.support.errors import UsageError
+from mcpgate.support.redact import Redactor
 from tests.conftest import PeerFactory
 from tests.faultserver import FaultServer
 from tests.servers import free_port

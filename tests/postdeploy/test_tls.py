@@ -15,14 +15,15 @@ import pytest
 import trustme
 from aiohttp import web
 
-from mcpgate import cli, exitcodes
-from mcpgate.errors import UsageError
-from mcpgate.postdeploy.smoke import render_smoke_markdown, render_smoke_text, run_smoke, smoke_dict
-from mcpgate.postdeploy.tls import cert_info, cert_problem, read_certificate
-from mcpgate.postdeploy.verbs import register
+from mcpgate.app.postdeploy.smoke import render_smoke_markdown, render_smoke_text, run_smoke, smoke_dict
+from mcpgate.app.postdeploy.tls import cert_info, cert_problem, read_certificate
+from mcpgate.doors import cli
+from mcpgate.doors.postdeploy import register
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.negotiate import ConnectSpec
-from mcpgate.redact import Redactor
+from mcpgate.support import exitcodes
+from mcpgate.support.errors import UsageError
+from mcpgate.support.redact import Redactor
 from tests.faultserver import FaultServer
 from tests.servers import free_port
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from mcpgate.probe import ProbeReport, run_probe
+from mcpgate.app.probe import ProbeReport, run_probe
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.negotiate import ConnectSpec
 from mcpgate.protocol.outcome import Kind

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcpgate.probe import ProbeReport, run_probe
+from mcpgate.app.probe import ProbeReport, run_probe
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.negotiate import ConnectSpec
 from mcpgate.protocol.outcome import Kind

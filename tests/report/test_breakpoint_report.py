@@ -6,16 +6,18 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from mcpgate.action import breakpoint_outputs
-from mcpgate.breakpoint import StepResult, judge_step, plan_breakpoint
 from mcpgate.config.models import BreakpointConfig
-from mcpgate.metrics import Metrics, tags_of
-from mcpgate.redact import Redactor
+from mcpgate.config.thresholds import parse_threshold
+from mcpgate.doors.action import breakpoint_outputs
+from mcpgate.metrics.registry import Metrics, tags_of
+from mcpgate.plan.breakpoint import plan_breakpoint
 from mcpgate.report.console import render_summary
 from mcpgate.report.junit import render_junit
 from mcpgate.report.markdown import render_markdown
-from mcpgate.results import Results, breakpoint_section, read, write
-from mcpgate.thresholds import parse_threshold
+from mcpgate.results.io import read, write
+from mcpgate.results.schema import Results
+from mcpgate.support.redact import Redactor
+from mcpgate.verdict.breakpoint import StepResult, breakpoint_section, judge_step
 from tests.report.test_markdown import cells, section
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from mcpgate import exitcodes
-from mcpgate.drift import MIN_SAMPLES, with_drift
 from mcpgate.report.console import render_summary
 from mcpgate.report.junit import render_junit
 from mcpgate.report.markdown import render_markdown
-from mcpgate.results import Drift, DriftRow, DriftWindow, Results, SteadyLoad, read, write
+from mcpgate.results.io import read, write
+from mcpgate.results.schema import Drift, DriftRow, DriftWindow, Results, SteadyLoad
+from mcpgate.support import exitcodes
+from mcpgate.verdict.drift import MIN_SAMPLES, with_drift
 from tests.report.test_markdown import cells, load, section
 from tests.test_cli_probe import mcpgate
 from tests.test_drift import flat, growing, steady, timeline

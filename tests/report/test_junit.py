@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from mcpgate.report.junit import checks, render_junit, xml_text
-from mcpgate.results import MetricEntry, Results, read
+from mcpgate.results.io import read
+from mcpgate.results.schema import MetricEntry, Results
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 FIXTURES = ["results-passed.json", "results-failed.json"]

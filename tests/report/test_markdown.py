@@ -16,7 +16,8 @@ from mcpgate.report.markdown import (
     sparkline,
     summary_context,
 )
-from mcpgate.results import ErrorClass, ErrorSample, Latency, Results, TimelinePoint, Timeseries, read
+from mcpgate.results.io import read
+from mcpgate.results.schema import ErrorClass, ErrorSample, Latency, Results, TimelinePoint, Timeseries
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 FIXTURES = ["results-passed.json", "results-failed.json"]

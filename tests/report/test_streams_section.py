@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mcpgate.catalog import MetricType
+from mcpgate.metrics.catalog import MetricType
 from mcpgate.report.console import render_summary
 from mcpgate.report.markdown import render_markdown
 from mcpgate.report.progress import progress_line
 from mcpgate.report.streams import stream_summary
-from mcpgate.results import MetricEntry, Results, read
+from mcpgate.results.io import read
+from mcpgate.results.schema import MetricEntry, Results
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

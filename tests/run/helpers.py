@@ -7,10 +7,10 @@ from pathlib import Path
 
 import yaml
 
+from mcpgate.app.run import RunOptions, run_plan
 from mcpgate.config.assemble import Overrides, assemble
-from mcpgate.plan import Plan, build_plan
-from mcpgate.results import Results
-from mcpgate.run import RunOptions, run_plan
+from mcpgate.plan.build import Plan, build_plan
+from mcpgate.results.schema import Results
 
 TOOL_CALL = {"tools": [{"name": "echo", "arguments": {"text": "{{ vu }}-{{ iteration }}"}}]}
 

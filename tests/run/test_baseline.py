@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mcpgate import exitcodes
-from mcpgate.compare import compare, render_markdown, render_text
-from mcpgate.results import MetricEntry, Results, read
+from mcpgate.results.io import read
+from mcpgate.results.schema import MetricEntry, Results
+from mcpgate.support import exitcodes
+from mcpgate.verdict.baseline import compare, render_markdown, render_text
 from tests import servers
 from tests.action.test_action import action, base
 from tests.test_cli_probe import mcpgate

@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from mcpgate import exitcodes
-from mcpgate.breakpoint import conclude
+from mcpgate.app.preflight import preflight
 from mcpgate.engine.runner import Engine
-from mcpgate.flow import Flow
-from mcpgate.metrics import Metrics
-from mcpgate.preflight import preflight
+from mcpgate.metrics.recorder import ErrorLog
+from mcpgate.metrics.registry import Metrics
 from mcpgate.protocol.http import make_http
-from mcpgate.recorder import ErrorLog
-from mcpgate.results import Results
+from mcpgate.results.schema import Results
+from mcpgate.support import exitcodes
+from mcpgate.verdict.breakpoint import StepJudge, conclude
+from mcpgate.workload.flow import Flow
 from tests import servers
 from tests.faultserver import FaultServer
 from tests.run.helpers import TOOL_CALL, plan_from, run, target
@@ -155,7 +155,8 @@ async def test_an_interrupted_search_keeps_the_steps_it_judged(faults: FaultServ
         assert pre.target is not None
         assert pre.mix is not None
         flow = Flow(http, pre.target, pre.mix, plan.config.flow)
-        engine = Engine(plan, flow, Metrics(), ErrorLog(), interval=0.5)
+        judge = StepJudge(plan.breakpoint, plan.thresholds)
+        engine = Engine(plan, flow, Metrics(), ErrorLog(), interval=0.5, steps=judge)
         running = asyncio.create_task(engine.run())
         assert engine.search is not None
         for _ in range(200):  # at most 10 s for two steps to be judged
@@ -165,10 +166,9 @@ async def test_an_interrupted_search_keeps_the_steps_it_judged(faults: FaultServ
         engine.interrupt(1.0)
         outcome = await asyncio.wait_for(running, 10)
     assert outcome.interrupted
-    assert outcome.steps is not None
-    assert len(outcome.steps) >= 2
-    assert all(step.held for step in outcome.steps)  # the step the stop cut off is not judged
-    conclusion = conclude(plan.breakpoint, outcome.steps)
+    assert len(judge.steps) >= 2
+    assert all(step.held for step in judge.steps)  # the step the stop cut off is not judged
+    conclusion = conclude(plan.breakpoint, judge.steps)
     assert not conclusion.complete
-    assert conclusion.headline == f"at least {outcome.steps[-1].level:g} iterations/s"
+    assert conclusion.headline == f"at least {judge.steps[-1].level:g} iterations/s"
     assert engine.metrics.window is None  # no sample is copied anywhere after the run

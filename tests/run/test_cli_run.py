@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpgate import exitcodes
+from mcpgate.support import exitcodes
 from tests.conftest import PeerFactory
 from tests.test_cli_probe import mcpgate
 

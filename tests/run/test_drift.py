@@ -9,10 +9,10 @@ from typing import Any
 
 import yaml
 
-from mcpgate import exitcodes
+from mcpgate.app.run import RunOptions, run_plan
 from mcpgate.config.assemble import Overrides
-from mcpgate.results import read
-from mcpgate.run import RunOptions, run_plan
+from mcpgate.results.io import read
+from mcpgate.support import exitcodes
 from tests import servers
 from tests.run.helpers import plan_from
 from tests.test_cli_probe import mcpgate

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mcpgate.engine.schedule import ArrivalSchedule, Stage
+from mcpgate.plan.schedule import ArrivalSchedule, Stage
 from tests.faultserver import FaultServer
 from tests.run.helpers import TOOL_CALL, count, plan_from, run, target
 

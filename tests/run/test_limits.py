@@ -11,13 +11,13 @@ from pathlib import Path
 
 import yaml
 
-from mcpgate import exitcodes
-from mcpgate.results import read
+from mcpgate.results.io import read
+from mcpgate.support import exitcodes
 from tests.conftest import PeerFactory
 
 RAISE = """
 import resource
-from mcpgate.limits import raise_nofile
+from mcpgate.engine.limits import raise_nofile
 note = raise_nofile({want})
 print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 print(note or "")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mcpgate import exitcodes
-from mcpgate.results import read
+from mcpgate.results.io import read
+from mcpgate.support import exitcodes
 from tests import servers
 from tests.run.helpers import count
 from tests.test_cli_probe import mcpgate

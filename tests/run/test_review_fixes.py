@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from mcpgate import exitcodes
 from mcpgate.config.assemble import Overrides
-from mcpgate.flow import Flow
+from mcpgate.support import exitcodes
+from mcpgate.workload.flow import Flow
 from tests.faultserver import FaultServer
 from tests.run.helpers import TOOL_CALL, count, plan_from, run, target
 from tests.test_cli_probe import mcpgate

@@ -13,9 +13,9 @@ import signal
 import sys
 from pathlib import Path
 
-from mcpgate import exitcodes
 from mcpgate.report.markdown import render_markdown
-from mcpgate.results import Results
+from mcpgate.results.schema import Results
+from mcpgate.support import exitcodes
 from tests.conftest import PeerFactory
 from tests.faultserver import FaultServer
 from tests.run.helpers import TOOL_CALL, count, plan_from, run, target

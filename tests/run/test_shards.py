@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 import yaml
 
-from mcpgate import exitcodes
+from mcpgate.app.run import RunOptions, run_plan
 from mcpgate.engine.shard import Shard
-from mcpgate.metrics import new_histogram
-from mcpgate.results import Results, ShardInfo, read
-from mcpgate.run import RunOptions, run_plan
-from mcpgate.startat import iso
+from mcpgate.metrics.registry import new_histogram
+from mcpgate.results.io import read
+from mcpgate.results.schema import Results, ShardInfo
+from mcpgate.support import exitcodes
+from mcpgate.support.startat import iso
 from tests.conftest import PeerFactory
 from tests.faultserver import FaultServer
 from tests.run.helpers import count, plan_from, target
@@ -445,9 +446,9 @@ async def test_bad_scale_out_flags_are_one_line_before_any_traffic(flags: tuple[
 
 def test_the_series_a_merge_reads_hold_every_sample_even_after_the_last_tick() -> None:
     """A run that ends just after a timeline tick keeps its last samples in the interval histograms."""
-    from mcpgate.metrics import Metrics
-    from mcpgate.results import series_entries
-    from mcpgate.timeline import Timeline
+    from mcpgate.metrics.registry import Metrics
+    from mcpgate.metrics.timeline import Timeline
+    from mcpgate.results.build import series_entries
 
     metrics = Metrics()
     trend = metrics.trend("http_req_duration", (("method", "tools/call"),), track_interval=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mcpgate import exitcodes
 from mcpgate.config.assemble import Overrides
 from mcpgate.report.console import render_summary
-from mcpgate.results import read
+from mcpgate.results.io import read
+from mcpgate.support import exitcodes
 from tests.faultserver import FaultServer
 from tests.run.helpers import TOOL_CALL, count, plan_from, run, target
 from tests.servers import free_port

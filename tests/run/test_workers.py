@@ -7,13 +7,13 @@ import json
 import signal
 from pathlib import Path
 
-from mcpgate import exitcodes
+from mcpgate.app.preflight import preflight
 from mcpgate.engine.fleet import Fleet
 from mcpgate.engine.runner import Engine
-from mcpgate.metrics import Metrics
-from mcpgate.preflight import preflight
+from mcpgate.metrics.recorder import ErrorLog
+from mcpgate.metrics.registry import Metrics
 from mcpgate.protocol.http import make_http
-from mcpgate.recorder import ErrorLog
+from mcpgate.support import exitcodes
 from tests.conftest import PeerFactory
 from tests.faultserver import FaultServer
 from tests.run.helpers import TOOL_CALL, count, plan_from, run, target

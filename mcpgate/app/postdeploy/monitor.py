@@ -1,0 +1,365 @@
+"""``mcpgate monitor``: poll a monitor-status API until it reports the expected status.
+
+The seed's post-deploy step, without curl, jq or a shell:
+
+    sleep 90
+    STATUS=$(curl -sf ".../v1/monitors/$ID/status" -H "Authorization: Bearer $KEY" | jq -r '.status')
+    [ "$STATUS" = "up" ] || exit 1
+
+becomes: wait, then poll every ``interval`` until the JSON value at ``path`` equals
+``expected`` (ok), until ``timeout`` runs out (not ok, the last observation is the
+reason), or until the API refuses the token (401/403: waiting cannot fix that).
+
+    t=0 ── wait ──┬── poll 0 ──┬── poll 1 ── ... ── poll n-1 ──┤ wait + timeout
+                  wait         wait + interval                  (nothing starts after this)
+
+Poll k starts at ``wait + k * interval`` (a pure schedule: a slow answer never shifts
+the ones after it), so there are at most ``ceil(timeout / interval)`` polls, and each
+request is bounded by ``request_timeout`` and by what is left of ``wait + timeout``.
+
+The token is sent only as ``Authorization: Bearer ...`` to the URL given (redirects are
+reported, never followed) and never appears in a report: notes are redacted as they are
+recorded, and every renderer redacts again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, NamedTuple
+
+from mcpgate.app.postdeploy import MARK_FAIL, MARK_OK, md_cell
+from mcpgate.config.target import check_url
+from mcpgate.protocol import wire
+from mcpgate.protocol.http import HttpSettings, body_excerpt, classify_exception, make_http
+from mcpgate.protocol.outcome import shorten
+from mcpgate.support.durations import format_duration
+from mcpgate.support.errors import UsageError
+from mcpgate.support.redact import Redactor
+
+MAX_BODY: Final = 1024 * 1024  # a status document is small; more than this is not one
+MAX_POLLS: Final = 10_000
+MARKDOWN_POLLS: Final = 20  # the job summary shows the last polls only
+FATAL_STATUSES: Final = frozenset({401, 403})  # the token is refused: polling on cannot help
+
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSpec:
+    url: str
+    token: str | None = field(default=None, repr=False)
+    path: str = "status"  # dotted, list indexes allowed: "status", "data.status", "monitors.0.status"
+    expected: str = "up"
+    wait: float = 0.0  # seconds before the first poll (the seed's sleep 90)
+    interval: float = 10.0
+    timeout: float = 300.0  # how long to keep polling after the wait
+    request_timeout: float = 10.0
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        """Bad values raise UsageError naming the field; the CLI and the action rename it."""
+        check_url(self.url, "url")
+        for name in ("wait", "interval", "timeout", "request_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise UsageError(name, f"must be a finite number of seconds >= 0, got {value!r}")
+            if name != "wait" and value == 0:
+                raise UsageError(name, "must be more than 0")
+        if poll_count(self) > MAX_POLLS:
+            raise UsageError("interval", f"too short for the timeout: at most {MAX_POLLS} polls")
+        try:
+            parse_path(self.path)
+        except ValueError as exc:
+            raise UsageError("path", str(exc)) from None
+        if self.token is not None and (not self.token.strip() or any(c in self.token for c in "\r\n")):
+            raise UsageError("token", "must be one non-empty line")
+        for name, value in self.headers.items():
+            if any(c in f"{name}{value}" for c in "\r\n\0"):
+                raise UsageError("headers", f"{name} holds a line break")
+            if self.token is not None and name.lower() == "authorization":
+                raise UsageError("token", "an Authorization header is also given; keep one")
+
+
+class Poll(NamedTuple):
+    t: float  # seconds since the monitor started, when this poll was sent
+    http_status: int | None
+    observed: str | None  # the scalar at the path, as text; None when there was none
+    note: str  # what happened, one line (redacted)
+
+
+@dataclass(slots=True)
+class MonitorReport:
+    url: str
+    path: str
+    expected: str
+    ok: bool = False
+    observed: str | None = None  # the last value seen at the path
+    polls: int = 0
+    elapsed_s: float = 0.0
+    reason: str | None = None  # None when ok
+    history: list[Poll] = field(default_factory=list)
+    wait: float = 0.0
+    interval: float = 0.0
+    timeout: float = 0.0
+
+
+def monitor_redactor(spec: MonitorSpec, redact: Redactor | None = None) -> Redactor:
+    """A redactor that knows the spec's secrets (token, credential headers, URL credentials)."""
+    redact = redact if redact is not None else Redactor()
+    redact.add(spec.token.strip() if spec.token else None)
+    redact.add_headers(spec.headers)
+    redact.add_url(spec.url)
+    return redact
+
+
+def poll_count(spec: MonitorSpec) -> int:
+    """How many polls fit: poll k starts at wait + k * interval, strictly before wait + timeout."""
+    return max(1, math.ceil(spec.timeout / spec.interval))
+
+
+async def run_monitor(
+    spec: MonitorSpec, *, sleep: Sleep = asyncio.sleep, clock: Callable[[], float] | None = None
+) -> MonitorReport:
+    """Poll until ok, refused or out of time. ``sleep`` and ``clock`` (monotonic seconds) are for tests."""
+    redact = monitor_redactor(spec)
+    keys = parse_path(spec.path)
+    report = MonitorReport(
+        spec.url, spec.path, spec.expected, wait=spec.wait, interval=spec.interval, timeout=spec.timeout
+    )
+    headers = {"Accept": "application/json", **spec.headers}
+    if spec.token:
+        headers["Authorization"] = f"Bearer {spec.token.strip()}"
+    now = clock if clock is not None else asyncio.get_running_loop().time
+    t0 = now()
+    deadline = t0 + spec.wait + spec.timeout
+    fatal = False
+    async with make_http(HttpSettings(connect_timeout=spec.request_timeout)) as http:
+        for k in range(poll_count(spec)):
+            delay = t0 + spec.wait + k * spec.interval - now()
+            if delay > 0:
+                await sleep(delay)
+            left = deadline - now()
+            if left <= 0:
+                break
+            sent = now() - t0
+            status, observed, note = await _poll(http, spec, headers, keys, min(spec.request_timeout, left))
+            report.history.append(Poll(sent, status, observed, redact(note)))
+            report.polls += 1
+            report.observed = observed
+            if observed == spec.expected:
+                report.ok = True
+                break
+            if status in FATAL_STATUSES:
+                fatal = True
+                break
+    report.elapsed_s = now() - t0
+    if not report.ok:
+        last = report.history[-1].note if report.history else "no poll was made"
+        if fatal:
+            report.reason = f"{last} (not retried: the API refuses these credentials)"
+        else:
+            took = format_duration(round(report.elapsed_s, 3))
+            report.reason = f"{last} (last of {report.polls} poll(s); gave up after {took})"
+    return report
+
+
+async def _poll(
+    http: wire.Pool,
+    spec: MonitorSpec,
+    headers: Mapping[str, str],
+    keys: tuple[str, ...],
+    bound: float,
+) -> tuple[int | None, str | None, str]:
+    """One GET: (HTTP status, the value at the path, a note for people)."""
+    answered: int | None = None
+    try:
+        async with asyncio.timeout(bound):
+            async with http.get(spec.url, headers=headers) as resp:
+                status = answered = resp.status
+                body, cut = await _read_capped(resp, MAX_BODY)
+                content_type = resp.content_type
+                location = resp.headers.get("Location")
+                reason = resp.reason or ""
+    except Exception as exc:
+        outcome = classify_exception(exc, HttpSettings(timeout=bound, connect_timeout=bound)).outcome
+        return outcome.http_status or answered, None, outcome.reason
+    if 300 <= status < 400:
+        to = f" to {shorten(location, 100)!r}" if location else ""
+        return status, None, f"HTTP {status} redirect{to} (not followed: the token stays with the URL given)"
+    if not 200 <= status < 300:
+        detail = f": {body_excerpt(body, content_type)}" if body.strip() else ""
+        return status, None, shorten(f"HTTP {status} {reason}".rstrip() + detail)
+    if cut:
+        return status, None, f"HTTP {status} but the body is larger than {MAX_BODY} bytes"
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return status, None, f"HTTP {status} but the body is not JSON: {body_excerpt(body, content_type)}"
+    try:
+        value = resolve(document, keys)
+    except LookupError as exc:
+        return status, None, str(exc.args[0])
+    where = spec.path or "the document"
+    if isinstance(value, dict | list):
+        return status, None, f"{where} is an {_kind(value)}, not a value to compare"
+    observed = scalar_text(value)
+    if observed == spec.expected:
+        return status, observed, f"{where} is {_quoted(observed)}"
+    return status, observed, f"{where} is {_quoted(observed)}, expected {_quoted(spec.expected)}"
+
+
+async def _read_capped(resp: wire.Response, cap: int) -> tuple[bytes, bool]:
+    """At most ``cap`` bytes of the body, and whether there was more."""
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := await resp.content.readany():
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > cap:
+            return b"".join(chunks)[:cap], True
+    return b"".join(chunks), False
+
+
+# -- the JSON path -----------------------------------------------------------------------------
+
+_INDEX: Final = re.compile(r"\[(\d+)\]")
+
+
+def parse_path(path: str) -> tuple[str, ...]:
+    """ "data.status", "monitors.0.status", jq's ".monitors[0].status"; "" or "." is the whole document."""
+    text = _INDEX.sub(r".\1", path.strip())
+    text = text.removeprefix("$").removeprefix(".")
+    if not text:
+        return ()
+    parts = tuple(text.split("."))
+    if any(not part.strip() for part in parts):
+        raise ValueError(f"expected a dotted path like status, data.status or monitors.0.status, got {path!r}")
+    return parts
+
+
+def resolve(document: Any, keys: tuple[str, ...]) -> Any:
+    """The value at ``keys``; LookupError with a one-line message saying where the path broke."""
+    here = document
+    for depth, key in enumerate(keys):
+        where = ".".join(keys[:depth]) or "the top level"
+        if isinstance(here, dict):
+            if key not in here:
+                has = ", ".join(shorten(str(k), 40) for k in list(here)[:8]) or "nothing"
+                raise LookupError(f"no {key!r} in the object at {where} (it has: {has})")
+            here = here[key]
+        elif isinstance(here, list):
+            if not key.isdigit():
+                raise LookupError(f"{where} is an array; {key!r} is not an index")
+            if int(key) >= len(here):
+                raise LookupError(f"{where} has {len(here)} item(s), no index {key}")
+            here = here[int(key)]
+        else:
+            raise LookupError(f"{where} is {_kind(here)}, it has no {key!r}")
+    return here
+
+
+def scalar_text(value: Any) -> str:
+    """A string as itself; true/false/null and numbers as JSON writes them."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "null" if value is None else "a number"
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(shorten(text, 80), ensure_ascii=False)
+
+
+# -- rendering: pure functions of the report ---------------------------------------------------
+
+
+def monitor_dict(report: MonitorReport, redact: Redactor) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "url": redact.url(report.url),
+        "path": report.path,
+        "expected": redact(report.expected),
+        "observed": redact(report.observed) if report.observed is not None else None,
+        "polls": report.polls,
+        "elapsed_ms": round(report.elapsed_s * 1000, 3),
+        "wait_ms": round(report.wait * 1000, 3),
+        "interval_ms": round(report.interval * 1000, 3),
+        "timeout_ms": round(report.timeout * 1000, 3),
+        "reason": redact(report.reason) if report.reason is not None else None,
+        "history": [
+            {
+                "t_ms": round(p.t * 1000, 3),
+                "http_status": p.http_status,
+                "observed": redact(p.observed) if p.observed is not None else None,
+                "note": redact(p.note),
+            }
+            for p in report.history
+        ],
+    }
+
+
+def render_monitor_text(report: MonitorReport, redact: Redactor) -> str:
+    lines = [
+        f"mcpgate monitor {redact.url(report.url)}",
+        f"  expect    {report.path or '.'} == {_quoted(redact(report.expected))}",
+        f"  schedule  {_schedule(report)}",
+        "",
+    ]
+    for number, poll in enumerate(report.history, 1):
+        mark = MARK_OK if report.ok and number == len(report.history) else MARK_FAIL
+        status = str(poll.http_status) if poll.http_status is not None else "-"
+        at = f"+{poll.t:.2f}s"
+        lines.append(redact(f"  {mark} poll {number:<3} {at:>9}  {status:>3}  {poll.note}"))
+    lines.append("")
+    if report.ok:
+        took = f"{report.elapsed_s:.2f}s"
+        lines.append(f"ok: {report.path or '.'} is {_quoted(redact(report.expected))} after {_polls(report)} in {took}")
+    else:
+        lines.append(f"FAILED: {redact(report.reason or 'unknown')}")
+    return "\n".join(lines)
+
+
+def render_monitor_markdown(report: MonitorReport, redact: Redactor) -> str:
+    """A section for a GitHub job summary: the verdict, then the last polls as a table."""
+    expect = f"`{md_cell(report.path or '.')}` == `{md_cell(redact(report.expected))}`"
+    if report.ok:
+        head = f"### ✅ Monitor: {expect} after {_polls(report)} ({report.elapsed_s:.1f}s)"
+    else:
+        head = f"### ❌ Monitor: {md_cell(redact(report.reason or 'unknown'))}"
+    lines = [head, "", f"`{md_cell(redact.url(report.url))}` · {md_cell(_schedule(report))}", ""]
+    shown = report.history[-MARKDOWN_POLLS:]
+    skipped = len(report.history) - len(shown)
+    if shown:
+        lines += ["| Poll | At | HTTP | Observed | Note |", "|---:|---:|---:|---|---|"]
+        for number, poll in enumerate(shown, skipped + 1):
+            status = str(poll.http_status) if poll.http_status is not None else "-"
+            observed = md_cell(redact(poll.observed)) if poll.observed is not None else "-"
+            lines.append(f"| {number} | +{poll.t:.2f}s | {status} | {observed} | {md_cell(redact(poll.note))} |")
+        if skipped:
+            lines.append("")
+            lines.append(f"_{skipped} earlier poll(s) not shown._")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _schedule(report: MonitorReport) -> str:
+    wait = f"wait {format_duration(report.wait)}, then " if report.wait else ""
+    every, limit = format_duration(report.interval), format_duration(report.timeout)
+    return f"{wait}poll every {every} for up to {limit}"
+
+
+def _polls(report: MonitorReport) -> str:
+    return "1 poll" if report.polls == 1 else f"{report.polls} polls"

@@ -1,0 +1,110 @@
+"""One real session before the load: if the server is down, refuses us, or is not MCP, say so and stop.
+
+It also settles what every virtual user will reuse: the transport and protocol
+version (negotiated once), and the tool mix checked against the server's own
+tools/list, with each tool's arguments compiled and tried once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mcpgate.plan.build import Plan
+from mcpgate.protocol import wire
+from mcpgate.protocol.jsonrpc import IdSource
+from mcpgate.protocol.negotiate import connect
+from mcpgate.protocol.session import McpSession, ServerIdentity, Step, Target, ToolInfo, first_failure, step_label
+from mcpgate.support import exitcodes
+from mcpgate.workload.flow import ToolMix, resolve_tools, streams_of
+from mcpgate.workload.inputs import TemplateError
+
+
+@dataclass
+class Preflight:
+    ok: bool
+    exit_code: int
+    reason: str
+    chosen: str = ""
+    target: Target | None = None
+    identity: ServerIdentity | None = None
+    tools: list[str] = field(default_factory=list)
+    offered: dict[str, ToolInfo] = field(default_factory=dict)  # the server's tools, as listed
+    steps: list[Step] = field(default_factory=list)
+    mix: ToolMix | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+async def preflight(http: wire.Pool, plan: Plan, *, rows: tuple[int, int] = (0, 1)) -> Preflight:
+    """The preflight session; ``rows`` deals ``sequential`` dataset rows to this process (a shard's part)."""
+    steps: list[Step] = []
+    conn = await connect(http, plan.connect, ids=IdSource(), sink=steps.append)
+    session = conn.session
+    if session is None or conn.target is None:
+        labelled = next((s for s in steps if s.outcome is conn.outcome), None)
+        detail = conn.outcome.describe()
+        if labelled is not None:
+            detail = f"{step_label(labelled)}: {detail}"
+        return Preflight(
+            False, exitcodes.COULD_NOT_START, f"preflight session failed: {detail}", conn.chosen, steps=steps
+        )
+    # The GET stream as the load's sessions will hold it: a 405 is learned here, once, for all of them.
+    session.set_streams(streams_of(plan.config.flow))
+    await session.listen()
+    listed = await session.list_tools()
+    await session.close()
+    session.abandon()
+    result = Preflight(
+        True,
+        exitcodes.OK,
+        "",
+        conn.chosen,
+        conn.target,
+        session.identity,
+        list(session.tools),
+        dict(session.tools),
+        steps,
+    )
+    if not listed.ok:
+        result.ok, result.exit_code, result.reason = False, exitcodes.COULD_NOT_START, _why(steps, listed.describe())
+        return result
+    config = plan.config
+    resolution = resolve_tools(
+        config.flow.tools, session.tools, plan.datasets, config.datasets, plan.max_vus, worker=rows
+    )
+    result.notes = [*session.warnings, *resolution.notes, *_stream_notes(plan, session)]
+    called = {c.name for c in resolution.mix.choices}
+    for threshold in plan.thresholds:
+        tool = dict(threshold.key.tags).get("tool")
+        if tool is not None and tool not in called and not threshold.allow_no_data:
+            resolution.problems.append(f"thresholds: {threshold.key}: no tool {tool!r} is called in this run")
+    if resolution.problems:
+        result.ok, result.exit_code = False, exitcodes.COULD_NOT_START
+        result.reason = "; ".join(resolution.problems)
+        return result
+    # Render every tool's arguments once, so a template that cannot work fails now, not on every call.
+    first = plan.scenarios[0].name if plan.scenarios else ""
+    for choice in resolution.mix.choices:
+        try:
+            choice.try_render(first)
+        except TemplateError as exc:
+            result.ok, result.exit_code, result.reason = False, exitcodes.INVALID_INPUT, str(exc)
+            return result
+    result.mix = resolution.mix
+    return result
+
+
+def _stream_notes(plan: Plan, session: McpSession) -> list[str]:
+    """What the load's sessions will hold, where it differs from what the config asked for."""
+    if plan.config.flow.listen is not True:
+        return []
+    if session.modern:
+        return ["flow.listen: true, but 2026-07-28 has no GET stream: none is held"]
+    if session.target.quirks.get_stream is False:
+        return ["flow.listen: true, but the server answered the GET stream with 405: none is held"]
+    return []
+
+
+def _why(steps: list[Step], fallback: str) -> str:
+    step = first_failure(steps)
+    detail = f"{step_label(step)}: {step.outcome.describe()}" if step is not None else fallback
+    return f"preflight session failed: {detail}"

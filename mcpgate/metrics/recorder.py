@@ -1,0 +1,237 @@
+"""Steps and iterations -> metric samples, for one scenario.
+
+A session reports every exchange as a ``Step``; this is the only place that
+knows which metrics a step feeds. Series handles are looked up once per
+(method, tool) and cached, so recording a step is a handful of appends.
+
+It is also the sessions' ``SessionMeter``: held streams (how many are open now,
+how long each lived, the events they carried, how they ended), the messages
+the server sent on any stream, and re-initializations as they happen (a per-VU
+session may live for the whole run). Stream and message series appear with the
+first stream or message, so a run that held none shows none.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from mcpgate.metrics.catalog import BUILTIN
+from mcpgate.metrics.registry import CounterSeries, GaugeSeries, Metrics, RateSeries, TrendSeries, tags_of
+from mcpgate.protocol.outcome import Kind, Outcome
+from mcpgate.protocol.session import Step
+
+MAX_REASONS = 10  # distinct sample reasons kept per error class; the rest are counted as "other"
+MAX_SERVER_METHODS = 32  # distinct server message methods counted by name per scenario; the rest as "other"
+STREAMS_OPEN = "mcp_streams_open"  # one gauge for the process (and, merged, for the run), whatever the scenario
+
+_ERROR_COUNTERS = tuple(name for name in BUILTIN if name.startswith("mcp_errors_"))
+# A request that got no complete response failed at the HTTP level whatever its status line said.
+_NO_RESPONSE = (Kind.TIMEOUT, Kind.CONNECTION_ERROR)
+
+_METHOD_TREND = {
+    "initialize": "mcp_init_duration",
+    "server/discover": "mcp_discover_duration",
+    "tools/list": "mcp_tools_list_duration",
+}
+
+
+@dataclass
+class ErrorLog:
+    """Error classes with a few sample reasons each (what, where, how often)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    samples: dict[str, Counter[tuple[str, str, str]]] = field(default_factory=dict)
+    other: Counter[str] = field(default_factory=Counter)
+
+    def add(self, kind: str, reason: str, method: str, tool: str | None) -> None:
+        self.counts[kind] += 1
+        self.add_samples(kind, reason, method, tool, 1)
+
+    def add_samples(self, kind: str, reason: str, method: str, tool: str | None, n: int) -> None:
+        """Samples of an error already counted (as when merging a worker's log)."""
+        seen = self.samples.setdefault(kind, Counter())
+        key = (reason, method, tool or "")
+        if key in seen or len(seen) < MAX_REASONS:
+            seen[key] += n
+        else:
+            self.other[kind] += n
+
+
+@dataclass(slots=True)
+class _ToolHandles:
+    duration: TrendSeries
+    errors: RateSeries
+    is_error: RateSeries
+
+
+@dataclass(slots=True)
+class _Handles:
+    duration: TrendSeries
+    reqs: CounterSeries
+    failed: RateSeries
+    check: RateSeries
+    method_trend: TrendSeries | None
+    tool: _ToolHandles | None
+
+
+class Recorder:
+    def __init__(self, metrics: Metrics, scenario: str, errors: ErrorLog) -> None:
+        self._m = metrics
+        self.scenario = scenario
+        self._errors = errors
+        self._tags = tags_of(scenario=scenario)
+        self._handles: dict[tuple[str, str | None], _Handles] = {}
+        m, tags = metrics, self._tags
+        self._sent = m.counter("data_sent", tags)
+        self._received = m.counter("data_received", tags)
+        self._iterations = m.counter("iterations", tags)
+        self._iteration_duration = m.trend("iteration_duration", tags)
+        self._session_duration = m.trend("mcp_session_duration", tags)
+        self._init_errors = m.counter("mcp_init_errors", tags)
+        self._reinit = m.counter("mcp_session_reinit", tags)
+        self._dropped = m.counter("dropped_iterations", tags)
+        self._template_errors = m.counter("template_errors", tags)
+        self._internal_errors = m.counter("internal_errors", tags)
+        for name in _ERROR_COUNTERS:  # zero from the start, so count<1 holds on a clean run
+            m.counter(name, tags)
+        self._error_counters: dict[tuple[str, str, str | None], CounterSeries] = {}
+        self._streams: _StreamHandles | None = None
+        self._server_messages: dict[tuple[str, bool], CounterSeries] = {}
+
+    def _for(self, method: str, tool: str | None) -> _Handles:
+        m, scenario = self._m, self.scenario
+        tags = tags_of(scenario=scenario, method=method, tool=tool)
+        label = f"{method} {tool}" if tool else method
+        trend_name = _METHOD_TREND.get(method)
+        tool_handles = None
+        if method == "tools/call":
+            tool_tags = tags_of(scenario=scenario, tool=tool or "")
+            tool_handles = _ToolHandles(
+                m.trend("mcp_tool_duration", tool_tags, track_interval=True),
+                m.rate("mcp_tool_errors", tool_tags),
+                m.rate("mcp_tool_is_error", tool_tags),
+            )
+        handles = _Handles(
+            duration=m.trend("http_req_duration", tags, track_interval=True),
+            reqs=m.counter("http_reqs", tags),
+            failed=m.rate("http_req_failed", tags),
+            check=m.rate("checks", tags_of(scenario=scenario, check=f"{label} is ok")),
+            method_trend=m.trend(trend_name, tags_of(scenario=scenario)) if trend_name else None,
+            tool=tool_handles,
+        )
+        self._handles[(method, tool)] = handles
+        return handles
+
+    def step(self, step: Step) -> None:
+        h = self._handles.get((step.method, step.tool)) or self._for(step.method, step.tool)
+        outcome = step.outcome
+        ok = outcome.kind is Kind.OK
+        if step.wire:
+            ms = step.duration * 1000.0
+            status = step.http_status
+            h.duration.add(ms)
+            h.reqs.add()
+            h.failed.add(outcome.kind in _NO_RESPONSE or status is None or (status >= 400 and not step.allowed_status))
+            self._sent.add(step.sent)
+            self._received.add(step.received)
+            if step.retried:
+                return  # recovered: the retry that follows is the call's real outcome
+            if h.method_trend is not None:
+                h.method_trend.add(ms)
+            if h.tool is not None:
+                h.tool.duration.add(ms)
+        h.check.add(ok)
+        if h.tool is not None:
+            h.tool.errors.add(not ok)
+            h.tool.is_error.add(outcome.kind is Kind.TOOL_ERROR)
+        if not ok:
+            self._failed(outcome, step.method, step.tool)
+
+    def _failed(self, outcome: Outcome, method: str, tool: str | None) -> None:
+        self._error(outcome.kind.value, method, tool).add()
+        self._errors.add(outcome.kind.value, outcome.describe(), method, tool)
+
+    def _error(self, kind: str, method: str, tool: str | None) -> CounterSeries:
+        key = (kind, method, tool)
+        counter = self._error_counters.get(key)
+        if counter is None:
+            tags = tags_of(scenario=self.scenario, method=method, tool=tool)
+            counter = self._error_counters[key] = self._m.counter(f"mcp_errors_{kind}", tags)
+        return counter
+
+    def template_error(self, tool: str, reason: str) -> None:
+        self._template_errors.add()
+        self._errors.add("template_error", reason, "tools/call", tool)
+
+    def internal_error(self, exc: Exception) -> None:
+        self._internal_errors.add()
+        self._errors.add("internal_error", f"{type(exc).__name__}: {exc}", "iteration", None)
+
+    def opened(self, ok: bool) -> None:
+        if not ok:
+            self._init_errors.add()
+
+    def session(self, seconds: float) -> None:
+        self._session_duration.add(seconds * 1000.0)
+
+    def session_reinitialized(self) -> None:
+        self._reinit.add()
+
+    def iteration(self, seconds: float) -> None:
+        self._iterations.add()
+        self._iteration_duration.add(seconds * 1000.0)
+
+    def dropped(self, n: int = 1) -> None:
+        self._dropped.add(n)
+
+    # -- held streams and server messages (the sessions' SessionMeter) -------------------------
+
+    def _stream_handles(self) -> _StreamHandles:
+        m, tags = self._m, self._tags
+        self._streams = _StreamHandles(
+            m.gauge(STREAMS_OPEN), m.trend("mcp_stream_duration", tags), m.counter("mcp_stream_events", tags), {}
+        )
+        return self._streams
+
+    def stream_opened(self, method: str) -> None:
+        gauge = (self._streams or self._stream_handles()).open
+        gauge.set(gauge.value + 1)
+
+    def stream_data(self, received: int, events: int) -> None:
+        self._received.add(received)
+        if events and self._streams is not None:
+            self._streams.events.add(events)
+
+    def stream_ended(self, method: str, seconds: float, outcome: Outcome) -> None:
+        handles = self._streams or self._stream_handles()
+        handles.open.set(max(0.0, handles.open.value - 1))
+        handles.duration.add(seconds * 1000.0)
+        check = handles.checks.get(method)
+        if check is None:
+            check = handles.checks[method] = self._m.rate(
+                "checks", tags_of(scenario=self.scenario, check=f"{method} held")
+            )
+        check.add(outcome.ok)
+        if not outcome.ok:
+            self._failed(outcome, method, None)
+
+    def server_message(self, method: str, request: bool) -> None:
+        counter = self._server_messages.get((method, request))
+        if counter is None:
+            if len(self._server_messages) >= MAX_SERVER_METHODS:
+                method = "other"
+                counter = self._server_messages.get((method, request))
+            if counter is None:
+                name = "mcp_server_requests" if request else "mcp_server_notifications"
+                counter = self._m.counter(name, tags_of(scenario=self.scenario, method=method))
+                self._server_messages[(method, request)] = counter
+        counter.add()
+
+
+@dataclass(slots=True)
+class _StreamHandles:
+    open: GaugeSeries  # shared by every recorder of the process: streams open now
+    duration: TrendSeries
+    events: CounterSeries
+    checks: dict[str, RateSeries]  # per stream kind (sse/listen, sse/connect)
