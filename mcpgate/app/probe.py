@@ -102,7 +102,7 @@ def report_dict(report: ProbeReport, redact: Redactor) -> dict[str, Any]:
         "transport": report.transport,
         "protocol_version": report.protocol_version,
         "chosen": redact(report.chosen),
-        "server_info": _redacted(report.server_info, redact),
+        "server_info": redact.json(report.server_info),
         "tools": [redact(t) for t in report.tools],
         "steps": [step_dict(s, redact) for s in report.steps],
         "warnings": [redact(w) for w in report.warnings],
@@ -157,13 +157,3 @@ def render_text(report: ProbeReport, redact: Redactor) -> str:
     else:
         lines.append(f"FAILED: {redact(failure_line(report))}")
     return "\n".join(lines)
-
-
-def _redacted(value: Any, redact: Redactor) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {k: _redacted(v, redact) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redacted(v, redact) for v in value]
-    return value

@@ -31,6 +31,7 @@ from jinja2.utils import _PassArg
 from jinja2.visitor import NodeTransformer
 
 from mcpgate.support.errors import UsageError
+from mcpgate.support.jsonvalues import kind
 
 # --- templates -----------------------------------------------------------------------------------
 
@@ -720,10 +721,10 @@ def _json_rows(text: str, source: str, where: str) -> list[dict[str, Any]]:
     except orjson.JSONDecodeError as exc:
         raise UsageError(where, f"{source}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     if not isinstance(data, list):
-        raise UsageError(where, f"{source}: must be a JSON array of objects, got {_json_kind(data)}")
+        raise UsageError(where, f"{source}: must be a JSON array of objects, got {kind(data)}")
     for index, item in enumerate(data):
         if not isinstance(item, dict):
-            raise UsageError(where, f"{source}: item {index + 1} is {_json_kind(item)}, not an object")
+            raise UsageError(where, f"{source}: item {index + 1} is {kind(item)}, not an object")
     return data
 
 
@@ -737,7 +738,7 @@ def _jsonl_rows(text: str, source: str, where: str) -> list[dict[str, Any]]:
         except orjson.JSONDecodeError as exc:
             raise UsageError(where, f"{source}:{number}: not valid JSON ({exc.msg})") from None
         if not isinstance(item, dict):
-            raise UsageError(where, f"{source}:{number}: each line must be a JSON object, got {_json_kind(item)}")
+            raise UsageError(where, f"{source}:{number}: each line must be a JSON object, got {kind(item)}")
         rows.append(item)
     return rows
 
@@ -766,20 +767,6 @@ def _csv_rows(text: str, source: str, where: str) -> list[dict[str, Any]]:
     except csv.Error as exc:
         raise UsageError(where, f"{source}:{reader.line_num}: not valid CSV ({exc})") from None
     return rows
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "null"
-    return "a number"
 
 
 class RowPicker:

@@ -39,6 +39,7 @@ from mcpgate.protocol.http import HttpSettings, body_excerpt, classify_exception
 from mcpgate.protocol.outcome import shorten
 from mcpgate.support.durations import format_duration
 from mcpgate.support.errors import UsageError
+from mcpgate.support.jsonvalues import kind
 from mcpgate.support.redact import Redactor
 
 MAX_BODY: Final = 1024 * 1024  # a status document is small; more than this is not one
@@ -206,7 +207,7 @@ async def _poll(
         return status, None, str(exc.args[0])
     where = spec.path or "the document"
     if isinstance(value, dict | list):
-        return status, None, f"{where} is an {_kind(value)}, not a value to compare"
+        return status, None, f"{where} is {kind(value)}, not a value to compare"
     observed = scalar_text(value)
     if observed == spec.expected:
         return status, observed, f"{where} is {_quoted(observed)}"
@@ -259,25 +260,13 @@ def resolve(document: Any, keys: tuple[str, ...]) -> Any:
                 raise LookupError(f"{where} has {len(here)} item(s), no index {key}")
             here = here[int(key)]
         else:
-            raise LookupError(f"{where} is {_kind(here)}, it has no {key!r}")
+            raise LookupError(f"{where} is {kind(here)}, it has no {key!r}")
     return here
 
 
 def scalar_text(value: Any) -> str:
     """A string as itself; true/false/null and numbers as JSON writes them."""
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "null" if value is None else "a number"
 
 
 def _quoted(text: str) -> str:

@@ -251,11 +251,11 @@ def smoke_dict(report: SmokeReport, redact: Redactor) -> dict[str, Any]:
         "transport": report.transport,
         "protocol_version": report.protocol_version,
         "chosen": redact(report.chosen),
-        "server_info": _redacted(report.server_info, redact),
+        "server_info": redact.json(report.server_info),
         "tools": [redact(t) for t in report.tools],
         "call": redact(report.call) if report.call is not None else None,
         "sessions": [_session_dict(s, redact) for s in report.sessions],
-        "cert": _redacted(cert_dict(report.cert), redact) if report.cert is not None else None,
+        "cert": redact.json(cert_dict(report.cert)) if report.cert is not None else None,
         "min_cert_days": report.min_cert_days,
         "elapsed_ms": round(report.elapsed_s * 1000, 3),
         "warnings": [redact(w) for w in report.warnings],
@@ -370,13 +370,3 @@ def _step_line(step: Step, width: int) -> str:
         detail = f"{detail}; {step.note}"
     timing = f"{status:>3} {step.framing or '':<4} {ms(step.duration):>10}"
     return f"    {mark} {step_label(step):<{width}}  {timing}  {detail}"
-
-
-def _redacted(value: Any, redact: Redactor) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {k: _redacted(v, redact) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redacted(v, redact) for v in value]
-    return value
