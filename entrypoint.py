@@ -2,27 +2,12 @@
 """The container's door.
 
 no arguments      the GitHub Action: reads INPUT_* variables (docker run -e works the same)
-an mcpgate verb   the CLI: `docker run IMAGE run --url ... --profile load`
+an mcpgate verb   the CLI: `docker run IMAGE run --url ... --profile load` (the verbs are the CLI's own)
 anything else     handed over with exec, so `sh` (GitLab CI) and `cat` (Jenkins) work as in any image
 """
 
 import os
 import sys
-
-VERBS = {
-    "run",
-    "probe",
-    "smoke",
-    "monitor",
-    "report",
-    "compare",
-    "merge",
-    "validate",
-    "schema",
-    "--version",
-    "--help",
-    "-h",
-}
 
 
 def main() -> int:
@@ -33,9 +18,10 @@ def main() -> int:
         return action()
     if args[0] == "mcpgate":
         args = args[1:]
-    if not args or args[0] in VERBS:
-        from mcpgate.doors.cli import main as cli
+    from mcpgate.doors.cli import main as cli
+    from mcpgate.doors.cli import words
 
+    if not args or args[0] in words():
         return cli(args or ["--help"])
     try:
         os.execvp(args[0], args)

@@ -35,6 +35,8 @@ import pytest
 import yaml
 
 from mcpgate import __version__
+from mcpgate.app.requests import RUN_OPTIONS
+from mcpgate.doors.argv import read_options
 from mcpgate.doors.cli import build_parser
 from mcpgate.support.errors import UsageError
 
@@ -364,8 +366,6 @@ def test_the_merge_job_reads_every_file_the_shards_write() -> None:
 
 @pytest.mark.parametrize("job", ["mcpgate-shards", "mcpgate-merge"])
 def test_kubernetes_commands_use_flags_the_cli_has(job: str) -> None:
-    from mcpgate.doors.cli import _scale_out
-
     objects = k8s_objects()
     count = objects[("Job", "mcpgate-shards")]["spec"]["completions"]
     container = pod_container(objects[("Job", job)])[1]
@@ -373,7 +373,8 @@ def test_kubernetes_commands_use_flags_the_cli_has(job: str) -> None:
         argv = expanded(container, {"JOB_COMPLETION_INDEX": str(index), "START_AT": str(int(time.time()) + 180)})
         args = build_parser().parse_args(argv)  # an unknown flag or verb: UsageError
         if args.verb == "run":
-            shard, start_at = _scale_out(args)  # the values themselves check out too
+            fields = read_options(args, RUN_OPTIONS)  # the values themselves check out too
+            shard, start_at = fields["shard"], fields["start_at"]
             assert shard is not None
             assert (shard.index, shard.count) == (index, count)
             assert start_at is not None

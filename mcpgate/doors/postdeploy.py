@@ -24,14 +24,14 @@ from mcpgate.app.postdeploy.monitor import (
     run_monitor,
 )
 from mcpgate.app.postdeploy.smoke import AUTO, MAX_SESSIONS, render_smoke_text, run_smoke, smoke_dict
+from mcpgate.app.requests import MONITOR_TOKEN_ENV
 from mcpgate.config.target import check_url, parse_header
+from mcpgate.config.values import json_object
 from mcpgate.protocol.negotiate import ConnectSpec
 from mcpgate.support import eventloop, exitcodes
 from mcpgate.support.durations import parse_duration
 from mcpgate.support.errors import UsageError
 from mcpgate.support.redact import Redactor
-
-MONITOR_TOKEN_ENV: Final = "MCPGATE_MONITOR_TOKEN"
 
 ConnectSpecFn = Callable[..., tuple[ConnectSpec, Redactor]]
 
@@ -106,7 +106,7 @@ def smoke_verb(args: argparse.Namespace, *, connect_spec: ConnectSpecFn) -> int:
         raise UsageError("--args", "needs --call TOOL")
     if args.args is not None and args.call == AUTO:
         raise UsageError("--args", "is for a named tool; --call auto makes its arguments from the tool's inputSchema")
-    arguments = _json_object(args.args, "--args") if args.args is not None else None
+    arguments = json_object(args.args, "--args") if args.args is not None else None
     if args.min_cert_days is not None:
         if args.min_cert_days < 0:
             raise UsageError("--min-cert-days", "must be 0 or more")
@@ -175,16 +175,6 @@ def _duration(text: str, flag: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise UsageError(flag, str(exc)) from None
-
-
-def _json_object(text: str, flag: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise UsageError(flag, f"not valid JSON ({exc.args[0] if exc.args else exc})") from None
-    if not isinstance(value, dict):
-        raise UsageError(flag, f"must be a JSON object, got {type(value).__name__}")
-    return value
 
 
 def _print_json(data: dict[str, Any]) -> None:

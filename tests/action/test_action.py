@@ -165,7 +165,7 @@ async def test_thresholds_can_warn_instead_of_failing(peer: PeerFactory, tmp_pat
     [
         ({"INPUT_URL": "ftp://x"}, "url: expected an http:// or https:// URL"),
         ({"INPUT_URL": "http://127.0.0.1:1/mcp", "INPUT_VUS": "many"}, "vus: expected a whole number, got 'many'"),
-        ({"INPUT_URL": "http://127.0.0.1:1/mcp", "INPUT_WORKERS": "-2"}, "workers: must be at least 0"),
+        ({"INPUT_URL": "http://127.0.0.1:1/mcp", "INPUT_WORKERS": "-2"}, "workers: must be from 1 to 256 (or 0"),
         (
             {"INPUT_URL": "http://127.0.0.1:1/mcp", "INPUT_FAIL-ON-THRESHOLDS": "yes"},
             "fail-on-thresholds: expected true or false",

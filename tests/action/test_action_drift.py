@@ -44,7 +44,7 @@ async def test_drift_fails_the_step_names_the_tool_and_sets_the_output(tmp_path:
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
-        ({"INPUT_MAX-DRIFT": "lots"}, "max-drift: expected a percentage like 20% or off, got 'lots'"),
+        ({"INPUT_MAX-DRIFT": "lots"}, "max-drift: expected a percentage like 20%, 0.2 or off, got 'lots'"),
         ({"INPUT_MAX-DRIFT": "-5%"}, "max-drift: expected a percentage between 0% and 1000%"),
         ({"INPUT_DRIFT-WINDOW": "0s"}, "drift-window: must be more than 0"),
         ({"INPUT_DRIFT_WINDOW": "soon"}, "drift-window: expected a duration"),

@@ -137,7 +137,7 @@ async def _no_run(*args: Any, **kwargs: Any) -> Any:
 
 def run_flags(*flags: str) -> str | None:
     """``mcpgate run --url ... FLAGS`` up to the moment it would send traffic: None if it got there."""
-    with mock.patch("mcpgate.app.run.run_plan", _no_run):
+    with mock.patch("mcpgate.app.verbs.run_plan", _no_run):
         try:
             code, out, err = run_cli(["run", "--url", URL, "--no-progress", *flags])
         except Accepted:
@@ -391,7 +391,10 @@ def test_action_inputs_fail_naming_the_input(workdir: Path, environ: dict[str, s
     assert all(line.startswith(("error: ", "notice: ")) for line in lines), lines
     assert errors[0].startswith("error: mcpgate: invalid input: "), lines
     message = errors[0].removeprefix("error: mcpgate: invalid input: ")
-    names = "|".join(re.escape(name) for name in bad.ACTION_INPUTS)
+    # Outside GitHub (docker run -e), an input is named by the variable that carried it.
+    variables = {f"INPUT_{name.upper()}" for name in bad.ACTION_INPUTS}
+    variables |= {v.replace("-", "_") for v in variables}
+    names = "|".join(re.escape(name) for name in sorted(variables, key=len, reverse=True))
     assert_names(message, rf"(({names})( \(line \d+\))?: |/\S*?(:\d+)?: )")
     assert_no_secret(message)
 

@@ -255,27 +255,33 @@ def test_bad_flags_are_one_line_naming_the_flag(flags: list[str], expected: str)
     assert err.getvalue().count("\n") == 1, err.getvalue()
 
 
-# --- action inputs ------------------------------------------------------------------------------
+# --- action inputs, as docker run passes them (named by their variables) ---------------------------
 
 
 @pytest.mark.parametrize(
     ("inputs", "expected"),
     [
-        ({"results-dir": "/proc/mcpgate-nope"}, "results-dir: cannot create"),  # was FileNotFoundError
-        ({"results-dir": "out\x00dir"}, "results-dir: must be one line"),  # was ValueError: embedded null byte
-        ({"config": "a.yaml\n.."}, "config: must be one line"),  # was a message of two lines
-        ({"baseline": "b" * 300}, "baseline: "),  # was OSError: File name too long
-        ({"protocol-version": "2025-06-19"}, "protocol-version: expected one of auto, "),  # was flags:1: target...
-        ({"duration": "0s"}, "duration: must be more than 0"),  # was flags:1: scenarios.smoke: ...
-        ({"bearer-token": "a\nb"}, "bearer-token: must be one line"),  # was target.bearer_token: ...
-        ({"tools": "get_record: -1"}, "tools (line 1): weight: must be > 0"),  # was flags:1: flow.tools.0.weight
-        ({"tools": "get_record: nan"}, "tools (line 1): weight: expected a finite number"),
-        ({"tools": 'get_record {"id": "{{ vu "}'}, "tools (line 1): arguments.id: template syntax error"),
-        ({"tools": "t.yaml"}, "tools: t.yaml: not valid UTF-8"),  # was UnicodeDecodeError
-        ({"thresholds": "data_sent: avg<1"}, "thresholds (line 1): 'avg' does not apply"),  # was flags: thresholds
-        ({"max-regression": "nan"}, "max-regression: expected a percentage between 0% and 1000%"),  # was accepted
-        ({"vus": "9" * 400}, "vus: must be at most 100000"),
-        ({"url": "http://127.0.0.1:9/mcp\nX: y"}, "url: "),  # was accepted: urlsplit drops the line break
+        ({"results-dir": "/proc/mcpgate-nope"}, "INPUT_RESULTS-DIR: cannot create"),  # was FileNotFoundError
+        ({"results-dir": "out\x00dir"}, "INPUT_RESULTS-DIR: must be one line"),  # was ValueError: embedded null byte
+        ({"config": "a.yaml\n.."}, "INPUT_CONFIG: must be one line"),  # was a message of two lines
+        ({"baseline": "b" * 300}, "INPUT_BASELINE: "),  # was OSError: File name too long
+        (
+            {"protocol-version": "2025-06-19"},
+            "INPUT_PROTOCOL-VERSION: expected one of auto, ",
+        ),  # was flags:1: target...
+        ({"duration": "0s"}, "INPUT_DURATION: must be more than 0"),  # was flags:1: scenarios.smoke: ...
+        ({"bearer-token": "a\nb"}, "INPUT_BEARER-TOKEN: must be one line"),  # was target.bearer_token: ...
+        ({"tools": "get_record: -1"}, "INPUT_TOOLS (line 1): weight: must be > 0"),  # was flags:1: flow.tools.0.weight
+        ({"tools": "get_record: nan"}, "INPUT_TOOLS (line 1): weight: expected a finite number"),
+        ({"tools": 'get_record {"id": "{{ vu "}'}, "INPUT_TOOLS (line 1): arguments.id: template syntax error"),
+        ({"tools": "t.yaml"}, "INPUT_TOOLS: t.yaml: not valid UTF-8"),  # was UnicodeDecodeError
+        (
+            {"thresholds": "data_sent: avg<1"},
+            "INPUT_THRESHOLDS (line 1): 'avg' does not apply",
+        ),  # was flags: thresholds
+        ({"max-regression": "nan"}, "INPUT_MAX-REGRESSION: expected a percentage between 0% and 1000%"),  # was accepted
+        ({"vus": "9" * 400}, "INPUT_VUS: must be from 1 to 100000"),
+        ({"url": "http://127.0.0.1:9/mcp\nX: y"}, "INPUT_URL: "),  # was accepted: urlsplit drops the line break
     ],
 )
 def test_bad_action_inputs_are_one_line_naming_the_input(tmp_path: Path, inputs: dict[str, str], expected: str) -> None:

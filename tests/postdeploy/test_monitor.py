@@ -24,8 +24,9 @@ from mcpgate.app.postdeploy.monitor import (
     resolve,
     run_monitor,
 )
+from mcpgate.app.requests import MONITOR_TOKEN_ENV
 from mcpgate.doors import cli
-from mcpgate.doors.postdeploy import MONITOR_TOKEN_ENV, register
+from mcpgate.doors.postdeploy import register
 from mcpgate.support import exitcodes
 from mcpgate.support.errors import UsageError
 from tests.servers import free_port

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mcpgate.config.models import BreakpointConfig
 from mcpgate.config.thresholds import parse_threshold
-from mcpgate.doors.action import breakpoint_outputs
+from mcpgate.doors.outputs import breakpoint_outputs
 from mcpgate.metrics.registry import Metrics, tags_of
 from mcpgate.plan.breakpoint import plan_breakpoint
 from mcpgate.report.console import render_summary
