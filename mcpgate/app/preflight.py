@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from mcpgate.plan.build import Plan
 from mcpgate.protocol import wire
 from mcpgate.protocol.jsonrpc import IdSource
-from mcpgate.protocol.negotiate import connect
+from mcpgate.protocol.negotiate import Connection, connect
 from mcpgate.protocol.session import McpSession, ServerIdentity, Step, Target, ToolInfo, first_failure, step_label
 from mcpgate.support import exitcodes
 from mcpgate.workload.flow import ToolMix, resolve_tools, streams_of
@@ -40,13 +40,7 @@ async def preflight(http: wire.Pool, plan: Plan, *, rows: tuple[int, int] = (0, 
     conn = await connect(http, plan.connect, ids=IdSource(), sink=steps.append)
     session = conn.session
     if session is None or conn.target is None:
-        labelled = next((s for s in steps if s.outcome is conn.outcome), None)
-        detail = conn.outcome.describe()
-        if labelled is not None:
-            detail = f"{step_label(labelled)}: {detail}"
-        return Preflight(
-            False, exitcodes.COULD_NOT_START, f"preflight session failed: {detail}", conn.chosen, steps=steps
-        )
+        return _not_connected(conn, steps)
     # The GET stream as the load's sessions will hold it: a 405 is learned here, once, for all of them.
     session.set_streams(streams_of(plan.config.flow))
     await session.listen()
@@ -65,32 +59,57 @@ async def preflight(http: wire.Pool, plan: Plan, *, rows: tuple[int, int] = (0, 
         steps,
     )
     if not listed.ok:
-        result.ok, result.exit_code, result.reason = False, exitcodes.COULD_NOT_START, _why(steps, listed.describe())
-        return result
+        return _failed(result, exitcodes.COULD_NOT_START, _why(steps, listed.describe()))
     config = plan.config
     resolution = resolve_tools(
         config.flow.tools, session.tools, plan.datasets, config.datasets, plan.max_vus, worker=rows
     )
     result.notes = [*session.warnings, *resolution.notes, *_stream_notes(plan, session)]
-    called = {c.name for c in resolution.mix.choices}
+    problems = [*resolution.problems, *_uncalled(plan, resolution.mix)]
+    if problems:
+        return _failed(result, exitcodes.COULD_NOT_START, "; ".join(problems))
+    broken = _unrenderable(plan, resolution.mix)
+    if broken is not None:
+        return _failed(result, exitcodes.INVALID_INPUT, broken)
+    result.mix = resolution.mix
+    return result
+
+
+def _not_connected(conn: Connection, steps: list[Step]) -> Preflight:
+    """No session to check: negotiation's own outcome, named by the step it came from."""
+    labelled = next((s for s in steps if s.outcome is conn.outcome), None)
+    detail = conn.outcome.describe()
+    if labelled is not None:
+        detail = f"{step_label(labelled)}: {detail}"
+    return Preflight(False, exitcodes.COULD_NOT_START, f"preflight session failed: {detail}", conn.chosen, steps=steps)
+
+
+def _failed(result: Preflight, code: int, reason: str) -> Preflight:
+    """The preflight as far as it got, failed: what it learned of the server stays in the report."""
+    result.ok, result.exit_code, result.reason = False, code, reason
+    return result
+
+
+def _uncalled(plan: Plan, mix: ToolMix) -> list[str]:
+    """Thresholds on a tool this run never calls (and that do not allow no data): a config mistake, caught now."""
+    called = {c.name for c in mix.choices}
+    problems: list[str] = []
     for threshold in plan.thresholds:
         tool = dict(threshold.key.tags).get("tool")
         if tool is not None and tool not in called and not threshold.allow_no_data:
-            resolution.problems.append(f"thresholds: {threshold.key}: no tool {tool!r} is called in this run")
-    if resolution.problems:
-        result.ok, result.exit_code = False, exitcodes.COULD_NOT_START
-        result.reason = "; ".join(resolution.problems)
-        return result
-    # Render every tool's arguments once, so a template that cannot work fails now, not on every call.
+            problems.append(f"thresholds: {threshold.key}: no tool {tool!r} is called in this run")
+    return problems
+
+
+def _unrenderable(plan: Plan, mix: ToolMix) -> str | None:
+    """Every tool's arguments rendered once, so a template that cannot work fails now, not on every call."""
     first = plan.scenarios[0].name if plan.scenarios else ""
-    for choice in resolution.mix.choices:
+    for choice in mix.choices:
         try:
             choice.try_render(first)
         except TemplateError as exc:
-            result.ok, result.exit_code, result.reason = False, exitcodes.INVALID_INPUT, str(exc)
-            return result
-    result.mix = resolution.mix
-    return result
+            return str(exc)
+    return None
 
 
 def _stream_notes(plan: Plan, session: McpSession) -> list[str]:

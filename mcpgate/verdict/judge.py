@@ -11,12 +11,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mcpgate.results.schema import Status
+from mcpgate.results.schema import ShardRun, Status
 from mcpgate.support import exitcodes
 from mcpgate.verdict.breakpoint import Conclusion, StepResult
 from mcpgate.verdict.thresholds import Verdict, said
 
 Judged = tuple[Status, int, str]
+
+# A shard in one of these states makes the merged run so, in this order (as a run's own verdict
+# puts an internal error before an interrupt, and that before a run that never started).
+_PRECEDENCE: tuple[Status, ...] = ("error", "interrupted", "not_started", "aborted")
+_CODES: dict[Status, int] = {
+    "error": exitcodes.INTERNAL_ERROR,
+    "interrupted": exitcodes.INTERRUPTED,
+    "aborted": exitcodes.THRESHOLDS_FAILED,
+}
+_SAID: dict[Status, str] = {
+    "error": "stopped on an internal error",
+    "interrupted": "was interrupted",
+    "not_started": "did not start",
+    "aborted": "was aborted",
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,25 @@ def threshold_verdict(verdicts: Sequence[Verdict]) -> Judged:
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         return "failed", exitcodes.THRESHOLDS_FAILED, f"{said(failed[0])}{more}"
     return "passed", exitcodes.OK, ""
+
+
+def judge_shards(runs: Sequence[ShardRun], count: int, verdicts: Sequence[Verdict]) -> Judged:
+    """A merge of shards: a shard that was aborted, interrupted, did not start or stopped on an internal
+    error makes the merged run so, naming that shard; otherwise the thresholds on the merged metrics decide."""
+    for status in _PRECEDENCE:
+        hit = [r for r in runs if r.status == status]
+        if not hit:
+            continue
+        first = hit[0]
+        code = _CODES.get(status, first.exit_code)
+        if len(hit) == 1:
+            why = f"shard {first.index}/{count} {_SAID[status]}" + (f": {first.reason}" if first.reason else "")
+        else:
+            names = ", ".join(str(r.index) for r in hit)
+            why = f"shards {names} of {count} {_SAID[status].replace('was ', 'were ')}"
+            why += f" (shard {first.index}: {first.reason})" if first.reason else ""
+        return status, code, why
+    return threshold_verdict(verdicts)
 
 
 def shown_step(search: Conclusion) -> StepResult:

@@ -25,6 +25,7 @@ from typing import Any, Final
 from mcpgate.app.postdeploy import MARK_FAIL, MARK_OK, md_cell, ms
 from mcpgate.app.postdeploy.tls import CertInfo, cert_dict, cert_info, cert_line, cert_problem, days
 from mcpgate.app.probe import step_dict
+from mcpgate.protocol import wire
 from mcpgate.protocol.http import make_http
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.negotiate import ConnectSpec, connect
@@ -68,6 +69,15 @@ class SmokeReport:
     elapsed_s: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """The call every session makes, as asked: a tool or ``auto`` (None: no call), its arguments, writes allowed."""
+
+    call: str | None
+    arguments: Mapping[str, Any] | None
+    allow_writes: bool
+
+
 class _Refused(Exception):
     """No call can be made as asked (a write tool, a missing tool): the smoke stops there."""
 
@@ -93,66 +103,75 @@ async def run_smoke(
             spec.url, timeout=settings.connect_timeout, verify=settings.verify_tls, ca_file=settings.ca_file
         )
     async with make_http(spec.settings) as http:
-        ids = IdSource()
-        mcp: McpSession | None = None
-        t0 = loop.time()
-        for index in range(sessions):
-            delay = t0 + index * interval - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            steps: list[Step] = []
-            started = loop.time()
-            record = SmokeSession(index + 1, False, started - t0, 0.0, steps)
-            report.sessions.append(record)
-            if mcp is None:
-                conn = await connect(http, spec, ids=ids, sink=steps.append)
-                report.chosen = conn.chosen
-                mcp = conn.session
-                if mcp is None:  # nothing to reuse: later sessions could only repeat this
-                    record.failure = _failure(steps, conn.outcome, negotiating=True)
-                    record.duration_s = loop.time() - started
-                    break
-                opened = conn.outcome
-            else:
-                mcp.sink = steps.append
-                opened = await mcp.open()
-            refused = False
-            try:
-                refused = await _session(
-                    mcp, opened, report=report, record=record, call=call, arguments=arguments, allow_writes=allow_writes
-                )
-                await mcp.close()
-            finally:
-                mcp.abandon()
-            record.duration_s = loop.time() - started
-            if record.failure is None:
-                record.failure = _failure(steps, opened, negotiating=False)
-            record.ok = record.failure is None
-            if refused:
-                break
+        await _sessions(http, spec, report, _Ask(call, arguments, allow_writes), interval)
     report.elapsed_s = loop.time() - begun
-    failed = next((s for s in report.sessions if not s.ok), None)
-    cert = cert_problem(report.cert, min_cert_days)
-    if failed is not None:
-        report.reason = f"session {failed.number}: {failed.failure}"
-    elif len(report.sessions) < sessions:
-        report.reason = f"only {len(report.sessions)} of {sessions} sessions ran"
-    elif cert is not None:
-        report.reason = cert
+    report.reason = _reason(report)
     report.ok = report.reason is None
     return report
 
 
-async def _session(
-    mcp: McpSession,
-    opened: Outcome,
-    *,
-    report: SmokeReport,
-    record: SmokeSession,
-    call: str | None,
-    arguments: Mapping[str, Any] | None,
-    allow_writes: bool,
+async def _sessions(http: wire.Pool, spec: ConnectSpec, report: SmokeReport, ask: _Ask, interval: float) -> None:
+    """The planned sessions on their schedule: the first negotiates, the others reopen what it found."""
+    loop = asyncio.get_running_loop()
+    ids = IdSource()
+    mcp: McpSession | None = None
+    t0 = loop.time()
+    for index in range(report.planned):
+        delay = t0 + index * interval - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        steps: list[Step] = []
+        started = loop.time()
+        record = SmokeSession(index + 1, False, started - t0, 0.0, steps)
+        report.sessions.append(record)
+        if mcp is None:
+            conn = await connect(http, spec, ids=ids, sink=steps.append)
+            report.chosen = conn.chosen
+            mcp = conn.session
+            if mcp is None:  # nothing to reuse: later sessions could only repeat this
+                record.failure = _failure(steps, conn.outcome, negotiating=True)
+                record.duration_s = loop.time() - started
+                return
+            opened = conn.outcome
+        else:
+            mcp.sink = steps.append
+            opened = await mcp.open()
+        if await _closed(mcp, opened, started, report=report, record=record, ask=ask):
+            return  # the call was refused: every later session would be refused the same way
+
+
+async def _closed(
+    mcp: McpSession, opened: Outcome, started: float, *, report: SmokeReport, record: SmokeSession, ask: _Ask
 ) -> bool:
+    """One opened session's work, then its end, its time (from ``started``) and its verdict.
+
+    True when the call was refused and the smoke should stop.
+    """
+    refused = False
+    try:
+        refused = await _session(mcp, opened, report, record, ask)
+        await mcp.close()
+    finally:
+        mcp.abandon()
+    record.duration_s = asyncio.get_running_loop().time() - started
+    if record.failure is None:
+        record.failure = _failure(record.steps, opened, negotiating=False)
+    record.ok = record.failure is None
+    return refused
+
+
+def _reason(report: SmokeReport) -> str | None:
+    """The smoke's first failure, one line: a failed session, sessions that never ran, the certificate."""
+    failed = next((s for s in report.sessions if not s.ok), None)
+    cert = cert_problem(report.cert, report.min_cert_days)
+    if failed is not None:
+        return f"session {failed.number}: {failed.failure}"
+    if len(report.sessions) < report.planned:
+        return f"only {len(report.sessions)} of {report.planned} sessions ran"
+    return cert
+
+
+async def _session(mcp: McpSession, opened: Outcome, report: SmokeReport, record: SmokeSession, ask: _Ask) -> bool:
     """One opened session's work; True when the call was refused and the smoke should stop."""
     if not opened.ok:
         return False
@@ -168,10 +187,10 @@ async def _session(
     for warning in mcp.warnings:
         if warning not in report.warnings:
             report.warnings.append(warning)
-    if call is None:
+    if ask.call is None:
         return False
     try:
-        chosen = _choose(call, mcp.tools, arguments, allow_writes)
+        chosen = _choose(ask.call, mcp.tools, ask.arguments, ask.allow_writes)
     except _Refused as exc:
         record.failure = str(exc)
         return True

@@ -78,38 +78,50 @@ async def cert_info(
     host, port = parts.hostname, parts.port or 443
     info = CertInfo(host, port, verified=verify)
     try:
-        context = _context(verify, ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        info.reason = f"cannot load CA file {ca_file}: {shorten(str(exc), 120)}"
-        return info
-    try:
-        der = await _peer_certificate(host, port, context, timeout)
-    except TimeoutError:
-        info.reason = f"TLS connect timed out after {seconds(timeout)}"
-        return info
-    except ssl.SSLCertVerificationError as exc:
-        info.reason = f"TLS certificate rejected: {shorten(str(exc.verify_message or exc.reason), 120)}"
-        return info
-    except socket.gaierror:
-        info.reason = f"DNS lookup failed for {host}"
-        return info
-    except (OSError, ValueError) as exc:
-        settings = HttpSettings(timeout=timeout, connect_timeout=timeout)
-        info.reason = classify_exception(exc, settings).outcome.reason
-        return info
-    if der is None:
-        info.reason = "the server presented no certificate"
-        return info
-    try:
-        not_after, subject, issuer = read_certificate(der)
-    except ValueError as exc:
-        info.reason = f"the server's certificate could not be read: {exc}"
+        der = await _der(host, port, limit=timeout, verify=verify, ca_file=ca_file)
+        not_after, subject, issuer = _fields(der)
+    except _NotRead as exc:
+        info.reason = str(exc)
         return info
     moment = time.time() if now is None else now
     info.not_after = not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
     info.days_left = math.floor((not_after.timestamp() - moment) / DAY)
     info.subject, info.issuer = subject, issuer
     return info
+
+
+class _NotRead(Exception):
+    """Why the certificate could not be read, as the one line ``CertInfo.reason`` shows."""
+
+
+async def _der(host: str, port: int, *, limit: float, verify: bool, ca_file: str | None) -> bytes:
+    """The certificate the server presents, as DER, within ``limit`` seconds; each way that fails is a ``_NotRead``."""
+    try:
+        context = _context(verify, ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise _NotRead(f"cannot load CA file {ca_file}: {shorten(str(exc), 120)}") from None
+    try:
+        der = await _peer_certificate(host, port, context, limit)
+    except TimeoutError:
+        raise _NotRead(f"TLS connect timed out after {seconds(limit)}") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise _NotRead(f"TLS certificate rejected: {shorten(str(exc.verify_message or exc.reason), 120)}") from None
+    except socket.gaierror:
+        raise _NotRead(f"DNS lookup failed for {host}") from None
+    except (OSError, ValueError) as exc:
+        settings = HttpSettings(timeout=limit, connect_timeout=limit)
+        raise _NotRead(classify_exception(exc, settings).outcome.reason) from None
+    if der is None:
+        raise _NotRead("the server presented no certificate")
+    return der
+
+
+def _fields(der: bytes) -> tuple[datetime, str, str]:
+    """``read_certificate``, its ValueError a ``_NotRead``."""
+    try:
+        return read_certificate(der)
+    except ValueError as exc:
+        raise _NotRead(f"the server's certificate could not be read: {exc}") from None
 
 
 def cert_problem(cert: CertInfo | None, min_days: int | None) -> str | None:
