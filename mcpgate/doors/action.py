@@ -46,7 +46,7 @@ from mcpgate.support import eventloop, exitcodes
 from mcpgate.support.durations import parse_duration
 from mcpgate.support.errors import UsageError
 from mcpgate.verdict.drift import DEFAULT_MAX_DRIFT, worst_p95_change
-from mcpgate.workload.inputs import ArgumentTemplate
+from mcpgate.workload.templates import ArgumentTemplate
 
 STEP_SUMMARY_LIMIT = 1024 * 1024  # GitHub drops a step summary over 1 MiB
 SUMMARY_BUDGET = STEP_SUMMARY_LIMIT - 16 * 1024  # room for what other sections add

@@ -43,7 +43,8 @@ from mcpgate.protocol.versions import is_modern
 from mcpgate.support.durations import format_duration
 from mcpgate.support.errors import UsageError, field_name
 from mcpgate.support.redact import MASK, Redactor, sensitive_name
-from mcpgate.workload.inputs import ArgumentTemplate, load_dataset
+from mcpgate.workload.datasets import load_dataset
+from mcpgate.workload.templates import ArgumentTemplate
 
 
 @dataclass(frozen=True, slots=True)
