@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from mcpgate.config.assemble import Assembled
+from mcpgate.config.explain import line_of
 from mcpgate.config.models import (
     Config,
     ConstantArrivalRate,
@@ -127,59 +128,18 @@ def build_plan(assembled: Assembled) -> Plan:
         connect, redact = connect_spec(config.target)
     except UsageError as exc:
         raise _located(assembled, exc.field, exc.message) from None
-    scenarios: list[ScenarioPlan] = []
-    search: BreakpointPlan | None = None
-    if assembled.profile == BREAKPOINT:
-        try:
-            search = plan_breakpoint(config.breakpoint)
-        except ArithmeticError:  # rates and step durations each finite, yet too many iterations for a float
-            raise _located(assembled, "breakpoint", "too many iterations to schedule", ("breakpoint",)) from None
-        scenarios.append(breakpoint_scenario(search))
-    for name, s in config.scenarios.items():
-        try:
-            scenarios.append(scenario_plan(name, s))
-        except ValueError as exc:
-            raise _located(assembled, f"scenarios.{field_name(name)}", str(exc), ("scenarios", name)) from None
-        except ArithmeticError:  # rates and durations each finite, yet too many iterations for a float
-            where = f"scenarios.{field_name(name)}"
-            raise _located(assembled, where, "too many iterations to schedule", ("scenarios", name)) from None
-    names = {s.name for s in scenarios}
-    thresholds: list[Threshold] = []
-    for metric, items in config.thresholds.items():
-        try:
-            parsed = thresholds_from_config({metric: items})
-        except ValueError as exc:  # its message starts "thresholds.<metric>:"
-            raise _located(assembled, "", str(exc), ("thresholds", metric)) from None
-        for threshold in parsed:
-            scenario = dict(threshold.key.tags).get("scenario")
-            if scenario is not None and scenario not in names:
-                where = f"thresholds.{field_name(metric)}"
-                raise _located(assembled, where, f"no scenario {scenario!r}", ("thresholds", metric))
-        thresholds.extend(parsed)
-    datasets: dict[str, list[dict[str, Any]]] = {}
-    for name, ds in config.datasets.items():
-        try:
-            datasets[name] = load_dataset(assembled.base_dir / ds.file, ds.format, f"datasets.{field_name(name)}")
-        except UsageError as exc:
-            raise _located(assembled, exc.field, exc.message, ("datasets", name)) from None
-    for index, tool in enumerate(config.flow.tools):
-        where = f"flow.tools[{index}]"
-        if tool.dataset is not None and tool.dataset not in datasets:
-            known = ", ".join(datasets) or "none"
-            path = ("flow", "tools", index, "dataset")
-            raise _located(assembled, f"{where}.dataset", f"no dataset {tool.dataset!r} ({known})", path)
-        if isinstance(tool.arguments, dict):
-            try:  # compiled now, so validate finds syntax errors
-                ArgumentTemplate(tool.arguments, f"{where}.arguments")
-            except UsageError as exc:
-                raise _located(assembled, exc.field, exc.message) from None
+    search = _search(assembled)
+    scenarios = _scenarios(assembled, search)
+    thresholds = _thresholds(assembled, {s.name for s in scenarios})
+    datasets = _datasets(assembled)
+    _check_tools(assembled, datasets)
     think = config.flow.think_time
     return Plan(
         config=config,
         connect=connect,
         redact=redact,
-        scenarios=tuple(scenarios),
-        thresholds=tuple(thresholds),
+        scenarios=scenarios,
+        thresholds=thresholds,
         think=(think.min, think.max) if think is not None else (0.0, 0.0),
         datasets=datasets,
         source=assembled.source,
@@ -190,6 +150,73 @@ def build_plan(assembled: Assembled) -> Plan:
     )
 
 
+def _search(assembled: Assembled) -> BreakpointPlan | None:
+    """The breakpoint search, when that is the profile."""
+    if assembled.profile != BREAKPOINT:
+        return None
+    try:
+        return plan_breakpoint(assembled.config.breakpoint)
+    except ArithmeticError:  # rates and step durations each finite, yet too many iterations for a float
+        raise _located(assembled, "breakpoint", "too many iterations to schedule", ("breakpoint",)) from None
+
+
+def _scenarios(assembled: Assembled, search: BreakpointPlan | None) -> tuple[ScenarioPlan, ...]:
+    """The search's own scenario first, when there is one, then the config's in order."""
+    scenarios = [] if search is None else [breakpoint_scenario(search)]
+    for name, s in assembled.config.scenarios.items():
+        try:
+            scenarios.append(scenario_plan(name, s))
+        except ValueError as exc:
+            raise _located(assembled, f"scenarios.{field_name(name)}", str(exc), ("scenarios", name)) from None
+        except ArithmeticError:  # rates and durations each finite, yet too many iterations for a float
+            where = f"scenarios.{field_name(name)}"
+            raise _located(assembled, where, "too many iterations to schedule", ("scenarios", name)) from None
+    return tuple(scenarios)
+
+
+def _thresholds(assembled: Assembled, names: set[str]) -> tuple[Threshold, ...]:
+    """Every threshold parsed; one tagged with a scenario must name one the plan runs."""
+    thresholds: list[Threshold] = []
+    for metric, items in assembled.config.thresholds.items():
+        try:
+            parsed = thresholds_from_config({metric: items})
+        except ValueError as exc:  # its message starts "thresholds.<metric>:"
+            raise _located(assembled, "", str(exc), ("thresholds", metric)) from None
+        for threshold in parsed:
+            scenario = dict(threshold.key.tags).get("scenario")
+            if scenario is not None and scenario not in names:
+                where = f"thresholds.{field_name(metric)}"
+                raise _located(assembled, where, f"no scenario {scenario!r}", ("thresholds", metric))
+        thresholds.extend(parsed)
+    return tuple(thresholds)
+
+
+def _datasets(assembled: Assembled) -> dict[str, list[dict[str, Any]]]:
+    """Every dataset's rows, read now so that a bad file fails before any traffic."""
+    datasets: dict[str, list[dict[str, Any]]] = {}
+    for name, ds in assembled.config.datasets.items():
+        try:
+            datasets[name] = load_dataset(assembled.base_dir / ds.file, ds.format, f"datasets.{field_name(name)}")
+        except UsageError as exc:
+            raise _located(assembled, exc.field, exc.message, ("datasets", name)) from None
+    return datasets
+
+
+def _check_tools(assembled: Assembled, datasets: Mapping[str, list[dict[str, Any]]]) -> None:
+    """Each tool's dataset exists and its argument templates compile (so validate finds syntax errors)."""
+    for index, tool in enumerate(assembled.config.flow.tools):
+        where = f"flow.tools[{index}]"
+        if tool.dataset is not None and tool.dataset not in datasets:
+            known = ", ".join(datasets) or "none"
+            path = ("flow", "tools", index, "dataset")
+            raise _located(assembled, f"{where}.dataset", f"no dataset {tool.dataset!r} ({known})", path)
+        if isinstance(tool.arguments, dict):
+            try:
+                ArgumentTemplate(tool.arguments, f"{where}.arguments")
+            except UsageError as exc:
+                raise _located(assembled, exc.field, exc.message) from None
+
+
 _FIELD_PART = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]|\[('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\]")
 
 
@@ -198,10 +225,7 @@ def _located(assembled: Assembled, field: str, message: str, path: tuple[str | i
     names, is written, or the nearest key above it); ``field: message`` when there is no file."""
     if assembled.lines is None:
         return UsageError(field, message)
-    key = _field_path(field) if path is None else path
-    while key and key not in assembled.lines:
-        key = key[:-1]
-    line = assembled.lines.get(key, 1)
+    line = line_of(assembled.lines, _field_path(field) if path is None else path)
     return UsageError(f"{assembled.source}:{line}", f"{field}: {message}" if field else message)
 
 
