@@ -16,6 +16,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 
+from mcpgate.config.explain import show
 from mcpgate.support.errors import UsageError
 from mcpgate.workload.budget import Guard
 from mcpgate.workload.sandbox import ENV, GUARD_KEY, HELPERS, RNG_KEY, bound
@@ -148,13 +149,13 @@ def _compile_string(source: str, where: str) -> _Dynamic:
             warnings.simplefilter("ignore", SyntaxWarning)
             return _compile_tree(source, where)
     except jinja2.TemplateSyntaxError as exc:
-        raise UsageError(where, f"template syntax error: {exc.message} in {_short(source)}") from None
+        raise UsageError(where, f"template syntax error: {exc.message} in {show(source)}") from None
     except RecursionError:
-        raise UsageError(where, f"template syntax error: nested too deeply in {_short(source)}") from None
+        raise UsageError(where, f"template syntax error: nested too deeply in {show(source)}") from None
     except ValueError:  # a number literal with more digits than Python converts
-        raise UsageError(where, f"template syntax error: a number with too many digits in {_short(source)}") from None
+        raise UsageError(where, f"template syntax error: a number with too many digits in {show(source)}") from None
     except jinja2.TemplateError as exc:  # a constant part evaluated while compiling: ``'a'.nope or 1``
-        raise UsageError(where, f"{_error_text(exc)} in {_short(source)}") from None
+        raise UsageError(where, f"{_error_text(exc)} in {show(source)}") from None
 
 
 def _compile_tree(source: str, where: str) -> _Dynamic:
@@ -244,7 +245,3 @@ def _error_text(exc: Exception) -> str:
     else:
         text = f"{type(exc).__name__}: {exc}"
     return " ".join(text.split())
-
-
-def _short(text: str) -> str:
-    return repr(text) if len(text) <= 60 else f"{text[:40]!r}... ({len(text)} characters)"
