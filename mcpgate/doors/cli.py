@@ -106,7 +106,7 @@ def _headers(args: argparse.Namespace, *, env: bool) -> tuple[dict[str, str], st
 
 def connect_spec(args: argparse.Namespace, url: str) -> tuple[ConnectSpec, Redactor]:
     """Probe flags -> the same target a config would give, checked by the same code."""
-    from mcpgate.plan.build import connect_spec as target_spec
+    from mcpgate.plan.connect import connect_spec as target_spec
 
     check_url(url, "URL")
     _check_versions(args)

@@ -1,7 +1,7 @@
 """Config -> Plan: everything a run needs, settled and immutable before any traffic.
 
-Scenarios become schedules (pure math from engine/schedule.py), thresholds are
-parsed, datasets loaded, the target turned into a ConnectSpec, and every
+Scenarios become schedules (pure math from plan/schedule.py), thresholds are
+parsed, datasets loaded, the target turned into a ConnectSpec (connect.py), and every
 secret registered with the redactor.
 """
 
@@ -11,11 +11,9 @@ import ast
 import hashlib
 import random
 import re
-import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
@@ -28,19 +26,15 @@ from mcpgate.config.models import (
     RampingArrivalRate,
     RampingVus,
     Scenario,
-    TargetConfig,
 )
 from mcpgate.config.profiles import BREAKPOINT
-from mcpgate.config.target import check_url, parse_header
 from mcpgate.config.thresholds import Threshold, thresholds_from_config
 from mcpgate.plan.breakpoint import GRACE as BREAKPOINT_GRACE
 from mcpgate.plan.breakpoint import SCENARIO as BREAKPOINT_SCENARIO
 from mcpgate.plan.breakpoint import BreakpointPlan, plan_breakpoint, vus_steps
+from mcpgate.plan.connect import connect_spec
 from mcpgate.plan.schedule import ArrivalSchedule, Stage, max_vus, ramping_vus_steps, total_duration
-from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.negotiate import ConnectSpec
-from mcpgate.protocol.transport import LEGACY_SSE
-from mcpgate.protocol.versions import is_modern
 from mcpgate.support.durations import format_duration
 from mcpgate.support.errors import UsageError, field_name
 from mcpgate.support.redact import MASK, Redactor, sensitive_name
@@ -241,58 +235,6 @@ def _field_path(field: str) -> tuple[str | int, ...]:
         else:
             path.append(name)
     return tuple(path)
-
-
-def connect_spec(target: TargetConfig) -> tuple[ConnectSpec, Redactor]:
-    redact = Redactor()
-    check_url(target.url, "target.url")
-    redact.add_url(target.url)
-    headers: dict[str, str] = {}
-    for name, value in target.headers.items():
-        header, clean = parse_header(f"{name}: {value}", f"target.headers.{name}")
-        headers[header] = clean
-    has_auth = any(name.lower() == "authorization" for name in headers)
-    if urlsplit(target.url).password is not None and (target.bearer_token or has_auth):
-        # The URL's credentials go as HTTP Basic auth; a second Authorization cannot go too.
-        raise UsageError(
-            "target.url",
-            "has credentials (sent as Basic auth) and a bearer token or Authorization header too; keep one",
-        )
-    if target.bearer_token:
-        if has_auth:
-            raise UsageError("target.bearer_token", "an Authorization header is set too; keep one")
-        token = target.bearer_token.strip()
-        if not token or any(c in token for c in "\r\n"):
-            raise UsageError("target.bearer_token", "must be one non-empty line")
-        headers["Authorization"] = f"Bearer {token}"
-        redact.add(token)
-    redact.add_headers(headers)
-    if target.transport == LEGACY_SSE and is_modern(target.protocol_version):
-        raise UsageError("target.protocol_version", f"{target.protocol_version} has no legacy SSE transport")
-    for key, seconds in (("timeout", target.timeout), ("connect_timeout", target.connect_timeout)):
-        if seconds <= 0:
-            raise UsageError(f"target.{key}", "must be more than 0")
-    settings = HttpSettings(
-        timeout=target.timeout,
-        connect_timeout=min(target.connect_timeout, target.timeout),
-        max_response_bytes=target.max_response_bytes,
-        headers=headers,
-        verify_tls=not target.insecure,
-        ca_file=_ca_file(target.ca_file),
-    )
-    expect = target.expect_protocol_version if target.expect_protocol_version != "auto" else None
-    spec = ConnectSpec(target.url, target.transport, target.protocol_version, settings, expect)
-    return spec, redact
-
-
-def _ca_file(path: str | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        ssl.create_default_context(cafile=path)
-    except (OSError, ssl.SSLError, ValueError) as exc:  # ValueError: a NUL in the name
-        raise UsageError("target.ca_file", f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
-    return path
 
 
 def scenario_plan(name: str, s: Scenario) -> ScenarioPlan:
