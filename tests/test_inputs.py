@@ -11,14 +11,9 @@ from typing import Any
 import pytest
 
 from mcpgate.support.errors import UsageError
-from mcpgate.workload.inputs import (
-    ArgumentTemplate,
-    CallContext,
-    RowPicker,
-    TemplateError,
-    load_dataset,
-    synthesize_arguments,
-)
+from mcpgate.workload.datasets import RowPicker, load_dataset
+from mcpgate.workload.synthesize import synthesize_arguments
+from mcpgate.workload.templates import ArgumentTemplate, CallContext, TemplateError
 
 WHERE = "flow.tools[0].arguments"
 
@@ -219,7 +214,7 @@ def test_dataset_missing_file_and_directory(tmp_path: Path) -> None:
 
 
 def test_dataset_too_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mcpgate.workload.inputs.MAX_DATASET_BYTES", 16)
+    monkeypatch.setattr("mcpgate.workload.datasets.MAX_DATASET_BYTES", 16)
     path = tmp_path / "big.jsonl"
     path.write_text('{"id": 1}\n{"id": 2}\n')
     with pytest.raises(UsageError, match=r"big.jsonl: is larger than 256 MiB$"):

@@ -20,7 +20,7 @@ import yaml
 
 from mcpgate.config.loader import validate_config
 from mcpgate.support.errors import UsageError
-from mcpgate.workload.inputs import ArgumentTemplate
+from mcpgate.workload.templates import ArgumentTemplate
 
 _FILE_SUFFIXES = (".yaml", ".yml", ".json")
 _NOWHERE = {"url": "http://localhost/"}  # a target, so a section can be validated alone

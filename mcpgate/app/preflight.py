@@ -16,7 +16,7 @@ from mcpgate.protocol.negotiate import Connection, connect
 from mcpgate.protocol.session import McpSession, ServerIdentity, Step, Target, ToolInfo, first_failure, step_label
 from mcpgate.support import exitcodes
 from mcpgate.workload.flow import ToolMix, resolve_tools, streams_of
-from mcpgate.workload.inputs import TemplateError
+from mcpgate.workload.templates import TemplateError
 
 
 @dataclass

@@ -32,7 +32,7 @@ from mcpgate.config.assemble import Overrides, assemble
 from mcpgate.config.models import TargetConfig
 from mcpgate.config.target import check_url
 from mcpgate.plan.build import Plan, build_plan, production_guard, shard_guard
-from mcpgate.plan.build import connect_spec as target_spec
+from mcpgate.plan.connect import connect_spec as target_spec
 from mcpgate.protocol.negotiate import ConnectSpec
 from mcpgate.protocol.versions import AUTO
 from mcpgate.results.schema import Results

@@ -1,7 +1,7 @@
 """Config -> Plan: everything a run needs, settled and immutable before any traffic.
 
-Scenarios become schedules (pure math from engine/schedule.py), thresholds are
-parsed, datasets loaded, the target turned into a ConnectSpec, and every
+Scenarios become schedules (pure math from plan/schedule.py), thresholds are
+parsed, datasets loaded, the target turned into a ConnectSpec (connect.py), and every
 secret registered with the redactor.
 """
 
@@ -11,15 +11,14 @@ import ast
 import hashlib
 import random
 import re
-import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
 from mcpgate.config.assemble import Assembled
+from mcpgate.config.explain import line_of
 from mcpgate.config.models import (
     Config,
     ConstantArrivalRate,
@@ -27,23 +26,20 @@ from mcpgate.config.models import (
     RampingArrivalRate,
     RampingVus,
     Scenario,
-    TargetConfig,
 )
 from mcpgate.config.profiles import BREAKPOINT
-from mcpgate.config.target import check_url, parse_header
 from mcpgate.config.thresholds import Threshold, thresholds_from_config
 from mcpgate.plan.breakpoint import GRACE as BREAKPOINT_GRACE
 from mcpgate.plan.breakpoint import SCENARIO as BREAKPOINT_SCENARIO
 from mcpgate.plan.breakpoint import BreakpointPlan, plan_breakpoint, vus_steps
+from mcpgate.plan.connect import connect_spec
 from mcpgate.plan.schedule import ArrivalSchedule, Stage, max_vus, ramping_vus_steps, total_duration
-from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.negotiate import ConnectSpec
-from mcpgate.protocol.transport import LEGACY_SSE
-from mcpgate.protocol.versions import is_modern
 from mcpgate.support.durations import format_duration
 from mcpgate.support.errors import UsageError, field_name
 from mcpgate.support.redact import MASK, Redactor, sensitive_name
-from mcpgate.workload.inputs import ArgumentTemplate, load_dataset
+from mcpgate.workload.datasets import load_dataset
+from mcpgate.workload.templates import ArgumentTemplate
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,59 +122,18 @@ def build_plan(assembled: Assembled) -> Plan:
         connect, redact = connect_spec(config.target)
     except UsageError as exc:
         raise _located(assembled, exc.field, exc.message) from None
-    scenarios: list[ScenarioPlan] = []
-    search: BreakpointPlan | None = None
-    if assembled.profile == BREAKPOINT:
-        try:
-            search = plan_breakpoint(config.breakpoint)
-        except ArithmeticError:  # rates and step durations each finite, yet too many iterations for a float
-            raise _located(assembled, "breakpoint", "too many iterations to schedule", ("breakpoint",)) from None
-        scenarios.append(breakpoint_scenario(search))
-    for name, s in config.scenarios.items():
-        try:
-            scenarios.append(scenario_plan(name, s))
-        except ValueError as exc:
-            raise _located(assembled, f"scenarios.{field_name(name)}", str(exc), ("scenarios", name)) from None
-        except ArithmeticError:  # rates and durations each finite, yet too many iterations for a float
-            where = f"scenarios.{field_name(name)}"
-            raise _located(assembled, where, "too many iterations to schedule", ("scenarios", name)) from None
-    names = {s.name for s in scenarios}
-    thresholds: list[Threshold] = []
-    for metric, items in config.thresholds.items():
-        try:
-            parsed = thresholds_from_config({metric: items})
-        except ValueError as exc:  # its message starts "thresholds.<metric>:"
-            raise _located(assembled, "", str(exc), ("thresholds", metric)) from None
-        for threshold in parsed:
-            scenario = dict(threshold.key.tags).get("scenario")
-            if scenario is not None and scenario not in names:
-                where = f"thresholds.{field_name(metric)}"
-                raise _located(assembled, where, f"no scenario {scenario!r}", ("thresholds", metric))
-        thresholds.extend(parsed)
-    datasets: dict[str, list[dict[str, Any]]] = {}
-    for name, ds in config.datasets.items():
-        try:
-            datasets[name] = load_dataset(assembled.base_dir / ds.file, ds.format, f"datasets.{field_name(name)}")
-        except UsageError as exc:
-            raise _located(assembled, exc.field, exc.message, ("datasets", name)) from None
-    for index, tool in enumerate(config.flow.tools):
-        where = f"flow.tools[{index}]"
-        if tool.dataset is not None and tool.dataset not in datasets:
-            known = ", ".join(datasets) or "none"
-            path = ("flow", "tools", index, "dataset")
-            raise _located(assembled, f"{where}.dataset", f"no dataset {tool.dataset!r} ({known})", path)
-        if isinstance(tool.arguments, dict):
-            try:  # compiled now, so validate finds syntax errors
-                ArgumentTemplate(tool.arguments, f"{where}.arguments")
-            except UsageError as exc:
-                raise _located(assembled, exc.field, exc.message) from None
+    search = _search(assembled)
+    scenarios = _scenarios(assembled, search)
+    thresholds = _thresholds(assembled, {s.name for s in scenarios})
+    datasets = _datasets(assembled)
+    _check_tools(assembled, datasets)
     think = config.flow.think_time
     return Plan(
         config=config,
         connect=connect,
         redact=redact,
-        scenarios=tuple(scenarios),
-        thresholds=tuple(thresholds),
+        scenarios=scenarios,
+        thresholds=thresholds,
         think=(think.min, think.max) if think is not None else (0.0, 0.0),
         datasets=datasets,
         source=assembled.source,
@@ -189,6 +144,73 @@ def build_plan(assembled: Assembled) -> Plan:
     )
 
 
+def _search(assembled: Assembled) -> BreakpointPlan | None:
+    """The breakpoint search, when that is the profile."""
+    if assembled.profile != BREAKPOINT:
+        return None
+    try:
+        return plan_breakpoint(assembled.config.breakpoint)
+    except ArithmeticError:  # rates and step durations each finite, yet too many iterations for a float
+        raise _located(assembled, "breakpoint", "too many iterations to schedule", ("breakpoint",)) from None
+
+
+def _scenarios(assembled: Assembled, search: BreakpointPlan | None) -> tuple[ScenarioPlan, ...]:
+    """The search's own scenario first, when there is one, then the config's in order."""
+    scenarios = [] if search is None else [breakpoint_scenario(search)]
+    for name, s in assembled.config.scenarios.items():
+        try:
+            scenarios.append(scenario_plan(name, s))
+        except ValueError as exc:
+            raise _located(assembled, f"scenarios.{field_name(name)}", str(exc), ("scenarios", name)) from None
+        except ArithmeticError:  # rates and durations each finite, yet too many iterations for a float
+            where = f"scenarios.{field_name(name)}"
+            raise _located(assembled, where, "too many iterations to schedule", ("scenarios", name)) from None
+    return tuple(scenarios)
+
+
+def _thresholds(assembled: Assembled, names: set[str]) -> tuple[Threshold, ...]:
+    """Every threshold parsed; one tagged with a scenario must name one the plan runs."""
+    thresholds: list[Threshold] = []
+    for metric, items in assembled.config.thresholds.items():
+        try:
+            parsed = thresholds_from_config({metric: items})
+        except ValueError as exc:  # its message starts "thresholds.<metric>:"
+            raise _located(assembled, "", str(exc), ("thresholds", metric)) from None
+        for threshold in parsed:
+            scenario = dict(threshold.key.tags).get("scenario")
+            if scenario is not None and scenario not in names:
+                where = f"thresholds.{field_name(metric)}"
+                raise _located(assembled, where, f"no scenario {scenario!r}", ("thresholds", metric))
+        thresholds.extend(parsed)
+    return tuple(thresholds)
+
+
+def _datasets(assembled: Assembled) -> dict[str, list[dict[str, Any]]]:
+    """Every dataset's rows, read now so that a bad file fails before any traffic."""
+    datasets: dict[str, list[dict[str, Any]]] = {}
+    for name, ds in assembled.config.datasets.items():
+        try:
+            datasets[name] = load_dataset(assembled.base_dir / ds.file, ds.format, f"datasets.{field_name(name)}")
+        except UsageError as exc:
+            raise _located(assembled, exc.field, exc.message, ("datasets", name)) from None
+    return datasets
+
+
+def _check_tools(assembled: Assembled, datasets: Mapping[str, list[dict[str, Any]]]) -> None:
+    """Each tool's dataset exists and its argument templates compile (so validate finds syntax errors)."""
+    for index, tool in enumerate(assembled.config.flow.tools):
+        where = f"flow.tools[{index}]"
+        if tool.dataset is not None and tool.dataset not in datasets:
+            known = ", ".join(datasets) or "none"
+            path = ("flow", "tools", index, "dataset")
+            raise _located(assembled, f"{where}.dataset", f"no dataset {tool.dataset!r} ({known})", path)
+        if isinstance(tool.arguments, dict):
+            try:
+                ArgumentTemplate(tool.arguments, f"{where}.arguments")
+            except UsageError as exc:
+                raise _located(assembled, exc.field, exc.message) from None
+
+
 _FIELD_PART = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]|\[('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\]")
 
 
@@ -197,10 +219,7 @@ def _located(assembled: Assembled, field: str, message: str, path: tuple[str | i
     names, is written, or the nearest key above it); ``field: message`` when there is no file."""
     if assembled.lines is None:
         return UsageError(field, message)
-    key = _field_path(field) if path is None else path
-    while key and key not in assembled.lines:
-        key = key[:-1]
-    line = assembled.lines.get(key, 1)
+    line = line_of(assembled.lines, _field_path(field) if path is None else path)
     return UsageError(f"{assembled.source}:{line}", f"{field}: {message}" if field else message)
 
 
@@ -216,58 +235,6 @@ def _field_path(field: str) -> tuple[str | int, ...]:
         else:
             path.append(name)
     return tuple(path)
-
-
-def connect_spec(target: TargetConfig) -> tuple[ConnectSpec, Redactor]:
-    redact = Redactor()
-    check_url(target.url, "target.url")
-    redact.add_url(target.url)
-    headers: dict[str, str] = {}
-    for name, value in target.headers.items():
-        header, clean = parse_header(f"{name}: {value}", f"target.headers.{name}")
-        headers[header] = clean
-    has_auth = any(name.lower() == "authorization" for name in headers)
-    if urlsplit(target.url).password is not None and (target.bearer_token or has_auth):
-        # The URL's credentials go as HTTP Basic auth; a second Authorization cannot go too.
-        raise UsageError(
-            "target.url",
-            "has credentials (sent as Basic auth) and a bearer token or Authorization header too; keep one",
-        )
-    if target.bearer_token:
-        if has_auth:
-            raise UsageError("target.bearer_token", "an Authorization header is set too; keep one")
-        token = target.bearer_token.strip()
-        if not token or any(c in token for c in "\r\n"):
-            raise UsageError("target.bearer_token", "must be one non-empty line")
-        headers["Authorization"] = f"Bearer {token}"
-        redact.add(token)
-    redact.add_headers(headers)
-    if target.transport == LEGACY_SSE and is_modern(target.protocol_version):
-        raise UsageError("target.protocol_version", f"{target.protocol_version} has no legacy SSE transport")
-    for key, seconds in (("timeout", target.timeout), ("connect_timeout", target.connect_timeout)):
-        if seconds <= 0:
-            raise UsageError(f"target.{key}", "must be more than 0")
-    settings = HttpSettings(
-        timeout=target.timeout,
-        connect_timeout=min(target.connect_timeout, target.timeout),
-        max_response_bytes=target.max_response_bytes,
-        headers=headers,
-        verify_tls=not target.insecure,
-        ca_file=_ca_file(target.ca_file),
-    )
-    expect = target.expect_protocol_version if target.expect_protocol_version != "auto" else None
-    spec = ConnectSpec(target.url, target.transport, target.protocol_version, settings, expect)
-    return spec, redact
-
-
-def _ca_file(path: str | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        ssl.create_default_context(cafile=path)
-    except (OSError, ssl.SSLError, ValueError) as exc:  # ValueError: a NUL in the name
-        raise UsageError("target.ca_file", f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
-    return path
 
 
 def scenario_plan(name: str, s: Scenario) -> ScenarioPlan:

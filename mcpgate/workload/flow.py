@@ -34,7 +34,9 @@ from mcpgate.protocol import wire
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.session import McpSession, Target, ToolInfo
 from mcpgate.protocol.transport import Streams
-from mcpgate.workload.inputs import ArgumentTemplate, CallContext, RowPicker, synthesize_arguments
+from mcpgate.workload.datasets import RowPicker
+from mcpgate.workload.synthesize import synthesize_arguments
+from mcpgate.workload.templates import ArgumentTemplate, CallContext
 
 
 @dataclass(slots=True)

@@ -46,7 +46,8 @@ from mcpgate.plan.build import build_plan
 from mcpgate.support import exitcodes
 from mcpgate.support.durations import parse_duration
 from mcpgate.support.errors import UsageError
-from mcpgate.workload.inputs import ArgumentTemplate, CallContext, TemplateError, load_dataset
+from mcpgate.workload.datasets import load_dataset
+from mcpgate.workload.templates import ArgumentTemplate, CallContext, TemplateError
 from tests.fuzz import strategies as bad
 
 EXAMPLES = {

@@ -21,7 +21,8 @@ from mcpgate.doors import action, cli
 from mcpgate.support import exitcodes
 from mcpgate.support.durations import parse_duration
 from mcpgate.support.errors import UsageError
-from mcpgate.workload.inputs import ArgumentTemplate, CallContext, TemplateError, load_dataset
+from mcpgate.workload.datasets import load_dataset
+from mcpgate.workload.templates import ArgumentTemplate, CallContext, TemplateError
 
 URL = "http://127.0.0.1:9/mcp"
 

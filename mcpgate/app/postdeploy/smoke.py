@@ -33,7 +33,7 @@ from mcpgate.protocol.outcome import Outcome
 from mcpgate.protocol.session import McpSession, Step, ToolInfo, first_failure, step_label
 from mcpgate.support.errors import UsageError
 from mcpgate.support.redact import Redactor
-from mcpgate.workload.inputs import synthesize_arguments
+from mcpgate.workload.synthesize import synthesize_arguments
 
 AUTO: Final = "auto"
 MAX_SESSIONS: Final = 100
