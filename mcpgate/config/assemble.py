@@ -1,7 +1,9 @@
-"""One config from three sources: the YAML file, a profile, and flags (flags win).
+"""One config from three sources: the YAML file, a profile, and the options (the options win).
 
-Flags are checked where argparse reads them, so what reaches validation is
-either from the file (errors name file:line) or already valid.
+The options are checked as a door reads them (app/requests.py), so what
+reaches validation is either from the file (errors name file:line) or already
+valid. An option's own errors name it by its canonical name (``vus``,
+``thresholds``), which each door spells its own way.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Assembled:
 
 
 def assemble(path: Path | None, flags: Overrides) -> Assembled:
+    """The config file (if any), with its profile and the flags applied, validated."""
     notes: list[str] = []
     file_lines: LineMap | None = None
     if path is not None:
@@ -60,16 +63,39 @@ def assemble(path: Path | None, flags: Overrides) -> Assembled:
     else:
         data, lines, source, base_dir = {}, {}, "flags", Path.cwd()
     data = copy.deepcopy(data)
+    _target(data, lines, source, flags, from_file=path is not None)
+    chosen = _profile(data, lines, source, flags, notes)
+    if chosen == BREAKPOINT:
+        _breakpoint_overrides(data, flags)
+    elif flags.min_breaking_point is not None:
+        raise UsageError("min-breaking-point", "only applies to the breakpoint profile (--profile breakpoint)")
+    elif flags.breakpoint:
+        raise UsageError("breakpoint", "only applies to the breakpoint profile (profile: breakpoint)")
+    unscalable: UsageError | None = None
+    scenarios = data.get("scenarios")
+    if isinstance(scenarios, dict) and all(isinstance(s, dict) for s in scenarios.values()):
+        unscalable = _scale(scenarios, flags)
+    _thresholds(data, lines, source, flags)
+    config = validate_config(data, lines, source)
+    if unscalable is not None:
+        raise unscalable
+    if chosen == BREAKPOINT:
+        config = config.model_copy(update={"breakpoint": _breakpoint_flags(config.breakpoint, flags)})
+    return Assembled(config, source, base_dir, chosen, tuple(notes), file_lines)
+
+
+def _target(data: dict[str, Any], lines: LineMap, source: str, flags: Overrides, *, from_file: bool) -> None:
+    """The target section with the flags over it: the URL, target keys, headers, token, seed and tool mix."""
     target = data.setdefault("target", {})
     if not isinstance(target, dict):
         raise UsageError(f"{source}:{lines.get(('target',), 1)}", "target: must be a mapping")
     if flags.url is not None:
         target["url"] = flags.url
     if "url" not in target:
-        if path is not None:
+        if from_file:
             line = lines.get(("target",), lines.get((), 1))
             raise UsageError(f"{source}:{line}", "target: missing required key 'url' (or give --url)")
-        raise UsageError("--url", "no target: give --url URL or target.url in a config file (-c)")
+        raise UsageError("url", "no target: give --url URL or target.url in a config file (-c)")
     target.update(flags.target)
     if flags.headers:
         headers = target.setdefault("headers", {})
@@ -84,49 +110,41 @@ def assemble(path: Path | None, flags: Overrides) -> Assembled:
         if isinstance(flow_data, dict):
             flow_data["tools"] = [dict(tool) for tool in flags.tools]
 
+
+def _profile(data: dict[str, Any], lines: LineMap, source: str, flags: Overrides, notes: list[str]) -> str | None:
+    """The profile whose scenarios run (the flag's, the file's own, or smoke when there are none), applied."""
     chosen = flags.profile
     if chosen is None:
         chosen = _file_profile(data, lines, source)
     if chosen is None and not data.get("scenarios"):
         chosen = DEFAULT_PROFILE
         notes.append(f"no scenarios configured: running the {DEFAULT_PROFILE} profile")
-    if chosen is not None:
-        if chosen not in PROFILES:
-            raise UsageError("--profile", f"unknown profile {chosen!r} (choose from {', '.join(PROFILES)})")
-        pieces = profile(chosen)
-        data["scenarios"] = pieces["scenarios"]
-        flow = data.setdefault("flow", {})
-        if isinstance(flow, dict) and "think_time" not in flow:
-            flow["think_time"] = pieces["think_time"]
-        if not data.get("thresholds"):
-            data["thresholds"] = pieces["thresholds"]  # --threshold adds to these, or replaces per metric
-            notes.append(f"the {chosen} profile's thresholds apply (the config sets none)")
+    if chosen is None:
+        return None
+    if chosen not in PROFILES:
+        raise UsageError("profile", f"unknown profile {chosen!r} (choose from {', '.join(PROFILES)})")
+    pieces = profile(chosen)
+    data["scenarios"] = pieces["scenarios"]
+    flow = data.setdefault("flow", {})
+    if isinstance(flow, dict) and "think_time" not in flow:
+        flow["think_time"] = pieces["think_time"]
+    if not data.get("thresholds"):
+        data["thresholds"] = pieces["thresholds"]  # --threshold adds to these, or replaces per metric
+        notes.append(f"the {chosen} profile's thresholds apply (the config sets none)")
+    return chosen
 
-    if chosen == BREAKPOINT:
-        _breakpoint_overrides(data, flags)
-    elif flags.min_breaking_point is not None:
-        raise UsageError("--min-breaking-point", "only applies to the breakpoint profile (--profile breakpoint)")
-    elif flags.breakpoint:
-        raise UsageError("breakpoint", "only applies to the breakpoint profile (profile: breakpoint)")
 
-    unscalable: UsageError | None = None
-    scenarios = data.get("scenarios")
-    if isinstance(scenarios, dict) and all(isinstance(s, dict) for s in scenarios.values()):
-        unscalable = _scale(scenarios, flags)
-    if flags.thresholds:
-        raw = data.get("thresholds") or {}
-        if not isinstance(raw, dict):
-            raise UsageError(f"{source}:{lines.get(('thresholds',), 1)}", "thresholds: must be a mapping")
-        try:
-            data["thresholds"] = merge_cli(raw, flags.thresholds)
-        except ValueError as exc:
-            raise UsageError("--threshold", str(exc)) from None
-    config = validate_config(data, lines, source)
-    if unscalable is not None:
-        raise unscalable
-    if chosen == BREAKPOINT:
-        config = config.model_copy(update={"breakpoint": _breakpoint_flags(config.breakpoint, flags)})
-    return Assembled(config, source, base_dir, chosen, tuple(notes), file_lines)
+def _thresholds(data: dict[str, Any], lines: LineMap, source: str, flags: Overrides) -> None:
+    """--threshold over the file's (or the profile's) thresholds: added, or replacing per metric."""
+    if not flags.thresholds:
+        return
+    raw = data.get("thresholds") or {}
+    if not isinstance(raw, dict):
+        raise UsageError(f"{source}:{lines.get(('thresholds',), 1)}", "thresholds: must be a mapping")
+    try:
+        data["thresholds"] = merge_cli(raw, flags.thresholds)
+    except ValueError as exc:
+        raise UsageError("thresholds", str(exc)) from None
 
 
 def _file_profile(data: dict[str, Any], lines: LineMap, source: str) -> str | None:
@@ -167,10 +185,10 @@ def _breakpoint_flags(bp: BreakpointConfig, flags: Overrides) -> BreakpointConfi
         if bp.executor == "vus":
             if flags.vus < bp.start:
                 start = f"breakpoint.start ({bp.start:g})"
-                raise UsageError("--vus", f"{flags.vus} is below {start}: the search climbs from there to --vus")
+                raise UsageError("vus", f"{flags.vus} is below {start}: the search climbs from there to --vus")
             if bp.min_breaking_point is not None and flags.vus < bp.min_breaking_point:
                 limit = f"{bp.min_breaking_point:g}"
-                raise UsageError("--vus", f"{flags.vus} is below the minimum breaking point ({limit}): it cannot pass")
+                raise UsageError("vus", f"{flags.vus} is below the minimum breaking point ({limit}): it cannot pass")
             fields["max"] = float(flags.vus)
         else:
             fields["max_vus"] = flags.vus
@@ -181,12 +199,12 @@ def _breakpoint_flags(bp: BreakpointConfig, flags: Overrides) -> BreakpointConfi
         seconds = flags.duration / steps
         if seconds < MIN_STEP_SECONDS:
             need = f"at least {format_duration(steps * MIN_STEP_SECONDS)} ({MIN_STEP_SECONDS:g}s each)"
-            raise UsageError("--duration", f"the search's {steps} steps need {need}")
+            raise UsageError("duration", f"the search's {steps} steps need {need}")
         fields["step_duration"] = seconds
     try:
         return BreakpointConfig.model_validate(fields)
     except pydantic.ValidationError as exc:
-        flag = "--duration" if flags.vus is None else "--vus"
+        flag = "duration" if flags.vus is None else "vus"
         message = str(exc.errors()[0].get("msg", exc)).removeprefix("Value error, ")
         raise UsageError(flag, message) from None
 
@@ -198,12 +216,12 @@ def _scale(scenarios: dict[str, Any], flags: Overrides) -> UsageError | None:
     written, so validation reports the mistake at its line; only a flag that cannot apply to
     valid scenarios (a VU count too large to compute with) is the error.
     """
-    for flag, value in (("--vus", flags.vus), ("--duration", flags.duration)):
+    for flag, value in (("vus", flags.vus), ("duration", flags.duration)):
         if value is None:
             continue
         before = copy.deepcopy(scenarios)
         try:
-            if flag == "--vus":
+            if flag == "vus":
                 scale_vus(scenarios, int(value))
             else:
                 scale_duration(scenarios, float(value), parse_duration)

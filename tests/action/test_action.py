@@ -56,7 +56,9 @@ def parse_outputs(text: str) -> dict[str, str]:
     return outputs
 
 
-async def action(tmp_path: Path, inputs: dict[str, str], *, github: bool = True, args: tuple[str, ...] = ()) -> Run:
+async def action(
+    tmp_path: Path, inputs: dict[str, str], *, github: bool = True, args: tuple[str, ...] = (), cwd: Path | None = None
+) -> Run:
     workspace = tmp_path / "workspace"
     workspace.mkdir(exist_ok=True)
     commands = tmp_path / "file_commands"
@@ -73,7 +75,7 @@ async def action(tmp_path: Path, inputs: dict[str, str], *, github: bool = True,
         sys.executable,
         str(ROOT / "entrypoint.py"),
         *args,
-        cwd=workspace,
+        cwd=cwd or workspace,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -385,3 +387,30 @@ async def test_shard_jobs_then_a_merge_job_gate_as_one_run(peer: PeerFactory, tm
     errors = [line for line in run.stdout.splitlines() if line.startswith("::error")]
     assert len(errors) == 1
     assert "merge: shard 1 of 2 is missing (given: 0)" in errors[0].replace("%3A", ":").replace("%2C", ",")
+
+
+@pytest.mark.parametrize("smoke_only", ["true", "false"])
+async def test_paths_are_relative_to_the_workspace_for_load_and_smoke_alike(
+    peer: PeerFactory, tmp_path: Path, smoke_only: str
+) -> None:
+    """As under docker run -w: the working directory is not the workspace, and the config is still found."""
+    workspace = tmp_path / "workspace"
+    (workspace / "ci").mkdir(parents=True)
+    (workspace / "ci" / "mcpgate.yaml").write_text(f"target: {{url: '{peer('stateful-json')}'}}\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    inputs = {"INPUT_CONFIG": "ci/mcpgate.yaml", "INPUT_SMOKE-ONLY": smoke_only, "INPUT_DURATION": "2s"}
+    if smoke_only == "true":
+        inputs.pop("INPUT_DURATION")
+    run = await action(tmp_path, inputs, cwd=elsewhere)
+    assert run.code == exitcodes.OK, run.stdout + run.stderr
+    written = "smoke.json" if smoke_only == "true" else "results.json"
+    assert (workspace / "mcpgate-results" / written).is_file()
+
+
+async def test_docker_run_with_the_drift_verb_judges_a_saved_run(tmp_path: Path) -> None:
+    """docker run IMAGE drift results.json: the container's door knows every verb the CLI has."""
+    saved = ROOT / "tests" / "data" / "results-passed.json"
+    run = await action(tmp_path, {}, github=False, args=("drift", str(saved), "--format", "json"))
+    assert run.code in (exitcodes.OK, exitcodes.THRESHOLDS_FAILED), run.stderr
+    assert '"ok"' in run.stdout

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mcpgate.config.assemble import Overrides, assemble
+from mcpgate.doors.argv import relabeled
 from mcpgate.plan.build import Plan, build_plan
 from mcpgate.support.errors import UsageError
 
@@ -23,7 +24,7 @@ def plan_of(tmp_path: Path, text: str, flags: Overrides | None = None) -> Plan:
 def error_of(tmp_path: Path, text: str, flags: Overrides | None = None) -> str:
     with pytest.raises(UsageError) as caught:
         plan_of(tmp_path, text, flags)
-    message = str(caught.value)
+    message = str(relabeled(caught.value))  # an option named as the command line spells it
     assert "\n" not in message
     return message.replace(str(tmp_path / "mcpgate.yaml"), "FILE")
 
