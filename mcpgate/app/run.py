@@ -17,8 +17,10 @@ from mcpgate.app.deliver import Outputs, deliver
 from mcpgate.app.preflight import Preflight, preflight
 from mcpgate.app.record import RunRecord, build_results
 from mcpgate.app.watch import report_progress, step_lines, waiting_line
+from mcpgate.engine.driver import Driver
 from mcpgate.engine.fleet import Fleet
 from mcpgate.engine.limits import needed, raise_nofile
+from mcpgate.engine.local import LocalDriver
 from mcpgate.engine.runner import Engine, default_interval
 from mcpgate.engine.shard import WHOLE, Shard, choose_workers
 from mcpgate.plan.breakpoint import step_interval
@@ -138,29 +140,14 @@ def _engine(record: RunRecord, http: wire.Pool) -> Engine:
     plan, pre, shard = record.plan, record.preflight, record.part
     assert pre.target is not None
     assert pre.mix is not None
+    driver: Driver
     if record.workers > 1:
         within = shard if shard != WHOLE else None
-        fleet = Fleet(plan, pre.target, pre.offered, count=record.workers, interval=record.interval, within=within)
-        return Engine(
-            plan,
-            None,
-            record.metrics,
-            record.errors,
-            interval=record.interval,
-            fleet=fleet,
-            abort=record.abort,
-            steps=record.search,
-        )
-    flow = Flow(http, pre.target, pre.mix, plan.config.flow)
+        driver = Fleet(plan, pre.target, pre.offered, count=record.workers, interval=record.interval, within=within)
+    else:
+        driver = LocalDriver(plan, Flow(http, pre.target, pre.mix, plan.config.flow), shard=shard)
     return Engine(
-        plan,
-        flow,
-        record.metrics,
-        record.errors,
-        interval=record.interval,
-        shard=shard,
-        abort=record.abort,
-        steps=record.search,
+        plan, driver, record.metrics, record.errors, interval=record.interval, abort=record.abort, steps=record.search
     )
 
 

@@ -24,11 +24,31 @@ async def run_arrival(
     max_vus: int,
     graceful_stop: float,
 ) -> None:
+    """Start this shard's iterations on the schedule, then give the ones in flight graceful_stop to finish."""
+    idle = [ctx.new_vu(i) for i in range(pre_allocated, 0, -1)]  # pop() hands out the lowest number first
+    tasks: set[asyncio.Task[None]] = set()
+    try:
+        await _start_on_schedule(ctx, schedule, idle=idle, tasks=tasks, allocated=pre_allocated, max_vus=max_vus)
+        await drain(tasks, min(graceful_stop, ctx.control.grace_cap))
+    finally:
+        try:
+            await cancel_all(tasks)
+        finally:
+            await ctx.end_vus(idle)  # every VU is idle now: per-VU sessions end on the wire
+
+
+async def _start_on_schedule(
+    ctx: ScenarioContext,
+    schedule: ArrivalSchedule,
+    *,
+    idle: list[VirtualUser],
+    tasks: set[asyncio.Task[None]],
+    allocated: int,
+    max_vus: int,
+) -> None:
+    """Each iteration at its time, on an idle VU or a new one; dropped when all ``max_vus`` are busy."""
     loop = asyncio.get_running_loop()
     control = ctx.control
-    idle = [ctx.new_vu(i) for i in range(pre_allocated, 0, -1)]  # pop() hands out the lowest number first
-    allocated = pre_allocated
-    tasks: set[asyncio.Task[None]] = set()
 
     async def one(vu: VirtualUser) -> None:
         control.active_vus += 1
@@ -41,32 +61,25 @@ async def run_arrival(
             idle.append(vu)
 
     shard = ctx.shard
-    try:
-        start = loop.time()
-        started = 0
-        while not control.stopping.is_set():
-            due = schedule.count_until(loop.time() - start)
-            for _ in range(shard.next_owned(started), due, shard.width):
-                if idle:
-                    vu = idle.pop()
-                elif allocated < max_vus:
-                    allocated += 1
-                    vu = ctx.new_vu(allocated)
-                else:
-                    ctx.recorder.dropped()
-                    continue
-                task = asyncio.create_task(one(vu))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            started = max(started, due)
-            upcoming = schedule.offset(shard.next_owned(started))
-            if upcoming is None:
-                break
-            left = start + upcoming - loop.time()
-            await asyncio.sleep(min(max(left, 0.0), WAKE_EVERY))
-        await drain(tasks, min(graceful_stop, control.grace_cap))
-    finally:
-        try:
-            await cancel_all(tasks)
-        finally:
-            await ctx.end_vus(idle)  # every VU is idle now: per-VU sessions end on the wire
+    start = loop.time()
+    started = 0
+    while not control.stopping.is_set():
+        due = schedule.count_until(loop.time() - start)
+        for _ in range(shard.next_owned(started), due, shard.width):
+            if idle:
+                vu = idle.pop()
+            elif allocated < max_vus:
+                allocated += 1
+                vu = ctx.new_vu(allocated)
+            else:
+                ctx.recorder.dropped()
+                continue
+            task = asyncio.create_task(one(vu))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        started = max(started, due)
+        upcoming = schedule.offset(shard.next_owned(started))
+        if upcoming is None:
+            break
+        left = start + upcoming - loop.time()
+        await asyncio.sleep(min(max(left, 0.0), WAKE_EVERY))

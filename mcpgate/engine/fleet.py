@@ -26,11 +26,11 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from mcpgate.engine import ipc
 from mcpgate.engine.control import Control
 from mcpgate.engine.delta import absorb
+from mcpgate.engine.driver import Host
 from mcpgate.engine.shard import Shard
 from mcpgate.engine.steps import FleetSteps
 from mcpgate.engine.worker import WorkerSpec
@@ -39,9 +39,6 @@ from mcpgate.metrics.registry import Metrics
 from mcpgate.plan.build import Plan
 from mcpgate.protocol.http import connection_limit
 from mcpgate.protocol.session import Target, ToolInfo
-
-if TYPE_CHECKING:
-    from mcpgate.engine.runner import Engine
 
 # Not ``-m mcpgate.engine.worker``: the spec must unpickle as that module's classes, not __main__'s.
 WORKER_MAIN = "import sys; from mcpgate.engine.worker import main; sys.exit(main(sys.argv[1:]))"
@@ -68,6 +65,8 @@ class _Worker:
 
 
 class Fleet:
+    """The load over ``count`` worker processes, each one shard of every scenario (of ``within``)."""
+
     def __init__(
         self,
         plan: Plan,
@@ -94,7 +93,7 @@ class Fleet:
         self._streams_through = 0  # report instants whose mcp_streams_open is summed
         self._streams_seen = False
 
-    async def start(self, control: Control) -> None:
+    async def prepare(self, control: Control) -> None:
         """Start every worker and wait until each is ready (or the run is stopped meanwhile)."""
         self._control = control
         control.on_stop = self._forward_stop
@@ -133,7 +132,7 @@ class Fleet:
         reader, writer = await asyncio.open_connection(sock=ours)
         worker = _Worker(index, process, reader, writer)
         shard = Shard(index, self.count, parent=self.within)
-        connections = connection_limit(sum(_share(s.max_vus, shard) for s in self.plan.scenarios))
+        connections = connection_limit(sum(shard.vus(s.max_vus) for s in self.plan.scenarios))
         spec = WorkerSpec(self.plan, self.target, self.tools, shard, self.period, connections)
         ipc.write_frame(writer, pickle.dumps(spec))
         try:
@@ -148,20 +147,26 @@ class Fleet:
             raise FleetError(f"worker {index}: {message.get('error', 'not ready')}")
         return worker
 
+    def halt(self) -> None:
+        """Nothing to cut here: the workers hear of the stop (``_forward_stop``) and end on their own."""
+
+    def finish(self, now: float) -> None:
+        """Nothing left: the last step was judged as the last reports came in."""
+
     def _forward_stop(self, reason: str, grace: float) -> None:
         for worker in self.workers:
             if not worker.finished:
                 with contextlib.suppress(Exception):
                     ipc.write_message(worker.writer, {"t": "stop", "reason": reason, "grace": grace})
 
-    async def drive(self, engine: Engine, started: float) -> None:
+    async def drive(self, host: Host, started: float) -> None:
         """Run the workers from ``started`` (loop time) to their ends, merging as they report."""
-        control = engine.control
+        control = host.control
         if not self.workers:
             return
         loop = asyncio.get_running_loop()
-        if engine.search is not None:
-            self._steps = FleetSteps(engine.search, engine.metrics, self.period)
+        if host.search is not None:
+            self._steps = FleetSteps(host.search, host.metrics, self.period)
         start = time.monotonic() + (started - loop.time())
         for worker in self.workers:
             ipc.write_message(worker.writer, {"t": "go", "start": start})
@@ -170,24 +175,24 @@ class Fleet:
         try:
             async with asyncio.TaskGroup() as group:
                 for worker in self.workers:
-                    group.create_task(self._follow(engine, worker))
+                    group.create_task(self._follow(host, worker))
             if self._steps is not None:
                 self._steps.finish()
         finally:
             await self.close()
 
-    async def _follow(self, engine: Engine, worker: _Worker) -> None:
+    async def _follow(self, host: Host, worker: _Worker) -> None:
         """Merge one worker's reports until it is done (or gone)."""
         while True:
             try:
                 message = await ipc.read_message(worker.reader)
             except ipc.ChannelClosed:
                 code = await _exit_code(worker)
-                self._lost(engine, worker, f"worker process {worker.index} exited (code {code}) before the run ended")
+                self._lost(host, worker, f"worker process {worker.index} exited (code {code}) before the run ended")
                 return
             kind = message.get("t")
             if kind in ("report", "done"):
-                absorb(engine.metrics, engine.errors, message["delta"])
+                absorb(host.metrics, host.errors, message["delta"])
                 if self._steps is not None:  # "done" holds what came after the worker's last report
                     report = int(message["n"]) if kind == "report" else worker.reported + 1
                     self._steps.absorb(report, message["delta"])
@@ -198,25 +203,25 @@ class Fleet:
                     worker.streams[worker.reported] = int(message.get("streams", 0))
                 else:
                     worker.finished = True
-                    engine.control.interrupted_iterations += int(message.get("interrupted", 0))
-                self._sum_vus(engine.control)
-                self._sum_streams(engine.metrics)
-                self._tick(engine)
+                    host.control.interrupted_iterations += int(message.get("interrupted", 0))
+                self._sum_vus(host.control)
+                self._sum_streams(host.metrics)
+                self._tick(host)
                 if worker.finished:
                     return
             elif kind == "crash":
-                self._lost(engine, worker, f"worker process {worker.index} failed: {message.get('error', '?')}")
+                self._lost(host, worker, f"worker process {worker.index} failed: {message.get('error', '?')}")
                 return
 
-    def _lost(self, engine: Engine, worker: _Worker, why: str) -> None:
+    def _lost(self, host: Host, worker: _Worker, why: str) -> None:
         worker.finished = True
         worker.lost = why
         worker.active = 0
-        engine.metrics.counter("internal_errors").add()
-        engine.errors.add("internal_error", why, "run", None)
-        self._sum_vus(engine.control)
-        self._sum_streams(engine.metrics)
-        self._tick(engine)
+        host.metrics.counter("internal_errors").add()
+        host.errors.add("internal_error", why, "run", None)
+        self._sum_vus(host.control)
+        self._sum_streams(host.metrics)
+        self._tick(host)
 
     def _sum_vus(self, control: Control) -> None:
         control.active_vus = sum(w.active for w in self.workers)
@@ -237,7 +242,7 @@ class Fleet:
         if not running and self._streams_seen:
             metrics.gauge(STREAMS_OPEN).set(0)  # every worker has ended, and its streams with it
 
-    def _tick(self, engine: Engine) -> None:
+    def _tick(self, host: Host) -> None:
         """Close every timeline interval that all running workers have reported to the end of."""
         running = [w.reported for w in self.workers if not w.finished]
         if not running:
@@ -245,17 +250,13 @@ class Fleet:
         if self._steps is not None:
             self._steps.advance(min(running))
         through = min(running) // self.per_interval  # whole intervals every worker has reported
-        while len(engine.timeline.points) < through:
-            engine.tick((len(engine.timeline.points) + 1) * self.interval)
+        while len(host.timeline.points) < through:
+            host.tick((len(host.timeline.points) + 1) * self.interval)
 
     async def close(self) -> None:
         """Every worker process ends: asked by closing its socket, then killed if it must be."""
         workers, self.workers = self.workers, []
         await asyncio.gather(*(_end(w) for w in workers))
-
-
-def _share(max_vus: int, shard: Shard) -> int:
-    return shard.vus(max_vus)
 
 
 async def _exit_code(worker: _Worker) -> int | None:

@@ -73,6 +73,56 @@ async def _loop(ctx: ScenarioContext, looper: _Looper) -> None:
         await ctx.end_vu(looper.vu)  # a per-VU session (or an interrupted one) ends on the wire
 
 
+class _Crew:
+    """A looping scenario's VUs: started, retired and taken back into service as the ramp says."""
+
+    def __init__(self, ctx: ScenarioContext, graceful_ramp_down: float) -> None:
+        self.ctx = ctx
+        self.graceful_ramp_down = graceful_ramp_down
+        self.running: list[_Looper] = []  # in start order: the newest retires first, as in k6
+        self.retiring: list[_Looper] = []
+        self.idle: list[VirtualUser] = []  # VUs whose loop has ended, reused lowest number first
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.allocated = 0
+
+    def resize(self, target: int) -> None:
+        while len(self.running) < target:
+            self._spawn()
+        while len(self.running) > target:
+            looper = self.running.pop()
+            looper.retire(self.graceful_ramp_down)
+            self.retiring.append(looper)
+
+    def retire_all(self) -> None:
+        """The scenario is over: every VU stops after its iteration (drain() gives the grace, then interrupts)."""
+        for looper in self.running:
+            looper.retire(None)
+
+    def _spawn(self) -> None:
+        while self.retiring:
+            looper = self.retiring.pop()
+            if looper.recall():
+                self.running.append(looper)
+                return
+        if self.idle:
+            vu = self.idle.pop()
+        else:
+            self.allocated += 1
+            vu = self.ctx.new_vu(self.allocated)
+        looper = _Looper(vu)
+        task = looper.task = asyncio.create_task(_loop(self.ctx, looper))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(lambda _: self._finished(looper))
+        self.running.append(looper)
+
+    def _finished(self, looper: _Looper) -> None:
+        if looper in self.retiring:
+            self.retiring.remove(looper)
+        self.idle.append(looper.vu)
+        self.idle.sort(key=lambda vu: -vu.number)
+
+
 async def run_looping(
     ctx: ScenarioContext,
     steps: tuple[tuple[float, int], ...],
@@ -80,52 +130,17 @@ async def run_looping(
     graceful_ramp_down: float,
     graceful_stop: float,
 ) -> None:
+    """Follow the ramp's steps to the end of ``duration``, then give every VU graceful_stop to finish."""
     loop = asyncio.get_running_loop()
     start = loop.time()
-    running: list[_Looper] = []  # in start order: the newest retires first, as in k6
-    retiring: list[_Looper] = []
-    idle: list[VirtualUser] = []  # VUs whose loop has ended, reused lowest number first
-    tasks: set[asyncio.Task[None]] = set()
-    allocated = 0
-
-    def finished(looper: _Looper) -> None:
-        if looper in retiring:
-            retiring.remove(looper)
-        idle.append(looper.vu)
-        idle.sort(key=lambda vu: -vu.number)
-
-    def spawn() -> None:
-        nonlocal allocated
-        while retiring:
-            looper = retiring.pop()
-            if looper.recall():
-                running.append(looper)
-                return
-        if idle:
-            vu = idle.pop()
-        else:
-            allocated += 1
-            vu = ctx.new_vu(allocated)
-        looper = _Looper(vu)
-        task = looper.task = asyncio.create_task(_loop(ctx, looper))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-        task.add_done_callback(lambda _: finished(looper))
-        running.append(looper)
-
+    crew = _Crew(ctx, graceful_ramp_down)
     try:
         for offset, target in steps:
             if not await sleep_until(loop, start + offset, ctx.control):
                 break
-            while len(running) < target:
-                spawn()
-            while len(running) > target:
-                looper = running.pop()
-                looper.retire(graceful_ramp_down)
-                retiring.append(looper)
+            crew.resize(target)
         await sleep_until(loop, start + duration, ctx.control)
-        for looper in running:
-            looper.retire(None)  # drain() gives the grace, then interrupts
-        await drain(tasks, min(graceful_stop, ctx.control.grace_cap))
+        crew.retire_all()
+        await drain(crew.tasks, min(graceful_stop, ctx.control.grace_cap))
     finally:
-        await cancel_all(tasks)
+        await cancel_all(crew.tasks)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from mcpgate.engine import ipc
 from mcpgate.engine.control import Control
 from mcpgate.engine.delta import DeltaTaker
-from mcpgate.engine.runner import run_scenarios
+from mcpgate.engine.local import run_scenarios
 from mcpgate.engine.shard import Shard
 from mcpgate.metrics.recorder import STREAMS_OPEN, ErrorLog
 from mcpgate.metrics.registry import GaugeSeries, Metrics

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from mcpgate.app.preflight import preflight
+from mcpgate.engine.local import LocalDriver
 from mcpgate.engine.runner import Engine
 from mcpgate.metrics.recorder import ErrorLog
 from mcpgate.metrics.registry import Metrics
@@ -156,7 +157,7 @@ async def test_an_interrupted_search_keeps_the_steps_it_judged(faults: FaultServ
         assert pre.mix is not None
         flow = Flow(http, pre.target, pre.mix, plan.config.flow)
         judge = StepJudge(plan.breakpoint, plan.thresholds)
-        engine = Engine(plan, flow, Metrics(), ErrorLog(), interval=0.5, steps=judge)
+        engine = Engine(plan, LocalDriver(plan, flow), Metrics(), ErrorLog(), interval=0.5, steps=judge)
         running = asyncio.create_task(engine.run())
         assert engine.search is not None
         for _ in range(200):  # at most 10 s for two steps to be judged

@@ -130,15 +130,15 @@ async def engine_with_fleet(faults: FaultServer, tmp_path: Path, fault: str, dur
     assert pre.ok, pre.reason
     assert pre.target is not None
     fleet = Fleet(plan, pre.target, pre.offered, count=2, interval=0.5)
-    return Engine(plan, None, Metrics(), ErrorLog(), interval=0.5, fleet=fleet)
+    return Engine(plan, fleet, Metrics(), ErrorLog(), interval=0.5)
 
 
 async def test_a_killed_worker_costs_only_its_own_last_report(faults: FaultServer, tmp_path: Path) -> None:
     engine = await engine_with_fleet(faults, tmp_path, "ok-workers-kill", "3s")
     running = asyncio.create_task(engine.run())
-    assert engine.fleet is not None
+    assert isinstance(engine.driver, Fleet)
     await points(engine, 2)  # both workers have reported twice
-    victim = engine.fleet.workers[0]
+    victim = engine.driver.workers[0]
     victim.process.send_signal(signal.SIGKILL)  # as the OOM killer would
     outcome = await asyncio.wait_for(running, 20)
     assert not outcome.interrupted
@@ -160,8 +160,8 @@ async def test_an_interrupt_reaches_every_worker(faults: FaultServer, tmp_path: 
     outcome = await asyncio.wait_for(running, 10)
     assert outcome.interrupted
     assert outcome.duration < 5
-    assert engine.fleet is not None
-    assert engine.fleet.workers == []  # every process has ended
+    assert isinstance(engine.driver, Fleet)
+    assert engine.driver.workers == []  # every process has ended
     iterations = engine.metrics.counter_total("iterations") or 0
     # Every iteration in flight was given the grace to finish: each made all its requests.
     assert engine.metrics.counter_total("http_reqs") == STEPS_PER_ITERATION * iterations
