@@ -29,36 +29,12 @@ def duration(text: str) -> float:
     return parse_duration(text)
 
 
-def positive_duration(text: str) -> float:
-    seconds = parse_duration(text)
-    if seconds <= 0:
-        raise ValueError("must be more than 0")
-    return seconds
-
-
 def integer(text: str) -> int:
     """A whole number; its range is the option's to check."""
     try:
         return int(text.strip())
     except ValueError:
         raise ValueError(f"expected a whole number, got {text!r}") from None
-
-
-def whole(minimum: int, maximum: int | None = None, *, hint: str = "") -> Callable[[str], int]:
-    """A whole number from ``minimum`` (to ``maximum``); ``hint`` follows the range in the message."""
-
-    def read(text: str) -> int:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise ValueError(f"expected a whole number, got {text!r}") from None
-        if maximum is not None and not minimum <= value <= maximum:
-            raise ValueError(f"must be from {minimum} to {maximum}{hint}")
-        if value < minimum:
-            raise ValueError(f"must be at least {minimum}{hint}")
-        return value
-
-    return read
 
 
 def fraction(text: str) -> float:
@@ -117,12 +93,6 @@ def choice(values: Sequence[str]) -> Callable[[str], str]:
 def start_at(text: str) -> float:
     """An instant: ISO 8601 with a zone, or unix seconds; as unix time."""
     return parse_start_at(text, time.time())
-
-
-def threshold(text: str) -> str:
-    """``METRIC=EXPR[,EXPR]``, checked."""
-    parse_cli_threshold(text)
-    return text
 
 
 def threshold_line(line: str) -> str:
