@@ -17,7 +17,6 @@ from collections import deque
 from collections.abc import Mapping
 from urllib.parse import urljoin, urlsplit
 
-from mcpgate.protocol import wire
 from mcpgate.protocol.http import (
     ERROR_BODY_BYTES,
     HttpSettings,
@@ -41,6 +40,8 @@ from mcpgate.protocol.transport import (
     ServerQuirks,
     SessionMeter,
 )
+from mcpgate.protocol.wire.errors import WireError
+from mcpgate.protocol.wire.pool import Pool
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -53,7 +54,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 class LegacySseTransport:
     name = LEGACY_SSE
 
-    def __init__(self, http: wire.Pool, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
+    def __init__(self, http: Pool, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
         self._http = http
         self.url = url
         self._settings = settings
@@ -165,7 +166,7 @@ class LegacySseTransport:
         failure: Failure
         if isinstance(cause, Failure):
             failure = cause
-        elif isinstance(cause, (wire.WireError, OSError)) and outcome.kind is not Kind.STREAM_STALLED:
+        elif isinstance(cause, (WireError, OSError)) and outcome.kind is not Kind.STREAM_STALLED:
             failure = classify_exception(cause, self._settings)
         elif outcome.kind is Kind.STREAM_CLOSED:
             cut = " mid-event" if stream is not None and stream.parser.partial else ""
@@ -243,7 +244,7 @@ class LegacySseTransport:
 
     async def answer(self, body: bytes) -> None:
         if self.broken is None and self.endpoint is not None:
-            with contextlib.suppress(Failure, wire.WireError, OSError):
+            with contextlib.suppress(Failure, WireError, OSError):
                 async with self._http.post(self.endpoint, data=body, headers=self._post_headers) as resp:
                     await read_body(resp, ERROR_BODY_BYTES)
 

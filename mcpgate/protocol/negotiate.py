@@ -19,13 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from mcpgate.protocol import wire
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.jsonrpc import HEADER_MISMATCH, MISSING_CLIENT_CAPABILITY, IdSource
 from mcpgate.protocol.outcome import Kind, Outcome
 from mcpgate.protocol.session import CLIENT_INFO, McpSession, Step, StepSink, Target
 from mcpgate.protocol.transport import LEGACY_SSE, STREAMABLE_HTTP
 from mcpgate.protocol.versions import AUTO, LATEST_HANDSHAKE, LATEST_MODERN, is_modern
+from mcpgate.protocol.wire.pool import Pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class Connection:
     chosen: str  # what was chosen and why, for people
 
 
-async def connect(http: wire.Pool, spec: ConnectSpec, *, ids: IdSource, sink: StepSink) -> Connection:
+async def connect(http: Pool, spec: ConnectSpec, *, ids: IdSource, sink: StepSink) -> Connection:
     tried: list[str] = []
     pending: list[Step] = []
     streamable = spec.transport in (AUTO, STREAMABLE_HTTP)

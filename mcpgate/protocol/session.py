@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcpgate import __version__
-from mcpgate.protocol import modern, wire
+from mcpgate.protocol import modern
 from mcpgate.protocol.http import HttpSettings, classify_exception
 from mcpgate.protocol.jsonrpc import (
     HEADER_MISMATCH,
@@ -60,6 +60,7 @@ from mcpgate.protocol.transport import (
     Transport,
 )
 from mcpgate.protocol.versions import HANDSHAKE_VERSIONS, is_modern
+from mcpgate.protocol.wire.pool import Pool
 
 CLIENT_INFO: Mapping[str, str] = {"name": "mcpgate", "version": __version__}
 MAX_TOOL_PAGES = 100
@@ -163,7 +164,7 @@ class ServerIdentity:
 class McpSession:
     def __init__(
         self,
-        http: wire.Pool,
+        http: Pool,
         target: Target,
         *,
         ids: IdSource,

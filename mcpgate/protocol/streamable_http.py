@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from mcpgate.protocol import wire
 from mcpgate.protocol.http import (
     ERROR_BODY_BYTES,
     HttpSettings,
@@ -45,6 +44,9 @@ from mcpgate.protocol.transport import (
     SessionMeter,
 )
 from mcpgate.protocol.versions import is_modern
+from mcpgate.protocol.wire.connection import Response
+from mcpgate.protocol.wire.errors import RequestTimeout, WireError
+from mcpgate.protocol.wire.pool import Pool, RequestHeaders, header_block, header_lines
 
 ACCEPT_BOTH = "application/json, text/event-stream"
 SESSION_HEADER = "Mcp-Session-Id"
@@ -62,7 +64,7 @@ StreamEndHandler = Callable[[Outcome, str | None, int | None], None]
 class StreamableHttpTransport:
     name = STREAMABLE_HTTP
 
-    def __init__(self, http: wire.Pool, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
+    def __init__(self, http: Pool, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
         self._http = http
         self.url = url
         self._settings = settings
@@ -113,7 +115,7 @@ class StreamableHttpTransport:
         self._post_block = None if self._fixed.overrides_session else self._fixed.post + lines
         self._bare_block = None if self._fixed.overrides_session else self._fixed.bare + lines
 
-    def _headers(self, extra: Mapping[str, str] | None) -> wire.Headers_:
+    def _headers(self, extra: Mapping[str, str] | None) -> RequestHeaders:
         block = self._post_block
         if block is None:
             return {**self._headers_cache, **extra} if extra else self._headers_cache
@@ -121,7 +123,7 @@ class StreamableHttpTransport:
             return block
         if any(name.lower() in self._fixed.names for name in extra):
             return {**self._headers_cache, **extra}  # an override: let the pool merge by name
-        return block + wire.header_lines(extra)
+        return block + header_lines(extra)
 
     async def connect(self, deadline: float) -> int | None:
         return None
@@ -137,12 +139,12 @@ class StreamableHttpTransport:
                     return await self._answer_of(resp, request_id, deadline)
                 except Failure as failure:
                     raise failure.with_status(status) from None
-                except (wire.WireError, OSError) as exc:
+                except (WireError, OSError) as exc:
                     raise classify_exception(exc, self._settings).with_status(status) from None
-        except (wire.WireError, OSError) as exc:  # before the headers: connect, send, or the deadline
+        except (WireError, OSError) as exc:  # before the headers: connect, send, or the deadline
             raise classify_exception(exc, self._settings) from None
 
-    async def _answer_of(self, resp: wire.Response, request_id: RequestId, deadline: float) -> Reply:
+    async def _answer_of(self, resp: Response, request_id: RequestId, deadline: float) -> Reply:
 
         status = resp.status
         if not 200 <= status < 300:
@@ -171,9 +173,7 @@ class StreamableHttpTransport:
             f"unexpected Content-Type {ctype or '(none)'!r} for a response: {body_excerpt(data, ctype)}"
         )
 
-    async def _consume(
-        self, resp: wire.Response, parser: SSEParser, session_id: str | None
-    ) -> tuple[Reply | None, int]:
+    async def _consume(self, resp: Response, parser: SSEParser, session_id: str | None) -> tuple[Reply | None, int]:
         """Read SSE events until a response arrives, or the stream ends (no reply; the messages seen)."""
         cap = self._settings.max_response_bytes
         total = 0
@@ -211,7 +211,7 @@ class StreamableHttpTransport:
         for _ in range(MAX_RESUMES):
             wait = min((parser.retry or 0) / 1000.0, MAX_RETRY_WAIT)
             if loop.time() + wait >= deadline:
-                raise wire.RequestTimeout("the deadline passes before the stream may be resumed")
+                raise RequestTimeout("the deadline passes before the stream may be resumed")
             await asyncio.sleep(wait)
             assert parser.last_event_id is not None
             headers = {**self._headers_cache, "Accept": "text/event-stream", "Last-Event-ID": parser.last_event_id}
@@ -228,7 +228,7 @@ class StreamableHttpTransport:
                 seen += more
         raise protocol_error(f"SSE stream ended {MAX_RESUMES + 1} times without the response")
 
-    async def _finish(self, resp: wire.Response) -> None:
+    async def _finish(self, resp: Response) -> None:
         """Let the server end the stream so the connection is reused; close it if it lingers."""
         if resp.content.at_eof():
             return
@@ -242,7 +242,7 @@ class StreamableHttpTransport:
         except TimeoutError:
             self._quirks.lingering_streams = True  # this server keeps streams open: stop waiting on it
             resp.close()
-        except (wire.WireError, OSError):
+        except (WireError, OSError):
             resp.close()
 
     async def _post(self, body: bytes, headers: Mapping[str, str] | None, deadline: float | None) -> int:
@@ -262,7 +262,7 @@ class StreamableHttpTransport:
         return status
 
     async def answer(self, body: bytes) -> None:
-        with contextlib.suppress(Failure, wire.WireError, OSError):
+        with contextlib.suppress(Failure, WireError, OSError):
             await self._post(body, None, None)
 
     # -- the standalone GET stream ---------------------------------------------------------
@@ -286,7 +286,7 @@ class StreamableHttpTransport:
         started = asyncio.get_running_loop().time()
         try:
             resp = await self._http.get(self.url, headers=headers, deadline=deadline)
-        except (wire.WireError, OSError) as exc:
+        except (WireError, OSError) as exc:
             raise classify_exception(exc, self._settings) from None
         status = resp.status
         try:
@@ -302,7 +302,7 @@ class StreamableHttpTransport:
         except Failure as failure:
             resp.close()
             raise failure.with_status(status) from None
-        except (wire.WireError, OSError) as exc:
+        except (WireError, OSError) as exc:
             resp.close()
             raise classify_exception(exc, self._settings).with_status(status) from None
         except BaseException:
@@ -351,7 +351,7 @@ class StreamableHttpTransport:
         self.drop_stream()
         if self._session_id is None:
             return None
-        headers: wire.Headers_ = self._bare_block
+        headers: RequestHeaders = self._bare_block
         if headers is None:
             headers = {k: v for k, v in self._headers_cache.items() if k != "Content-Type"}
         self._begin()
@@ -366,12 +366,12 @@ class StreamableHttpTransport:
         self.drop_stream()
 
 
-async def _discard(resp: wire.Response, wait: float) -> None:
+async def _discard(resp: Response, wait: float) -> None:
     """Read a short answer we do not need, so its connection can be reused; give up quickly."""
     try:
         async with asyncio.timeout(wait):
             await read_body(resp, ERROR_BODY_BYTES)
-    except (Failure, wire.WireError, OSError, TimeoutError):
+    except (Failure, WireError, OSError, TimeoutError):
         resp.close()
     else:
         resp.release()
@@ -396,7 +396,7 @@ def _fixed_headers(url: str, user: tuple[tuple[str, str], ...]) -> _FixedHeaders
     return _FixedHeaders(
         headers,
         names,
-        wire.header_block(headers, url),
-        wire.header_block(bare, url),
+        header_block(headers, url),
+        header_block(bare, url),
         bool(names & {SESSION_HEADER.lower(), VERSION_HEADER.lower()}),
     )
