@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from mcpgate.protocol.http import (
     ERROR_BODY_BYTES,
@@ -33,6 +31,7 @@ from mcpgate.protocol.jsonrpc import RequestId, decode, is_notification, is_requ
 from mcpgate.protocol.outcome import Failure, Outcome, protocol_error
 from mcpgate.protocol.sse import SSEError, SSEEvent, SSEParser
 from mcpgate.protocol.stream import HeldStream
+from mcpgate.protocol.streamable_headers import SESSION_HEADER, fixed_headers, session_headers
 from mcpgate.protocol.transport import (
     DEFAULT_STREAM_IDLE,
     NO_METER,
@@ -46,13 +45,8 @@ from mcpgate.protocol.transport import (
 from mcpgate.protocol.versions import is_modern
 from mcpgate.protocol.wire.connection import Response
 from mcpgate.protocol.wire.errors import RequestTimeout, WireError
-from mcpgate.protocol.wire.pool import Pool, RequestHeaders, header_block, header_lines
+from mcpgate.protocol.wire.pool import Pool, RequestHeaders, header_lines
 
-ACCEPT_BOTH = "application/json, text/event-stream"
-SESSION_HEADER = "Mcp-Session-Id"
-# Sent after initialize. It exists from 2025-06-18 on; sending it for older versions is
-# harmless and what the official clients do.
-VERSION_HEADER = "MCP-Protocol-Version"
 MAX_RESUMES = 8  # GET + Last-Event-ID attempts for one request
 MAX_RETRY_WAIT = 5.0  # seconds: a server's retry: field is obeyed up to this
 
@@ -69,7 +63,7 @@ class StreamableHttpTransport:
         self.url = url
         self._settings = settings
         self._quirks = quirks
-        self._fixed = _fixed_headers(url, tuple(settings.headers.items()))
+        self._fixed = fixed_headers(url, tuple(settings.headers.items()))
         self._session_id: str | None = None
         self._version: str | None = None
         self._rebuild_headers()
@@ -102,18 +96,10 @@ class StreamableHttpTransport:
         self._rebuild_headers()
 
     def _rebuild_headers(self) -> None:
-        headers = dict(self._fixed.headers)
-        lines = b""
-        if self._session_id is not None:
-            headers[SESSION_HEADER] = self._session_id
-            lines += f"{SESSION_HEADER}: {self._session_id}\r\n".encode("latin-1")
-        if self._version is not None:
-            headers[VERSION_HEADER] = self._version
-            lines += f"{VERSION_HEADER}: {self._version}\r\n".encode("latin-1")
-        self._headers_cache = headers
         # Encoded once per session change, not per request: the hot path writes these bytes as they are.
-        self._post_block = None if self._fixed.overrides_session else self._fixed.post + lines
-        self._bare_block = None if self._fixed.overrides_session else self._fixed.bare + lines
+        self._headers_cache, self._post_block, self._bare_block = session_headers(
+            self._fixed, self._session_id, self._version
+        )
 
     def _headers(self, extra: Mapping[str, str] | None) -> RequestHeaders:
         block = self._post_block
@@ -375,28 +361,3 @@ async def _discard(resp: Response, wait: float) -> None:
         resp.close()
     else:
         resp.release()
-
-
-@dataclass(frozen=True, slots=True)
-class _FixedHeaders:
-    """What every request of a run carries, encoded once for all its sessions."""
-
-    headers: dict[str, str]
-    names: frozenset[str]  # lower-case
-    post: bytes  # header lines of a POST
-    bare: bytes  # the same without Content-Type (DELETE)
-    overrides_session: bool  # the user's headers set the session or version header themselves
-
-
-@functools.lru_cache(maxsize=16)
-def _fixed_headers(url: str, user: tuple[tuple[str, str], ...]) -> _FixedHeaders:
-    headers = {"Content-Type": "application/json", "Accept": ACCEPT_BOTH, **dict(user)}
-    names = frozenset(name.lower() for name in headers)
-    bare = {k: v for k, v in headers.items() if k != "Content-Type"}
-    return _FixedHeaders(
-        headers,
-        names,
-        header_block(headers, url),
-        header_block(bare, url),
-        bool(names & {SESSION_HEADER.lower(), VERSION_HEADER.lower()}),
-    )
