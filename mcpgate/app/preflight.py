@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from mcpgate.plan.build import Plan
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.negotiate import connect
-from mcpgate.protocol.session import McpSession, ServerIdentity, Step, Target, ToolInfo, first_failure, step_label
+from mcpgate.protocol.records import ServerIdentity, Step, Target, ToolInfo, first_failure, step_label
+from mcpgate.protocol.session import McpSession
 from mcpgate.protocol.wire.pool import Pool
 from mcpgate.support import exitcodes
 from mcpgate.workload.flow import ToolMix, resolve_tools, streams_of

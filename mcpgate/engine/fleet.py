@@ -38,7 +38,7 @@ from mcpgate.metrics.recorder import STREAMS_OPEN
 from mcpgate.metrics.registry import Metrics
 from mcpgate.plan.build import Plan
 from mcpgate.protocol.http import connection_limit
-from mcpgate.protocol.session import Target, ToolInfo
+from mcpgate.protocol.records import Target, ToolInfo
 
 if TYPE_CHECKING:
     from mcpgate.engine.runner import Engine

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.jsonrpc import HEADER_MISMATCH, MISSING_CLIENT_CAPABILITY, IdSource
 from mcpgate.protocol.outcome import Kind, Outcome
-from mcpgate.protocol.session import CLIENT_INFO, McpSession, Step, StepSink, Target
+from mcpgate.protocol.records import CLIENT_INFO, Step, StepSink, Target
+from mcpgate.protocol.session import McpSession
 from mcpgate.protocol.transport import LEGACY_SSE, STREAMABLE_HTTP
 from mcpgate.protocol.versions import AUTO, LATEST_HANDSHAKE, LATEST_MODERN, is_modern
 from mcpgate.protocol.wire.pool import Pool

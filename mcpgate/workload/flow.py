@@ -31,7 +31,8 @@ from typing import Any
 from mcpgate.config.models import DatasetConfig, FlowConfig, ToolConfig
 from mcpgate.metrics.recorder import Recorder
 from mcpgate.protocol.jsonrpc import IdSource
-from mcpgate.protocol.session import McpSession, Target, ToolInfo
+from mcpgate.protocol.records import Target, ToolInfo
+from mcpgate.protocol.session import McpSession
 from mcpgate.protocol.transport import Streams
 from mcpgate.protocol.wire.pool import Pool
 from mcpgate.workload.inputs import ArgumentTemplate, CallContext, RowPicker, synthesize_arguments

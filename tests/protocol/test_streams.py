@@ -17,7 +17,8 @@ import pytest
 from mcpgate.protocol.http import HttpSettings, make_http
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.outcome import Kind, Outcome
-from mcpgate.protocol.session import McpSession, Step, Target
+from mcpgate.protocol.records import Step, Target
+from mcpgate.protocol.session import McpSession
 from mcpgate.protocol.transport import ServerQuirks, Streams
 from mcpgate.protocol.wire.pool import Pool
 from tests.conftest import PeerFactory

@@ -29,7 +29,8 @@ from mcpgate.protocol.http import make_http
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.negotiate import ConnectSpec, connect
 from mcpgate.protocol.outcome import Outcome
-from mcpgate.protocol.session import McpSession, Step, ToolInfo, first_failure, step_label
+from mcpgate.protocol.records import Step, ToolInfo, first_failure, step_label
+from mcpgate.protocol.session import McpSession
 from mcpgate.support.errors import UsageError
 from mcpgate.support.redact import Redactor
 from mcpgate.workload.inputs import synthesize_arguments
