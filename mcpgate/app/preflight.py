@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mcpgate.plan.build import Plan
-from mcpgate.protocol import wire
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.negotiate import Connection, connect
-from mcpgate.protocol.session import McpSession, ServerIdentity, Step, Target, ToolInfo, first_failure, step_label
+from mcpgate.protocol.records import ServerIdentity, Step, Target, ToolInfo, first_failure, step_label
+from mcpgate.protocol.session import McpSession
+from mcpgate.protocol.wire.pool import Pool
 from mcpgate.support import exitcodes
 from mcpgate.workload.flow import ToolMix, resolve_tools, streams_of
 from mcpgate.workload.templates import TemplateError
@@ -34,7 +35,7 @@ class Preflight:
     notes: list[str] = field(default_factory=list)
 
 
-async def preflight(http: wire.Pool, plan: Plan, *, rows: tuple[int, int] = (0, 1)) -> Preflight:
+async def preflight(http: Pool, plan: Plan, *, rows: tuple[int, int] = (0, 1)) -> Preflight:
     """The preflight session; ``rows`` deals ``sequential`` dataset rows to this process (a shard's part)."""
     steps: list[Step] = []
     conn = await connect(http, plan.connect, ids=IdSource(), sink=steps.append)

@@ -15,7 +15,7 @@ from mcpgate.protocol.http import make_http
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.negotiate import ConnectSpec, connect
 from mcpgate.protocol.outcome import Outcome
-from mcpgate.protocol.session import Step, first_failure, step_label
+from mcpgate.protocol.records import Step, first_failure, step_label
 from mcpgate.support.redact import Redactor
 
 

@@ -25,8 +25,8 @@ from mcpgate.engine.runner import Engine, default_interval
 from mcpgate.engine.shard import WHOLE, Shard, choose_workers
 from mcpgate.plan.breakpoint import step_interval
 from mcpgate.plan.build import Plan
-from mcpgate.protocol import wire
 from mcpgate.protocol.http import connection_limit, make_http
+from mcpgate.protocol.wire.pool import Pool
 from mcpgate.report.progress import Progress
 from mcpgate.results.schema import Results
 from mcpgate.support import exitcodes
@@ -87,7 +87,7 @@ def _record(plan: Plan, options: RunOptions, err: TextIO) -> RunRecord:
     return record
 
 
-async def _drive(record: RunRecord, options: RunOptions, http: wire.Pool, err: TextIO) -> None:
+async def _drive(record: RunRecord, options: RunOptions, http: Pool, err: TextIO) -> None:
     """The preflight, then the load if it passed; a signal stops whichever is running."""
     checking = asyncio.create_task(preflight(http, record.plan, rows=record.part.rows()))
 
@@ -112,7 +112,7 @@ async def _drive(record: RunRecord, options: RunOptions, http: wire.Pool, err: T
         raise
 
 
-async def _load(record: RunRecord, options: RunOptions, http: wire.Pool, err: TextIO) -> None:
+async def _load(record: RunRecord, options: RunOptions, http: Pool, err: TextIO) -> None:
     """The engine's run, watched; a crash is kept with what was measured, not raised."""
     plan = record.plan
     progress = Progress(err) if options.progress else None
@@ -135,7 +135,7 @@ async def _load(record: RunRecord, options: RunOptions, http: wire.Pool, err: Te
             progress.done()
 
 
-def _engine(record: RunRecord, http: wire.Pool) -> Engine:
+def _engine(record: RunRecord, http: Pool) -> Engine:
     """The engine for this run (or this shard's part of it): its VUs in this process, or over worker processes."""
     plan, pre, shard = record.plan, record.preflight, record.part
     assert pre.target is not None

@@ -38,7 +38,7 @@ from mcpgate.metrics.recorder import STREAMS_OPEN
 from mcpgate.metrics.registry import Metrics
 from mcpgate.plan.build import Plan
 from mcpgate.protocol.http import connection_limit
-from mcpgate.protocol.session import Target, ToolInfo
+from mcpgate.protocol.records import Target, ToolInfo
 
 # Not ``-m mcpgate.engine.worker``: the spec must unpickle as that module's classes, not __main__'s.
 WORKER_MAIN = "import sys; from mcpgate.engine.worker import main; sys.exit(main(sys.argv[1:]))"

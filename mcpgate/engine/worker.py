@@ -28,7 +28,7 @@ from mcpgate.metrics.recorder import STREAMS_OPEN, ErrorLog
 from mcpgate.metrics.registry import GaugeSeries, Metrics
 from mcpgate.plan.build import Plan
 from mcpgate.protocol.http import make_http
-from mcpgate.protocol.session import Target, ToolInfo
+from mcpgate.protocol.records import Target, ToolInfo
 from mcpgate.support import eventloop
 from mcpgate.workload.flow import Flow, resolve_tools
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from mcpgate.metrics.catalog import BUILTIN
 from mcpgate.metrics.registry import CounterSeries, GaugeSeries, Metrics, RateSeries, TrendSeries, tags_of
 from mcpgate.protocol.outcome import Kind, Outcome
-from mcpgate.protocol.session import Step
+from mcpgate.protocol.records import Step
 
 MAX_REASONS = 10  # distinct sample reasons kept per error class; the rest are counted as "other"
 MAX_SERVER_METHODS = 32  # distinct server message methods counted by name per scenario; the rest as "other"

@@ -17,14 +17,24 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from mcpgate import __version__
-from mcpgate.protocol import wire
 from mcpgate.protocol.jsonrpc import MODERN_ERROR_CODES, RequestId, error_failure, same_id
 from mcpgate.protocol.outcome import Failure, Kind, fail, protocol_error, shorten
+from mcpgate.protocol.wire.connection import Response
+from mcpgate.protocol.wire.errors import (
+    BadEncoding,
+    BodyCutOff,
+    ConnectError,
+    ConnectTimeout,
+    DnsError,
+    RequestTimeout,
+    ServerDisconnected,
+    TlsError,
+    WireError,
+)
+from mcpgate.protocol.wire.pool import Pool
 
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 ERROR_BODY_BYTES = 64 * 1024  # enough to name an error, never a whole error page
-USER_AGENT = f"mcpgate/{__version__}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +63,9 @@ def connection_limit(vus: int) -> int:
     return max(100, 3 * vus)
 
 
-def make_http(settings: HttpSettings, *, limit: int = 0) -> wire.Pool:
+def make_http(settings: HttpSettings, *, limit: int = 0) -> Pool:
     """One connection pool; shared by all virtual users of a process."""
-    return wire.Pool(
+    return Pool(
         connect_timeout=settings.connect_timeout,
         verify_tls=settings.verify_tls,
         ca_file=settings.ca_file,
@@ -71,7 +81,7 @@ def classify_exception(exc: BaseException, settings: HttpSettings) -> Failure:
     """Map anything a request can raise to the one failure it means."""
     if isinstance(exc, Failure):
         return exc
-    if isinstance(exc, wire.WireError):
+    if isinstance(exc, WireError):
         return _wire_failure(exc, settings)
     if isinstance(exc, TimeoutError):
         return fail(Kind.TIMEOUT, f"no response within {seconds(settings.timeout)}")
@@ -101,28 +111,28 @@ def _ssl_reason(exc: BaseException) -> str:
     return shorten(str(reason), 120)
 
 
-def _wire_failure(exc: wire.WireError, settings: HttpSettings) -> Failure:
-    if isinstance(exc, wire.ConnectTimeout):
+def _wire_failure(exc: WireError, settings: HttpSettings) -> Failure:
+    if isinstance(exc, ConnectTimeout):
         return fail(Kind.TIMEOUT, f"connect timed out after {seconds(settings.connect_timeout)}")
-    if isinstance(exc, wire.RequestTimeout):
+    if isinstance(exc, RequestTimeout):
         return fail(Kind.TIMEOUT, f"no response within {seconds(settings.timeout)}")
-    if isinstance(exc, wire.DnsError):
+    if isinstance(exc, DnsError):
         return fail(Kind.CONNECTION_ERROR, f"DNS lookup failed for {exc.host}")
-    if isinstance(exc, wire.TlsError):
+    if isinstance(exc, TlsError):
         what = "TLS certificate rejected" if exc.certificate else "TLS handshake failed"
         return fail(Kind.CONNECTION_ERROR, f"{what}: {shorten(exc.reason, 120)}")
-    if isinstance(exc, wire.ConnectError):
+    if isinstance(exc, ConnectError):
         return fail(Kind.CONNECTION_ERROR, str(exc))
-    if isinstance(exc, wire.ServerDisconnected):
+    if isinstance(exc, ServerDisconnected):
         return fail(Kind.CONNECTION_ERROR, "server closed the connection before responding")
-    if isinstance(exc, wire.BodyCutOff):
+    if isinstance(exc, BodyCutOff):
         return fail(Kind.CONNECTION_ERROR, f"response cut off: {exc}")
-    if isinstance(exc, wire.BadEncoding):
+    if isinstance(exc, BadEncoding):
         return protocol_error(f"invalid compressed body: {shorten(str(exc), 100)}")
     return protocol_error(shorten(str(exc), 160))
 
 
-async def read_body(resp: wire.Response, cap: int) -> bytes:
+async def read_body(resp: Response, cap: int) -> bytes:
     """Read a whole body, failing as soon as it passes ``cap``: the excess is never held."""
     length = resp.content_length
     if length is not None and length > cap:
@@ -159,7 +169,7 @@ def body_wait(started: float, settings: HttpSettings) -> float:
     return max(0.0, min(ERROR_BODY_WAIT, 0.8 * left))
 
 
-async def status_failure(resp: wire.Response, request_id: RequestId | None, wait: float) -> Failure:
+async def status_failure(resp: Response, request_id: RequestId | None, wait: float) -> Failure:
     """Name a non-2xx answer: a JSON-RPC error to our request, or an HTTP error."""
     status = resp.status
     if 300 <= status < 400:
@@ -167,7 +177,7 @@ async def status_failure(resp: wire.Response, request_id: RequestId | None, wait
         to = f" to {shorten(where, 100)!r}" if where else ""
         return fail(Kind.HTTP_ERROR, f"redirect{to} (MCP clients do not follow redirects)", http_status=status)
     body = b""
-    with contextlib.suppress(Failure, wire.WireError, OSError, TimeoutError):
+    with contextlib.suppress(Failure, WireError, OSError, TimeoutError):
         async with asyncio.timeout(wait):
             body = await read_body(resp, ERROR_BODY_BYTES)
     msg = _json_or_none(body)

@@ -17,7 +17,6 @@ from collections import deque
 from collections.abc import Mapping
 from urllib.parse import urljoin, urlsplit
 
-from mcpgate.protocol import wire
 from mcpgate.protocol.http import (
     ERROR_BODY_BYTES,
     HttpSettings,
@@ -41,6 +40,9 @@ from mcpgate.protocol.transport import (
     ServerQuirks,
     SessionMeter,
 )
+from mcpgate.protocol.wire.connection import Response
+from mcpgate.protocol.wire.errors import WireError
+from mcpgate.protocol.wire.pool import Pool
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -53,7 +55,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 class LegacySseTransport:
     name = LEGACY_SSE
 
-    def __init__(self, http: wire.Pool, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
+    def __init__(self, http: Pool, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
         self._http = http
         self.url = url
         self._settings = settings
@@ -92,25 +94,7 @@ class LegacySseTransport:
         resp = await self._http.get(self.url, headers=headers)
         status = self.status = resp.status
         try:
-            if not 200 <= status < 300:
-                raise await status_failure(resp, None, self._wait())
-            if resp.content_type != "text/event-stream":
-                data = await read_body(resp, ERROR_BODY_BYTES)
-                ctype = resp.content_type or "(no Content-Type)"
-                raise protocol_error(f"expected an SSE stream, got {ctype!r}: {body_excerpt(data, resp.content_type)}")
-            parser = SSEParser(self._settings.max_response_bytes)
-            early: list[SSEEvent] = []
-            while self.endpoint is None:
-                chunk = await resp.content.readany()
-                if not chunk:
-                    raise protocol_error("SSE stream ended before the endpoint event")
-                for event in parser.feed(chunk):
-                    if self.endpoint is None and event.event == "endpoint":
-                        self.endpoint = self._resolve(event.data)
-                    elif self.endpoint is None:
-                        raise protocol_error(f"first SSE event is {event.event!r}, not 'endpoint'")
-                    else:
-                        early.append(event)
+            parser, early = await self._endpoint_of(resp)
         except SSEError as exc:
             resp.close()
             raise protocol_error(str(exc), http_status=status) from None
@@ -139,6 +123,29 @@ class LegacySseTransport:
         self._stream.start()
         return status
 
+    async def _endpoint_of(self, resp: Response) -> tuple[SSEParser, list[SSEEvent]]:
+        """Read the GET's SSE stream up to its endpoint event: the parser, and the events that came after."""
+        if not 200 <= resp.status < 300:
+            raise await status_failure(resp, None, self._wait())
+        if resp.content_type != "text/event-stream":
+            data = await read_body(resp, ERROR_BODY_BYTES)
+            ctype = resp.content_type or "(no Content-Type)"
+            raise protocol_error(f"expected an SSE stream, got {ctype!r}: {body_excerpt(data, resp.content_type)}")
+        parser = SSEParser(self._settings.max_response_bytes)
+        early: list[SSEEvent] = []
+        while self.endpoint is None:
+            chunk = await resp.content.readany()
+            if not chunk:
+                raise protocol_error("SSE stream ended before the endpoint event")
+            for event in parser.feed(chunk):
+                if self.endpoint is None and event.event == "endpoint":
+                    self.endpoint = self._resolve(event.data)
+                elif self.endpoint is None:
+                    raise protocol_error(f"first SSE event is {event.event!r}, not 'endpoint'")
+                else:
+                    early.append(event)
+        return parser, early
+
     async def listen(self, deadline: float, resume: str | None = None) -> int | None:
         return None  # the session's stream is held from connect() on
 
@@ -165,7 +172,7 @@ class LegacySseTransport:
         failure: Failure
         if isinstance(cause, Failure):
             failure = cause
-        elif isinstance(cause, (wire.WireError, OSError)) and outcome.kind is not Kind.STREAM_STALLED:
+        elif isinstance(cause, (WireError, OSError)) and outcome.kind is not Kind.STREAM_STALLED:
             failure = classify_exception(cause, self._settings)
         elif outcome.kind is Kind.STREAM_CLOSED:
             cut = " mid-event" if stream is not None and stream.parser.partial else ""
@@ -243,7 +250,7 @@ class LegacySseTransport:
 
     async def answer(self, body: bytes) -> None:
         if self.broken is None and self.endpoint is not None:
-            with contextlib.suppress(Failure, wire.WireError, OSError):
+            with contextlib.suppress(Failure, WireError, OSError):
                 async with self._http.post(self.endpoint, data=body, headers=self._post_headers) as resp:
                     await read_body(resp, ERROR_BODY_BYTES)
 

@@ -63,9 +63,20 @@ def param_headers(input_schema: Any) -> tuple[list[ParamHeader], str | None]:
     alone, with a primitive type and a token name unique regardless of case.
     Both walks are iterative and bounded: a schema is server input.
     """
-    found: list[ParamHeader] = []
     if not isinstance(input_schema, dict):
-        return found, None
+        return [], None
+    found, allowed, problem = _property_headers(input_schema)
+    if problem is None:
+        problem = _stray_annotation(input_schema, allowed)
+    if problem is not None:
+        return [], problem
+    found.sort()
+    return found, None
+
+
+def _property_headers(input_schema: dict[str, Any]) -> tuple[list[ParamHeader], set[int], str | None]:
+    """The annotations on chains of ``properties``: the headers, the annotated nodes (by id), or a problem."""
+    found: list[ParamHeader] = []
     allowed: set[int] = set()
     seen: set[str] = set()
     chain: list[tuple[tuple[str, ...], dict[str, Any]]] = [((), input_schema)]
@@ -79,7 +90,7 @@ def param_headers(input_schema: Any) -> tuple[list[ParamHeader], str | None]:
                 continue
             where = (*path, str(key))
             if len(where) > MAX_SCHEMA_DEPTH:
-                return [], f"inputSchema nests properties deeper than {MAX_SCHEMA_DEPTH}"
+                return found, allowed, f"inputSchema nests properties deeper than {MAX_SCHEMA_DEPTH}"
             chain.append((where, prop))
             if "x-mcp-header" not in prop:
                 continue
@@ -87,26 +98,30 @@ def param_headers(input_schema: Any) -> tuple[list[ParamHeader], str | None]:
             token = prop["x-mcp-header"]
             dotted = ".".join(where)
             if not isinstance(token, str) or not _TOKEN.fullmatch(token):
-                return [], f"x-mcp-header on {dotted!r} is not an HTTP token"
+                return found, allowed, f"x-mcp-header on {dotted!r} is not an HTTP token"
             if token.lower() in seen:
-                return [], f"x-mcp-header {token!r} is used twice"
+                return found, allowed, f"x-mcp-header {token!r} is used twice"
             seen.add(token.lower())
             if prop.get("type") not in ("string", "integer", "boolean"):
-                return [], f"x-mcp-header on {dotted!r} is not on a string, integer or boolean property"
+                return found, allowed, f"x-mcp-header on {dotted!r} is not on a string, integer or boolean property"
             found.append((where, PARAM_HEADER_PREFIX + token))
+    return found, allowed, None
+
+
+def _stray_annotation(input_schema: dict[str, Any], allowed: set[int]) -> str | None:
+    """An annotation anywhere but on those chains (or a schema too deep to walk): why to refuse."""
     nodes: list[tuple[Any, int]] = [(input_schema, 0)]
     while nodes:
         node, depth = nodes.pop()
         if depth > MAX_SCHEMA_DEPTH:
-            return [], f"inputSchema nests deeper than {MAX_SCHEMA_DEPTH} levels"
+            return f"inputSchema nests deeper than {MAX_SCHEMA_DEPTH} levels"
         if isinstance(node, dict):
             if "x-mcp-header" in node and node is not input_schema and id(node) not in allowed:
-                return [], "x-mcp-header outside a plain chain of properties"
+                return "x-mcp-header outside a plain chain of properties"
             nodes.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
         elif isinstance(node, list):
             nodes.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
-    found.sort()
-    return found, None
+    return None
 
 
 def render_param(value: Any) -> str | None:

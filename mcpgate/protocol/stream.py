@@ -22,11 +22,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from mcpgate.protocol import wire
 from mcpgate.protocol.http import HttpSettings, classify_exception
 from mcpgate.protocol.outcome import OK, Failure, Kind, Outcome
 from mcpgate.protocol.sse import SSEError, SSEEvent, SSEParser
 from mcpgate.protocol.transport import SessionMeter
+from mcpgate.protocol.wire.connection import Response
+from mcpgate.protocol.wire.errors import BodyCutOff, StreamIdle
 
 OnEvent = Callable[[SSEEvent], None]  # may raise Failure: the stream then ends with its outcome
 OnEnd = Callable[[Outcome, BaseException | None], None]  # the outcome, and what caused it (None: a clean end)
@@ -50,7 +51,7 @@ class HeldStream:
 
     def __init__(
         self,
-        resp: wire.Response,
+        resp: Response,
         parser: SSEParser,
         *,
         method: str,
@@ -117,9 +118,9 @@ class HeldStream:
                 return OK  # SSE polling: the server asked us to come back in `retry` ms
             cut = " mid-event" if self.parser.partial else ""
             return Outcome(Kind.STREAM_CLOSED, f"the server ended the stream{cut} {lived}")
-        if isinstance(error, wire.StreamIdle):
+        if isinstance(error, StreamIdle):
             return Outcome(Kind.STREAM_STALLED, f"no bytes, not even a keepalive, for {error.seconds:g}s")
-        if isinstance(error, wire.BodyCutOff):
+        if isinstance(error, BodyCutOff):
             how = "reset" if error.reset else "closed"
             return Outcome(Kind.STREAM_CLOSED, f"connection {how} mid-stream {lived}")
         return classify_exception(error, _CLASSIFY).outcome

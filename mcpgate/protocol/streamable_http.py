@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
-from mcpgate.protocol import wire
 from mcpgate.protocol.http import (
     ERROR_BODY_BYTES,
     HttpSettings,
@@ -34,6 +31,7 @@ from mcpgate.protocol.jsonrpc import RequestId, decode, is_notification, is_requ
 from mcpgate.protocol.outcome import Failure, Outcome, protocol_error
 from mcpgate.protocol.sse import SSEError, SSEEvent, SSEParser
 from mcpgate.protocol.stream import HeldStream
+from mcpgate.protocol.streamable_headers import SESSION_HEADER, fixed_headers, session_headers
 from mcpgate.protocol.transport import (
     DEFAULT_STREAM_IDLE,
     NO_METER,
@@ -45,12 +43,10 @@ from mcpgate.protocol.transport import (
     SessionMeter,
 )
 from mcpgate.protocol.versions import is_modern
+from mcpgate.protocol.wire.connection import Response
+from mcpgate.protocol.wire.errors import RequestTimeout, WireError
+from mcpgate.protocol.wire.pool import Pool, RequestHeaders, header_lines
 
-ACCEPT_BOTH = "application/json, text/event-stream"
-SESSION_HEADER = "Mcp-Session-Id"
-# Sent after initialize. It exists from 2025-06-18 on; sending it for older versions is
-# harmless and what the official clients do.
-VERSION_HEADER = "MCP-Protocol-Version"
 MAX_RESUMES = 8  # GET + Last-Event-ID attempts for one request
 MAX_RETRY_WAIT = 5.0  # seconds: a server's retry: field is obeyed up to this
 
@@ -62,12 +58,12 @@ StreamEndHandler = Callable[[Outcome, str | None, int | None], None]
 class StreamableHttpTransport:
     name = STREAMABLE_HTTP
 
-    def __init__(self, http: wire.Pool, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
+    def __init__(self, http: Pool, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
         self._http = http
         self.url = url
         self._settings = settings
         self._quirks = quirks
-        self._fixed = _fixed_headers(url, tuple(settings.headers.items()))
+        self._fixed = fixed_headers(url, tuple(settings.headers.items()))
         self._session_id: str | None = None
         self._version: str | None = None
         self._rebuild_headers()
@@ -100,20 +96,12 @@ class StreamableHttpTransport:
         self._rebuild_headers()
 
     def _rebuild_headers(self) -> None:
-        headers = dict(self._fixed.headers)
-        lines = b""
-        if self._session_id is not None:
-            headers[SESSION_HEADER] = self._session_id
-            lines += f"{SESSION_HEADER}: {self._session_id}\r\n".encode("latin-1")
-        if self._version is not None:
-            headers[VERSION_HEADER] = self._version
-            lines += f"{VERSION_HEADER}: {self._version}\r\n".encode("latin-1")
-        self._headers_cache = headers
         # Encoded once per session change, not per request: the hot path writes these bytes as they are.
-        self._post_block = None if self._fixed.overrides_session else self._fixed.post + lines
-        self._bare_block = None if self._fixed.overrides_session else self._fixed.bare + lines
+        self._headers_cache, self._post_block, self._bare_block = session_headers(
+            self._fixed, self._session_id, self._version
+        )
 
-    def _headers(self, extra: Mapping[str, str] | None) -> wire.Headers_:
+    def _headers(self, extra: Mapping[str, str] | None) -> RequestHeaders:
         block = self._post_block
         if block is None:
             return {**self._headers_cache, **extra} if extra else self._headers_cache
@@ -121,7 +109,7 @@ class StreamableHttpTransport:
             return block
         if any(name.lower() in self._fixed.names for name in extra):
             return {**self._headers_cache, **extra}  # an override: let the pool merge by name
-        return block + wire.header_lines(extra)
+        return block + header_lines(extra)
 
     async def connect(self, deadline: float) -> int | None:
         return None
@@ -137,12 +125,12 @@ class StreamableHttpTransport:
                     return await self._answer_of(resp, request_id, deadline)
                 except Failure as failure:
                     raise failure.with_status(status) from None
-                except (wire.WireError, OSError) as exc:
+                except (WireError, OSError) as exc:
                     raise classify_exception(exc, self._settings).with_status(status) from None
-        except (wire.WireError, OSError) as exc:  # before the headers: connect, send, or the deadline
+        except (WireError, OSError) as exc:  # before the headers: connect, send, or the deadline
             raise classify_exception(exc, self._settings) from None
 
-    async def _answer_of(self, resp: wire.Response, request_id: RequestId, deadline: float) -> Reply:
+    async def _answer_of(self, resp: Response, request_id: RequestId, deadline: float) -> Reply:
 
         status = resp.status
         if not 200 <= status < 300:
@@ -171,9 +159,7 @@ class StreamableHttpTransport:
             f"unexpected Content-Type {ctype or '(none)'!r} for a response: {body_excerpt(data, ctype)}"
         )
 
-    async def _consume(
-        self, resp: wire.Response, parser: SSEParser, session_id: str | None
-    ) -> tuple[Reply | None, int]:
+    async def _consume(self, resp: Response, parser: SSEParser, session_id: str | None) -> tuple[Reply | None, int]:
         """Read SSE events until a response arrives, or the stream ends (no reply; the messages seen)."""
         cap = self._settings.max_response_bytes
         total = 0
@@ -211,7 +197,7 @@ class StreamableHttpTransport:
         for _ in range(MAX_RESUMES):
             wait = min((parser.retry or 0) / 1000.0, MAX_RETRY_WAIT)
             if loop.time() + wait >= deadline:
-                raise wire.RequestTimeout("the deadline passes before the stream may be resumed")
+                raise RequestTimeout("the deadline passes before the stream may be resumed")
             await asyncio.sleep(wait)
             assert parser.last_event_id is not None
             headers = {**self._headers_cache, "Accept": "text/event-stream", "Last-Event-ID": parser.last_event_id}
@@ -228,7 +214,7 @@ class StreamableHttpTransport:
                 seen += more
         raise protocol_error(f"SSE stream ended {MAX_RESUMES + 1} times without the response")
 
-    async def _finish(self, resp: wire.Response) -> None:
+    async def _finish(self, resp: Response) -> None:
         """Let the server end the stream so the connection is reused; close it if it lingers."""
         if resp.content.at_eof():
             return
@@ -242,7 +228,7 @@ class StreamableHttpTransport:
         except TimeoutError:
             self._quirks.lingering_streams = True  # this server keeps streams open: stop waiting on it
             resp.close()
-        except (wire.WireError, OSError):
+        except (WireError, OSError):
             resp.close()
 
     async def _post(self, body: bytes, headers: Mapping[str, str] | None, deadline: float | None) -> int:
@@ -262,7 +248,7 @@ class StreamableHttpTransport:
         return status
 
     async def answer(self, body: bytes) -> None:
-        with contextlib.suppress(Failure, wire.WireError, OSError):
+        with contextlib.suppress(Failure, WireError, OSError):
             await self._post(body, None, None)
 
     # -- the standalone GET stream ---------------------------------------------------------
@@ -286,7 +272,7 @@ class StreamableHttpTransport:
         started = asyncio.get_running_loop().time()
         try:
             resp = await self._http.get(self.url, headers=headers, deadline=deadline)
-        except (wire.WireError, OSError) as exc:
+        except (WireError, OSError) as exc:
             raise classify_exception(exc, self._settings) from None
         status = resp.status
         try:
@@ -302,7 +288,7 @@ class StreamableHttpTransport:
         except Failure as failure:
             resp.close()
             raise failure.with_status(status) from None
-        except (wire.WireError, OSError) as exc:
+        except (WireError, OSError) as exc:
             resp.close()
             raise classify_exception(exc, self._settings).with_status(status) from None
         except BaseException:
@@ -351,7 +337,7 @@ class StreamableHttpTransport:
         self.drop_stream()
         if self._session_id is None:
             return None
-        headers: wire.Headers_ = self._bare_block
+        headers: RequestHeaders = self._bare_block
         if headers is None:
             headers = {k: v for k, v in self._headers_cache.items() if k != "Content-Type"}
         self._begin()
@@ -366,37 +352,12 @@ class StreamableHttpTransport:
         self.drop_stream()
 
 
-async def _discard(resp: wire.Response, wait: float) -> None:
+async def _discard(resp: Response, wait: float) -> None:
     """Read a short answer we do not need, so its connection can be reused; give up quickly."""
     try:
         async with asyncio.timeout(wait):
             await read_body(resp, ERROR_BODY_BYTES)
-    except (Failure, wire.WireError, OSError, TimeoutError):
+    except (Failure, WireError, OSError, TimeoutError):
         resp.close()
     else:
         resp.release()
-
-
-@dataclass(frozen=True, slots=True)
-class _FixedHeaders:
-    """What every request of a run carries, encoded once for all its sessions."""
-
-    headers: dict[str, str]
-    names: frozenset[str]  # lower-case
-    post: bytes  # header lines of a POST
-    bare: bytes  # the same without Content-Type (DELETE)
-    overrides_session: bool  # the user's headers set the session or version header themselves
-
-
-@functools.lru_cache(maxsize=16)
-def _fixed_headers(url: str, user: tuple[tuple[str, str], ...]) -> _FixedHeaders:
-    headers = {"Content-Type": "application/json", "Accept": ACCEPT_BOTH, **dict(user)}
-    names = frozenset(name.lower() for name in headers)
-    bare = {k: v for k, v in headers.items() if k != "Content-Type"}
-    return _FixedHeaders(
-        headers,
-        names,
-        wire.header_block(headers, url),
-        wire.header_block(bare, url),
-        bool(names & {SESSION_HEADER.lower(), VERSION_HEADER.lower()}),
-    )

@@ -30,10 +30,11 @@ from typing import Any
 
 from mcpgate.config.models import DatasetConfig, FlowConfig, ToolConfig
 from mcpgate.metrics.recorder import Recorder
-from mcpgate.protocol import wire
 from mcpgate.protocol.jsonrpc import IdSource
-from mcpgate.protocol.session import McpSession, Target, ToolInfo
+from mcpgate.protocol.records import Target, ToolInfo
+from mcpgate.protocol.session import McpSession
 from mcpgate.protocol.transport import Streams
+from mcpgate.protocol.wire.pool import Pool
 from mcpgate.workload.datasets import RowPicker
 from mcpgate.workload.synthesize import synthesize_arguments
 from mcpgate.workload.templates import ArgumentTemplate, CallContext
@@ -145,7 +146,7 @@ def resolve_tools(
 
 
 class Flow:
-    def __init__(self, http: wire.Pool, target: Target, mix: ToolMix, flow: FlowConfig) -> None:
+    def __init__(self, http: Pool, target: Target, mix: ToolMix, flow: FlowConfig) -> None:
         self._http = http
         self._target = target
         self._mix = mix

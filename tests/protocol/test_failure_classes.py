@@ -308,7 +308,8 @@ async def test_deeply_nested_schema_is_refused_not_crashed(faults: FaultServer) 
 async def test_header_mismatch_relists_and_retries(faults: FaultServer) -> None:
     from mcpgate.protocol.http import make_http
     from mcpgate.protocol.jsonrpc import IdSource
-    from mcpgate.protocol.session import McpSession, Step, Target
+    from mcpgate.protocol.records import Step, Target
+    from mcpgate.protocol.session import McpSession
 
     steps: list[Step] = []
     target = Target(faults.url("modern"), "streamable-http", "2026-07-28", FAST)
@@ -325,7 +326,8 @@ async def test_header_mismatch_relists_and_retries(faults: FaultServer) -> None:
 async def test_session_is_reusable_across_iterations(faults: FaultServer) -> None:
     from mcpgate.protocol.http import make_http
     from mcpgate.protocol.jsonrpc import IdSource
-    from mcpgate.protocol.session import McpSession, Step, Target
+    from mcpgate.protocol.records import Step, Target
+    from mcpgate.protocol.session import McpSession
 
     steps: list[Step] = []
     for transport, path in (("streamable-http", "mcp"), ("sse", "sse")):

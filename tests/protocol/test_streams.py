@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from mcpgate.protocol import wire
 from mcpgate.protocol.http import HttpSettings, make_http
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.outcome import Kind, Outcome
-from mcpgate.protocol.session import McpSession, Step, Target
+from mcpgate.protocol.records import Step, Target
+from mcpgate.protocol.session import McpSession
 from mcpgate.protocol.transport import ServerQuirks, Streams
+from mcpgate.protocol.wire.pool import Pool
 from tests.conftest import PeerFactory
 from tests.faultserver import FaultServer
 
@@ -79,13 +80,13 @@ class Log:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[wire.Pool]:
+async def http() -> AsyncIterator[Pool]:
     async with make_http(SETTINGS) as pool:
         yield pool
 
 
 def session(
-    http: wire.Pool,
+    http: Pool,
     url: str,
     log: Log,
     *,
@@ -101,7 +102,7 @@ def session(
 # -- the official SDK servers ---------------------------------------------------------------------
 
 
-async def test_stateful_sdk_server_holds_the_get_stream_until_the_delete(peer: PeerFactory, http: wire.Pool) -> None:
+async def test_stateful_sdk_server_holds_the_get_stream_until_the_delete(peer: PeerFactory, http: Pool) -> None:
     log = Log()
     mcp = session(http, peer("stateful-sse"), log)
     assert (await mcp.open()).ok
@@ -120,7 +121,7 @@ async def test_stateful_sdk_server_holds_the_get_stream_until_the_delete(peer: P
     assert not mcp.holding
 
 
-async def test_stateless_sdk_server_gets_no_get_stream_unless_asked(peer: PeerFactory, http: wire.Pool) -> None:
+async def test_stateless_sdk_server_gets_no_get_stream_unless_asked(peer: PeerFactory, http: Pool) -> None:
     url = peer("stateless-json")
     log = Log()
     mcp = session(http, url, log)  # auto: as the official clients, only with a session id
@@ -140,7 +141,7 @@ async def test_stateless_sdk_server_gets_no_get_stream_unless_asked(peer: PeerFa
     assert forced.ends() == [Outcome(Kind.OK)]
 
 
-async def test_the_stateless_protocol_has_no_get_stream(peer: PeerFactory, http: wire.Pool) -> None:
+async def test_the_stateless_protocol_has_no_get_stream(peer: PeerFactory, http: Pool) -> None:
     log = Log()
     mcp = session(http, peer("stateful-sse"), log, version="2026-07-28", streams=Streams(listen=True))
     assert (await mcp.open()).ok
@@ -152,7 +153,7 @@ async def test_the_stateless_protocol_has_no_get_stream(peer: PeerFactory, http:
     assert not [e for e in log.events if e[0] != "step"]
 
 
-async def test_legacy_sdk_session_lives_on_its_held_stream(peer: PeerFactory, http: wire.Pool) -> None:
+async def test_legacy_sdk_session_lives_on_its_held_stream(peer: PeerFactory, http: Pool) -> None:
     log = Log()
     mcp = session(http, peer("legacy-sse"), log, transport="sse", version="2024-11-05")
     assert (await mcp.open()).ok
@@ -168,7 +169,7 @@ async def test_legacy_sdk_session_lives_on_its_held_stream(peer: PeerFactory, ht
     assert log.sse_events == 2  # the answers to initialize and tools/list (the endpoint event came before)
 
 
-async def test_held_streams_cost_no_task(peer: PeerFactory, http: wire.Pool) -> None:
+async def test_held_streams_cost_no_task(peer: PeerFactory, http: Pool) -> None:
     """No task reads a held stream: thousands of idle sessions must not mean thousands of tasks."""
     before = len(asyncio.all_tasks())
     sessions = []
@@ -190,7 +191,7 @@ async def test_held_streams_cost_no_task(peer: PeerFactory, http: wire.Pool) -> 
 # -- the TypeScript everything server ---------------------------------------------------------------
 
 
-async def test_everything_server_notifications_arrive_on_the_get_stream(peer: PeerFactory, http: wire.Pool) -> None:
+async def test_everything_server_notifications_arrive_on_the_get_stream(peer: PeerFactory, http: Pool) -> None:
     log = Log()
     mcp = session(http, peer("ts-streamable"), log)
     assert (await mcp.open()).ok
@@ -204,7 +205,7 @@ async def test_everything_server_notifications_arrive_on_the_get_stream(peer: Pe
     assert log.ends() == [Outcome(Kind.OK)]
 
 
-async def test_everything_server_legacy_stream_carries_its_notification(peer: PeerFactory, http: wire.Pool) -> None:
+async def test_everything_server_legacy_stream_carries_its_notification(peer: PeerFactory, http: Pool) -> None:
     log = Log()
     mcp = session(http, peer("ts-sse"), log, transport="sse", version="2024-11-05")
     assert (await mcp.open()).ok
@@ -217,7 +218,7 @@ async def test_everything_server_legacy_stream_carries_its_notification(peer: Pe
 # -- our own server: what the SDKs do not do on purpose ---------------------------------------------
 
 
-async def test_a_stream_the_server_ends_is_stream_closed_and_reopened(faults: FaultServer, http: wire.Pool) -> None:
+async def test_a_stream_the_server_ends_is_stream_closed_and_reopened(faults: FaultServer, http: Pool) -> None:
     log = Log()
     mcp = session(http, faults.url("stream-close"), log)
     assert (await mcp.open()).ok
@@ -232,7 +233,7 @@ async def test_a_stream_the_server_ends_is_stream_closed_and_reopened(faults: Fa
     assert faults.counts["stream-close:GET"] >= 3
 
 
-async def test_a_silent_stream_is_stream_stalled(faults: FaultServer, http: wire.Pool) -> None:
+async def test_a_silent_stream_is_stream_stalled(faults: FaultServer, http: Pool) -> None:
     log = Log()
     mcp = session(http, faults.url("stream-silent"), log, streams=Streams(listen=None, idle_timeout=0.3))
     assert (await mcp.open()).ok
@@ -243,7 +244,7 @@ async def test_a_silent_stream_is_stream_stalled(faults: FaultServer, http: wire
     mcp.abandon()
 
 
-async def test_keepalives_keep_a_quiet_stream_from_stalling(faults: FaultServer, http: wire.Pool) -> None:
+async def test_keepalives_keep_a_quiet_stream_from_stalling(faults: FaultServer, http: Pool) -> None:
     log = Log()
     mcp = session(http, faults.url("stream-held"), log, streams=Streams(listen=None, idle_timeout=0.3))
     assert (await mcp.open()).ok
@@ -256,7 +257,7 @@ async def test_keepalives_keep_a_quiet_stream_from_stalling(faults: FaultServer,
     assert log.sse_events == 0  # comments are not events
 
 
-async def test_server_requests_on_the_get_stream_are_answered(faults: FaultServer, http: wire.Pool) -> None:
+async def test_server_requests_on_the_get_stream_are_answered(faults: FaultServer, http: Pool) -> None:
     log = Log()
     mcp = session(http, faults.url("stream-requests"), log)
     assert (await mcp.open()).ok
@@ -275,7 +276,7 @@ async def test_server_requests_on_the_get_stream_are_answered(faults: FaultServe
     mcp.abandon()
 
 
-async def test_sse_polling_on_the_get_stream_is_resumed_not_an_error(faults: FaultServer, http: wire.Pool) -> None:
+async def test_sse_polling_on_the_get_stream_is_resumed_not_an_error(faults: FaultServer, http: Pool) -> None:
     log = Log()
     mcp = session(http, faults.url("stream-retry"), log)
     assert (await mcp.open()).ok
@@ -287,7 +288,7 @@ async def test_sse_polling_on_the_get_stream_is_resumed_not_an_error(faults: Fau
     mcp.abandon()
 
 
-async def test_a_compressed_get_stream_is_read_as_it_arrives(faults: FaultServer, http: wire.Pool) -> None:
+async def test_a_compressed_get_stream_is_read_as_it_arrives(faults: FaultServer, http: Pool) -> None:
     log = Log()
     mcp = session(http, faults.url("stream-gzip"), log)
     assert (await mcp.open()).ok
@@ -298,7 +299,7 @@ async def test_a_compressed_get_stream_is_read_as_it_arrives(faults: FaultServer
     assert log.ends() == [Outcome(Kind.OK)]
 
 
-async def test_405_is_fine_and_remembered_for_the_target(faults: FaultServer, http: wire.Pool) -> None:
+async def test_405_is_fine_and_remembered_for_the_target(faults: FaultServer, http: Pool) -> None:
     quirks = ServerQuirks()
     first = Log()
     mcp = session(http, faults.url("no-get-stream"), first, quirks=quirks)
@@ -318,7 +319,7 @@ async def test_405_is_fine_and_remembered_for_the_target(faults: FaultServer, ht
     assert faults.counts["no-get-stream:GET"] == 1
 
 
-async def test_a_refused_get_stream_is_an_error_and_the_session_works_on(faults: FaultServer, http: wire.Pool) -> None:
+async def test_a_refused_get_stream_is_an_error_and_the_session_works_on(faults: FaultServer, http: Pool) -> None:
     log = Log()
     mcp = session(http, faults.url("stream-refused"), log)
     assert (await mcp.open()).ok  # the session is open: its stream is not what opens it
@@ -334,7 +335,7 @@ async def test_a_refused_get_stream_is_an_error_and_the_session_works_on(faults:
 
 
 async def test_legacy_stream_that_goes_silent_is_stalled_and_the_session_reopened(
-    faults: FaultServer, http: wire.Pool
+    faults: FaultServer, http: Pool
 ) -> None:
     log = Log()
     url = faults.url("legacy-quiet", "sse")

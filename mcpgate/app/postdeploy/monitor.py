@@ -34,9 +34,10 @@ from typing import Any, Final, NamedTuple
 
 from mcpgate.app.postdeploy import MARK_FAIL, MARK_OK, md_cell
 from mcpgate.config.target import check_url
-from mcpgate.protocol import wire
 from mcpgate.protocol.http import HttpSettings, body_excerpt, classify_exception, make_http
 from mcpgate.protocol.outcome import shorten
+from mcpgate.protocol.wire.connection import Response
+from mcpgate.protocol.wire.pool import Pool
 from mcpgate.support.durations import format_duration
 from mcpgate.support.errors import UsageError
 from mcpgate.support.jsonvalues import kind
@@ -170,7 +171,7 @@ async def run_monitor(
 
 
 async def _poll(
-    http: wire.Pool,
+    http: Pool,
     spec: MonitorSpec,
     headers: Mapping[str, str],
     keys: tuple[str, ...],
@@ -214,7 +215,7 @@ async def _poll(
     return status, observed, f"{where} is {_quoted(observed)}, expected {_quoted(spec.expected)}"
 
 
-async def _read_capped(resp: wire.Response, cap: int) -> tuple[bytes, bool]:
+async def _read_capped(resp: Response, cap: int) -> tuple[bytes, bool]:
     """At most ``cap`` bytes of the body, and whether there was more."""
     chunks: list[bytes] = []
     total = 0

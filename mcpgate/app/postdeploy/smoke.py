@@ -25,12 +25,13 @@ from typing import Any, Final
 from mcpgate.app.postdeploy import MARK_FAIL, MARK_OK, md_cell, ms
 from mcpgate.app.postdeploy.tls import CertInfo, cert_dict, cert_info, cert_line, cert_problem, days
 from mcpgate.app.probe import step_dict
-from mcpgate.protocol import wire
 from mcpgate.protocol.http import make_http
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.negotiate import ConnectSpec, connect
 from mcpgate.protocol.outcome import Outcome
-from mcpgate.protocol.session import McpSession, Step, ToolInfo, first_failure, step_label
+from mcpgate.protocol.records import Step, ToolInfo, first_failure, step_label
+from mcpgate.protocol.session import McpSession
+from mcpgate.protocol.wire.pool import Pool
 from mcpgate.support.errors import UsageError
 from mcpgate.support.redact import Redactor
 from mcpgate.workload.synthesize import synthesize_arguments
@@ -110,7 +111,7 @@ async def run_smoke(
     return report
 
 
-async def _sessions(http: wire.Pool, spec: ConnectSpec, report: SmokeReport, ask: _Ask, interval: float) -> None:
+async def _sessions(http: Pool, spec: ConnectSpec, report: SmokeReport, ask: _Ask, interval: float) -> None:
     """The planned sessions on their schedule: the first negotiates, the others reopen what it found."""
     loop = asyncio.get_running_loop()
     ids = IdSource()

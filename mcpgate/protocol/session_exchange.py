@@ -1,0 +1,145 @@
+"""One exchange with the server: a request and its answer, timed, judged and recorded as a
+``Step``; or a wire action that answers with a status (connect, notify, DELETE). Every
+failure, raised anywhere below, becomes the ``Outcome`` it is; nothing raises out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from mcpgate.protocol import modern
+from mcpgate.protocol.http import classify_exception
+from mcpgate.protocol.jsonrpc import JSONObject, check_response, encode_notification, encode_request
+from mcpgate.protocol.judging import judge_era
+from mcpgate.protocol.legacy_sse import LegacySseTransport
+from mcpgate.protocol.outcome import OK, Kind, Outcome
+from mcpgate.protocol.records import Step
+from mcpgate.protocol.session_replies import ServerMessages
+from mcpgate.protocol.streamable_http import StreamableHttpTransport
+from mcpgate.protocol.transport import SESSION_DELETE, Reply
+
+# A DELETE the server answers so ended the session as far as it goes (Streamable HTTP): 405, the
+# server does not let clients end sessions; 404, the session was gone already.
+_DELETE_ANSWERS = {404: "session already ended (404)", 405: "405: the server keeps its sessions"}
+
+
+@dataclass(slots=True)
+class Answer:
+    """A request's end: how it went, its result (only when the outcome is ok), and its step."""
+
+    outcome: Outcome
+    result: JSONObject | None
+    step: Step
+
+
+class Exchanging(ServerMessages):
+    """Requests sent and answers judged, over whichever transport the session has now."""
+
+    async def _exchange(
+        self,
+        method: str,
+        params: JSONObject,
+        tool: str | None,
+        judge: Callable[[JSONObject], Outcome] | None,
+        headers: dict[str, str] | None,
+    ) -> tuple[Answer, Reply | None]:
+        """Send one request and judge its answer; the caller emits the step."""
+        if self._meta is not None:
+            params = {**params, "_meta": self._meta}
+            mirrored = modern.request_headers(method, params)
+            headers = {**mirrored, **headers} if headers else mirrored
+        request_id = self._ids()
+        body = encode_request(request_id, method, params)
+        result: JSONObject | None = None
+        reply: Reply | None = None
+        t0 = time.perf_counter()
+        try:
+            deadline = asyncio.get_running_loop().time() + self._settings.timeout
+            reply = await self._transport.request(request_id, body, headers, deadline)
+            result = check_response(reply.message, request_id, http_status=reply.http_status)
+            outcome = judge_era(self.modern, method, result)
+            if outcome.ok and judge is not None:
+                outcome = judge(result)
+        except Exception as exc:
+            outcome = self._classify(exc)
+            if outcome.kind is Kind.TIMEOUT and not self.modern:
+                self._cancel(request_id)
+        done = reply.done_at if reply is not None else time.perf_counter()
+        status = outcome.http_status or (reply.http_status if reply is not None else self._transport.status)
+        step = Step(
+            method,
+            outcome,
+            done - t0,
+            status,
+            tool,
+            reply.server_messages if reply is not None else 0,
+            len(body),
+            reply.received if reply is not None else 0,
+            framing=reply.framing if reply is not None else None,
+        )
+        return Answer(outcome, result if outcome.ok else None, step), reply
+
+    async def _timed(
+        self,
+        method: str,
+        action: Callable[[float], Awaitable[int | None]],
+        *,
+        sent: int = 0,
+        skip_if_none: bool = False,
+        within: float | None = None,
+    ) -> Outcome:
+        """A wire action that answers with a status, not a JSON-RPC result: timed, judged, and
+        bounded by the deadline it is given (``within`` seconds, or the request timeout)."""
+        t0 = time.perf_counter()
+        status: int | None = None
+        limit = self._settings.timeout if within is None else min(within, self._settings.timeout)
+        try:
+            status = await action(asyncio.get_running_loop().time() + limit)
+            outcome = OK
+        except Exception as exc:
+            outcome = self._classify(exc)
+            if outcome.kind is Kind.TIMEOUT and limit < self._settings.timeout:
+                outcome = Outcome(Kind.TIMEOUT, f"no response within {limit:g}s (the virtual user was stopping)")
+        else:
+            if status is None and skip_if_none:
+                return OK  # nothing went on the wire
+        note = _DELETE_ANSWERS.get(status or 0, "") if method == SESSION_DELETE else ""
+        step = Step(method, outcome, time.perf_counter() - t0, outcome.http_status or status or self._transport.status)
+        step.sent, step.note = sent, note
+        step.allowed_status = bool(note)  # the protocol allows both answers: not failed requests
+        self.sink(step)
+        return outcome
+
+    def _classify(self, exc: Exception) -> Outcome:
+        outcome = classify_exception(exc, self._settings).outcome
+        transport = self._transport
+        if (
+            outcome.kind is Kind.TIMEOUT
+            and isinstance(transport, LegacySseTransport)
+            and transport.stray_id is not None
+        ):
+            note = f" (the stream carried a response with unmatched id {transport.stray_id!r})"
+            transport.stray_id = None
+            return Outcome(Kind.TIMEOUT, outcome.reason + note)
+        if (
+            outcome.kind is Kind.HTTP_ERROR
+            and outcome.http_status == 400
+            and isinstance(transport, StreamableHttpTransport)
+            and transport.session_id is None
+            and not self.modern
+            and self.identity is not None
+            and "session" in outcome.reason.lower()
+        ):
+            return Outcome(
+                Kind.PROTOCOL_ERROR,
+                f"missing session id: initialize assigned none, yet the server asks for one ({outcome.reason})",
+                400,
+            )
+        return outcome
+
+    def _cancel(self, request_id: int) -> None:
+        """Tell the server we gave up on a request, as real clients do (handshake era only)."""
+        body = encode_notification("notifications/cancelled", {"requestId": request_id, "reason": "client timeout"})
+        self._spawn(self._transport.answer(body))

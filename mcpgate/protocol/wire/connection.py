@@ -1,0 +1,271 @@
+"""One connection: its socket, its llhttp parser, and the one response in flight on it.
+
+The parser's callbacks fill in the ``Response``; one timer per request bounds it (the
+deadline), or, once its body is held, bounds the silence between bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import zlib
+from typing import Protocol, cast
+
+import httptools
+
+from mcpgate.protocol.wire.body import Body, Headers, OnData, OnEnd
+from mcpgate.protocol.wire.errors import (
+    BodyCutOff,
+    InvalidResponse,
+    RequestTimeout,
+    ServerDisconnected,
+    StreamIdle,
+    WireError,
+)
+
+Key = tuple[str, str, int]  # scheme, host, port: the connections of one origin
+
+
+class Keeper(Protocol):
+    """Where a connection goes when its response is done with: the pool."""
+
+    def release(self, conn: Connection, *, reusable: bool) -> None: ...
+
+
+class Response:
+    """What a request gets back: status, headers, and the body as it arrives on ``conn``."""
+
+    __slots__ = ("_conn", "_pool", "content", "headers", "reason", "status", "version")
+
+    def __init__(self, pool: Keeper, conn: Connection) -> None:
+        self._pool = pool
+        self._conn = conn
+        self.status = 0
+        self.reason = ""
+        self.version = ""
+        self.headers = Headers()
+        self.content = Body(conn)
+
+    @property
+    def content_type(self) -> str:
+        raw = self.headers.get("content-type")
+        if not raw:
+            return ""
+        return raw.split(";", 1)[0].strip().lower()
+
+    @property
+    def content_length(self) -> int | None:
+        raw = self.headers.get("content-length")
+        try:
+            return int(raw) if raw is not None else None
+        except ValueError:
+            return None
+
+    async def read(self) -> bytes:
+        return await self.content.read()
+
+    def hold(self, on_data: OnData, on_end: OnEnd, *, idle: float = 0.0) -> None:
+        """Keep reading this body for as long as it lasts, without a task (see ``Body.hold``).
+
+        The request's deadline no longer applies; with ``idle`` > 0 the stream fails with
+        ``StreamIdle`` once no byte at all has arrived for that many seconds. ``close()``
+        ends it from our side, silently (``on_end`` is not called).
+        """
+        self._conn.watch_idle(idle)
+        self.content.hold(on_data, on_end)
+
+    def release(self) -> None:
+        """Give the connection back when the body is whole; otherwise it cannot be reused."""
+        self._pool.release(self._conn, reusable=self.content.at_eof())
+
+    def close(self) -> None:
+        self._pool.release(self._conn, reusable=False)
+
+    def reset(self) -> None:
+        """Close the connection with a reset: for a body that never ends (a held stream), which
+        cannot be reused anyway; a normal close would leave a TIME_WAIT socket here for each one,
+        and at hundreds of sessions a second those exhaust the ephemeral ports."""
+        self._conn.linger_zero()
+        self._pool.release(self._conn, reusable=False)
+
+
+class Connection(asyncio.Protocol):
+    """A socket, its parser, and the one response in flight on it."""
+
+    def __init__(self, key: Key) -> None:
+        self.key = key
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.response: Response | None = None
+        self.head: asyncio.Future[None] | None = None
+        self.bytes_in = 0  # bytes of the current response so far
+        self.lost = False
+        self.paused = False
+        self.reused = False
+        self.until_close = False  # body delimited by the end of the connection
+        self.complete = True
+        self.keep_alive = True
+        self.timer: asyncio.TimerHandle | None = None
+        self.idle = 0.0  # > 0 while a held stream is watched for silence
+        self.rx_at = 0.0  # loop time of the last byte, while watched
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
+        self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes_in += len(data)
+        if self.idle:
+            self.rx_at = asyncio.get_running_loop().time()
+        if self.response is None:
+            return  # nobody asked: bytes after a response we gave up on
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(InvalidResponse(f"invalid HTTP response: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self.response is None:
+            return
+        head = self.head
+        if head is not None and not head.done():
+            head.set_exception(ServerDisconnected("server closed the connection before responding"))
+        elif not self.complete:
+            if self.until_close and exc is None:
+                self.complete = True
+                self.response.content.finish()
+            else:
+                self.response.content.finish(BodyCutOff(reset=isinstance(exc, ConnectionResetError)))
+
+    # httptools callbacks
+
+    def on_status(self, status: bytes) -> None:
+        assert self.response is not None
+        self.response.reason = status.decode("latin-1")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        assert self.response is not None
+        self.response.headers.add(name.decode("latin-1"), value.decode("latin-1"))
+
+    def on_headers_complete(self) -> None:
+        response = self.response
+        assert response is not None
+        response.status = self.parser.get_status_code()
+        response.version = self.parser.get_http_version()
+        self.keep_alive = self.parser.should_keep_alive()
+        headers = response.headers
+        chunked = "chunked" in (headers.get("transfer-encoding") or "").lower()
+        no_body = response.status in (204, 304) or 100 <= response.status < 200
+        self.until_close = not no_body and not chunked and "content-length" not in headers
+        encoding = (headers.get("content-encoding") or "").strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            response.content.decoder = zlib.decompressobj(wbits=31)
+        elif encoding == "deflate":
+            response.content.decoder = zlib.decompressobj(wbits=47)  # zlib or gzip header, auto
+        head = self.head
+        if head is not None and not head.done():
+            head.set_result(None)
+
+    def on_body(self, body: bytes) -> None:
+        response = self.response
+        if response is not None:  # None: a held stream closed itself while this chunk was parsed
+            response.content.feed(bytes(body))
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+        if self.response is not None:
+            self.response.content.finish()
+
+    # flow control and failure
+
+    def pause(self) -> None:
+        if not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused and self.transport is not None and not self.lost:
+            self.paused = False
+            self.transport.resume_reading()
+
+    def _fail(self, error: WireError) -> None:
+        head = self.head
+        if head is not None and not head.done():
+            head.set_exception(error)
+        elif self.response is not None:
+            self.response.content.finish(error)
+        self.keep_alive = False
+        if self.transport is not None:
+            self.transport.abort()
+
+    def begin(
+        self, response: Response, loop: asyncio.AbstractEventLoop, deadline: float | None
+    ) -> asyncio.Future[None]:
+        self.response = response
+        self.complete = False
+        self.until_close = False
+        self.bytes_in = 0
+        self.idle = 0.0
+        self.head = loop.create_future()
+        if deadline is not None:
+            # One timer per request, armed here and disarmed on release: cheaper than a Task-level
+            # timeout, and it ends a stalled read whether the headers or the body are late.
+            self.timer = loop.call_at(deadline, self._expire)
+        return self.head
+
+    def _expire(self) -> None:
+        self.timer = None
+        self._fail(RequestTimeout("the deadline passed"))
+
+    def watch_idle(self, seconds: float) -> None:
+        """Replace the request's deadline with a silence limit (0: none).
+
+        Lazily: one timer per limit, which on firing moves itself to the last byte's time
+        plus the limit, so a stream that keeps talking costs one wake-up per limit, and a
+        byte costs a clock read, never a timer reschedule.
+        """
+        self.disarm()
+        self.idle = seconds
+        if seconds > 0:
+            loop = asyncio.get_running_loop()
+            self.rx_at = loop.time()
+            self.timer = loop.call_at(self.rx_at + seconds, self._idle_check)
+
+    def _idle_check(self) -> None:
+        self.timer = None
+        loop = asyncio.get_running_loop()
+        due = self.rx_at + self.idle
+        if loop.time() < due:
+            self.timer = loop.call_at(due, self._idle_check)
+            return
+        self._fail(StreamIdle(self.idle))
+
+    def disarm(self) -> None:
+        self.idle = 0.0
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def linger_zero(self) -> None:
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def usable(self) -> bool:
+        return not self.lost and self.transport is not None and not self.transport.is_closing()
+
+    def close(self) -> None:
+        self.disarm()
+        self.response = None
+        if self.transport is not None:
+            self.transport.abort()
