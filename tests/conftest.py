@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from tests import servers
+from tests import house, servers
 from tests.faultserver import FaultServer
 
 # mode -> (command for a port, path of the MCP endpoint, extra environment)
@@ -53,3 +53,9 @@ async def faults() -> AsyncIterator[FaultServer]:
     await server.start()
     yield server
     await server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The longest functions and modules, so a run shows how close the house is to its limits."""
+    for line in house.summary():
+        terminalreporter.write_line(line)
