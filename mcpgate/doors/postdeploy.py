@@ -99,19 +99,12 @@ def register(
 
 def smoke_verb(args: argparse.Namespace, *, connect_spec: ConnectSpecFn) -> int:
     spec, redact = connect_spec(args, args.url)
-    if not 1 <= args.sessions <= MAX_SESSIONS:
-        raise UsageError("--sessions", f"must be between 1 and {MAX_SESSIONS}, got {args.sessions}")
     interval = _duration(args.interval, "--interval")
     if args.args is not None and args.call is None:
         raise UsageError("--args", "needs --call TOOL")
     if args.args is not None and args.call == AUTO:
         raise UsageError("--args", "is for a named tool; --call auto makes its arguments from the tool's inputSchema")
     arguments = json_object(args.args, "--args") if args.args is not None else None
-    if args.min_cert_days is not None:
-        if args.min_cert_days < 0:
-            raise UsageError("--min-cert-days", "must be 0 or more")
-        if not args.url.startswith("https://"):
-            raise UsageError("--min-cert-days", "needs an https:// URL (there is no certificate to check)")
     try:
         report = eventloop.run(
             run_smoke(
