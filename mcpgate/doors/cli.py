@@ -472,11 +472,12 @@ def _results_file(path: Path) -> Results:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from mcpgate.report.baseline import render_markdown, render_text
     from mcpgate.verdict import baseline as compare
 
     comparison = compare.compare(_results_file(args.baseline), _results_file(args.current), args.max_regression)
     if args.format == "md":
-        sys.stdout.write(compare.render_markdown(comparison))
+        sys.stdout.write(render_markdown(comparison))
     elif args.format == "json":
         data = {
             "ok": comparison.ok,
@@ -498,7 +499,7 @@ def _compare(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        sys.stdout.write(compare.render_text(comparison) + "\n")
+        sys.stdout.write(render_text(comparison) + "\n")
     return exitcodes.OK if comparison.ok else exitcodes.THRESHOLDS_FAILED
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from mcpgate.metrics.catalog import BUILTIN
 from mcpgate.metrics.keys import parse_metric_key
 from mcpgate.plan.breakpoint import BreakpointPlan
+from mcpgate.report.baseline import console_lines as baseline_lines
 from mcpgate.report.streams import stream_summary
 from mcpgate.results.schema import BreakpointResult, BreakpointStep, Latency, Results, ThresholdResult
 from mcpgate.support.format import count, ms, observed, pct, size
-from mcpgate.verdict.baseline import Delta, table_lines
 from mcpgate.verdict.breakpoint import StepResult
 from mcpgate.verdict.drift import render_text as render_drift
 
@@ -61,7 +61,7 @@ def render_summary(results: Results) -> str:
             lines.append("    " + _threshold(t, width))
     if results.baseline is not None:
         lines.append("")
-        lines.extend(_baseline(results))
+        lines.extend(baseline_lines(results.baseline))
     if results.phases:
         lines.append("")
         lines.append("  PHASES")
@@ -197,18 +197,6 @@ def _threshold(t: ThresholdResult, width: int) -> str:
     shown = observed(info.type.value if info else "", t.aggregation, t.value)
     extra = " (stopped the run)" if t.aborted_run else ""
     return f"{mark} {t.metric:<{width}}  {t.expression:<16} {shown}{extra}"
-
-
-def _baseline(results: Results) -> list[str]:
-    section = results.baseline
-    assert section is not None
-    regressions = sum(1 for d in section.deltas if d.regressed)
-    head = "no regression" if not regressions else f"{regressions} regression(s)"
-    lines = [f"  BASELINE ({head}; limit {section.max_regression:.0%}, baseline from {section.baseline_started})"]
-    deltas = [Delta(d.metric, d.stat, d.kind, d.baseline, d.current, d.regressed) for d in section.deltas]
-    lines.extend("    " + row for row in table_lines(deltas))
-    lines.extend(f"    note: {note}" for note in section.notes)
-    return lines
 
 
 def _table(label: str, rows: list[Latency]) -> list[str]:

@@ -102,12 +102,12 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from mcpgate.metrics.catalog import BUILTIN
 from mcpgate.metrics.keys import parse_metric_key
+from mcpgate.report.baseline import baseline_context
 from mcpgate.report.streams import stream_summary
 from mcpgate.results.schema import Drift, Latency, Results, ThresholdResult, TimelinePoint
 from mcpgate.support.durations import format_duration
 from mcpgate.support.format import count, ms, observed, pct, size
 from mcpgate.verdict import drift
-from mcpgate.verdict.baseline import Delta
 
 __all__ = ["md_cell", "measured", "merge_points", "render_drift", "render_markdown", "sparkline", "summary_context"]
 
@@ -302,7 +302,7 @@ def summary_context(results: Results) -> dict[str, Any]:
         "totals": [{"name": name, "value": value} for name, value in _totals(results)],
         "timeline": _timeline(results),
         "streams": _streams(results),
-        "baseline": _baseline(results),
+        "baseline": baseline_context(results.baseline),
         "drift": _drift(results),
         "drift_omitted": 0,
         "breakpoint": _breakpoint(results),
@@ -370,36 +370,6 @@ def _streams(results: Results) -> dict[str, Any] | None:
     if summary is None:
         return None
     return {**asdict(summary), "rows": [{"name": name, "value": value} for name, value in summary.rows()]}
-
-
-def _baseline(results: Results) -> dict[str, Any] | None:
-    """The comparison with a baseline run, formatted: each delta in its metric's own units."""
-    section = results.baseline
-    if section is None:
-        return None
-    rows = []
-    for d in section.deltas:
-        delta = Delta(d.metric, d.stat, d.kind, d.baseline, d.current, d.regressed)
-        change = delta.change
-        rows.append(
-            {
-                "mark": "✗" if d.regressed else "✓",
-                "metric": d.metric,
-                "stat": d.stat,
-                "baseline": delta.shown(d.baseline),
-                "current": delta.shown(d.current),
-                "change": f"{change:+.1%}" if change is not None else "new",
-                "regressed": d.regressed,
-            }
-        )
-    return {
-        "ok": section.ok,
-        "started": section.baseline_started,
-        "limit": f"{section.max_regression:.0%}",
-        "regressions": sum(1 for d in section.deltas if d.regressed),
-        "deltas": rows,
-        "notes": section.notes,
-    }
 
 
 def _drift(results: Results) -> dict[str, Any] | None:
