@@ -504,6 +504,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _drift(args: argparse.Namespace) -> int:
+    from mcpgate.report.drift import render_text as drift_text
     from mcpgate.report.markdown import render_drift
     from mcpgate.verdict import drift
 
@@ -519,7 +520,7 @@ def _drift(args: argparse.Namespace) -> int:
             shown["change"] = row.change
         sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        lines = drift.render_text(report)
+        lines = drift_text(report)
         if report.reason:
             lines.append(report.reason)
         sys.stdout.write("\n".join(lines) + "\n")

@@ -10,11 +10,11 @@ from mcpgate.metrics.catalog import BUILTIN
 from mcpgate.metrics.keys import parse_metric_key
 from mcpgate.plan.breakpoint import BreakpointPlan
 from mcpgate.report.baseline import console_lines as baseline_lines
+from mcpgate.report.drift import render_text as render_drift
 from mcpgate.report.streams import stream_summary
 from mcpgate.results.schema import BreakpointResult, BreakpointStep, Latency, Results, ThresholdResult
 from mcpgate.support.format import count, ms, observed, pct, size
 from mcpgate.verdict.breakpoint import StepResult
-from mcpgate.verdict.drift import render_text as render_drift
 
 MAX_STEP_ROWS = 40  # a longer search shows its last steps, nearest the break
 

@@ -103,11 +103,10 @@ from jinja2.sandbox import SandboxedEnvironment
 from mcpgate.metrics.catalog import BUILTIN
 from mcpgate.metrics.keys import parse_metric_key
 from mcpgate.report.baseline import baseline_context
+from mcpgate.report.drift import drift_context
 from mcpgate.report.streams import stream_summary
-from mcpgate.results.schema import Drift, Latency, Results, ThresholdResult, TimelinePoint
-from mcpgate.support.durations import format_duration
+from mcpgate.results.schema import Latency, Results, ThresholdResult, TimelinePoint
 from mcpgate.support.format import count, ms, observed, pct, size
-from mcpgate.verdict import drift
 
 __all__ = ["md_cell", "measured", "merge_points", "render_drift", "render_markdown", "sparkline", "summary_context"]
 
@@ -303,7 +302,7 @@ def summary_context(results: Results) -> dict[str, Any]:
         "timeline": _timeline(results),
         "streams": _streams(results),
         "baseline": baseline_context(results.baseline),
-        "drift": _drift(results),
+        "drift": drift_context(results.drift),
         "drift_omitted": 0,
         "breakpoint": _breakpoint(results),
         "results": results,
@@ -370,47 +369,6 @@ def _streams(results: Results) -> dict[str, Any] | None:
     if summary is None:
         return None
     return {**asdict(summary), "rows": [{"name": name, "value": value} for name, value in summary.rows()]}
-
-
-def _drift(results: Results) -> dict[str, Any] | None:
-    """The drift report, formatted: latencies in ms, rates in percent."""
-    report = results.drift
-    if report is None:
-        return None
-    rows = [
-        {
-            "mark": drift.mark(r, report.max_drift is not None),
-            "metric": r.metric,
-            "stat": r.stat,
-            "first": drift.shown(r, r.first),
-            "last": drift.shown(r, r.last),
-            "change": drift.change_text(r),
-            "judged": r.judged,
-            "drifted": r.drifted,
-            "note": r.note,
-        }
-        for r in report.rows
-    ]
-    return {
-        "verdict": drift.verdict(report),
-        "judged": report.judged,
-        "ok": report.ok,
-        "note": report.note,
-        "reason": report.reason,
-        "heading": drift.heading(report),
-        "limit": f"{report.max_drift:.0%}" if report.max_drift is not None else None,
-        "window": format_duration(report.window_s) if report.window_s is not None else "",
-        "load": report.steady.load if report.steady is not None else "",
-        "span": _span(report),
-        "first_span": drift.span_text(report.first),
-        "last_span": drift.span_text(report.last),
-        "drifted": sum(1 for r in report.rows if r.drifted),
-        "rows": rows,
-    }
-
-
-def _span(report: Drift) -> str:
-    return drift.span_text(report.steady)
 
 
 def _why(results: Results) -> str:

@@ -348,25 +348,6 @@ def change_text(row: DriftRow) -> str:
     return f"{change:+.1%}"
 
 
-def mark(row: DriftRow, gated: bool) -> str:
-    """✗ drifted, ✓ held, · measured but not gated (--max-drift off), - not judged."""
-    if not row.judged:
-        return "-"
-    if row.drifted:
-        return "✗"
-    return "✓" if gated else "·"
-
-
-def verdict(report: Drift) -> str:
-    """A few words for a heading: "no drift", "2 drifted", "reported only", "not judged"."""
-    if not report.judged:
-        return "not judged"
-    if report.max_drift is None:
-        return "reported only"
-    drifted_rows = sum(1 for row in report.rows if row.drifted)
-    return f"{drifted_rows} drifted" if drifted_rows else "no drift"
-
-
 def label(row: DriftRow) -> str:
     return f"{row.metric} {row.stat}"
 
@@ -414,43 +395,3 @@ def with_drift(
             update={"status": "failed", "exit_code": exitcodes.THRESHOLDS_FAILED, "reason": report.reason}
         )
     return results.model_copy(update=update)
-
-
-# -- text ---------------------------------------------------------------------------------
-
-
-def _span(start: float, end: float) -> str:
-    return f"{format_duration(round(start, 1))}–{format_duration(round(end, 1))}"
-
-
-def span_text(span: DriftWindow | SteadyLoad | None) -> str:
-    """``2m–12m``: when a window or the steady load was, in seconds since the run started."""
-    return _span(span.start, span.end) if span is not None else ""
-
-
-def heading(report: Drift) -> str:
-    """``first 4s (0s–4s) vs last 4s (8s–12s) of steady load (rate at 12 iterations/s, 0s–12s); limit +20%``."""
-    steady = report.steady
-    limit = f"limit +{report.max_drift:.0%}" if report.max_drift is not None else "reported only (--max-drift off)"
-    if steady is None or report.window_s is None:
-        return limit
-    window = format_duration(report.window_s)
-    first = f" ({_span(report.first.start, report.first.end)})" if report.first is not None else ""
-    last = f" ({_span(report.last.start, report.last.end)})" if report.last is not None else ""
-    where = f"{steady.load}, {_span(steady.start, steady.end)}"
-    return f"first {window}{first} vs last {window}{last} of steady load ({where}); {limit}"
-
-
-def render_text(report: Drift, indent: str = "") -> list[str]:
-    """The console's drift table (or one line saying why drift was not judged)."""
-    if not report.judged:
-        return [f"{indent}DRIFT not judged: {report.note}"]
-    lines = [f"{indent}DRIFT ({verdict(report)}): {heading(report)}"]
-    width = max((len(label(r)) for r in report.rows), default=10)
-    for r in report.rows:
-        values = f"{shown(r, r.first):>9} -> {shown(r, r.last):>9}  {change_text(r):>8}"
-        text = f"{mark(r, report.max_drift is not None)} {label(r):<{width}}  {values}"
-        if not r.judged:
-            text += f"  not judged: {r.note}"
-        lines.append(f"{indent}  {text.rstrip()}")
-    return lines
