@@ -745,7 +745,7 @@ def breakpoint_outputs(results: Results) -> dict[str, str]:
 
 
 def _annotate(results: Results, runner: Runner, fail_on_thresholds: bool) -> None:
-    from mcpgate.report.markdown import measured
+    from mcpgate.report.thresholds import measured
 
     level = "error" if fail_on_thresholds else "warning"
     for t in results.thresholds:
