@@ -507,10 +507,11 @@ def _drift(args: argparse.Namespace) -> int:
     from mcpgate.report.drift import render_text as drift_text
     from mcpgate.report.markdown import render_drift
     from mcpgate.verdict import drift
+    from mcpgate.verdict.steady import steady_of
 
     window = _drift_window(args)
     saved = _results_file(args.results)
-    report = drift.analyze(saved.timeseries, drift.steady_of(saved), max_drift=args.max_drift, window=window)
+    report = drift.analyze(saved.timeseries, steady_of(saved), max_drift=args.max_drift, window=window)
     if args.format == "md":
         sys.stdout.write(render_drift(saved.model_copy(update={"drift": report})))
     elif args.format == "json":
