@@ -24,7 +24,8 @@ from mcpgate.results.schema import (
 from mcpgate.support import exitcodes
 from mcpgate.support.format import ms
 from mcpgate.verdict import drift
-from mcpgate.verdict.drift import analyze, choose_window, steady_load, steady_of, with_drift
+from mcpgate.verdict.drift import analyze, choose_window, with_drift
+from mcpgate.verdict.steady import steady_load, steady_of
 
 # -- building timelines -------------------------------------------------------------------
 

@@ -32,8 +32,9 @@ from mcpgate.results.schema import Results
 from mcpgate.support import exitcodes
 from mcpgate.verdict.baseline import DEFAULT_MAX_REGRESSION, with_baseline
 from mcpgate.verdict.breakpoint import StepJudge, conclude
-from mcpgate.verdict.drift import DEFAULT_MAX_DRIFT, steady_load, with_drift
+from mcpgate.verdict.drift import DEFAULT_MAX_DRIFT, with_drift
 from mcpgate.verdict.judge import judge, shown_step
+from mcpgate.verdict.steady import steady_load
 from mcpgate.verdict.thresholds import AbortWatch, evaluate_all
 from mcpgate.workload.flow import Flow
 

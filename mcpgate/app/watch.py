@@ -12,7 +12,7 @@ from mcpgate.metrics.recorder import STREAMS_OPEN
 from mcpgate.metrics.timeline import Point
 from mcpgate.plan.breakpoint import BreakpointPlan
 from mcpgate.plan.build import Plan
-from mcpgate.report.console import step_line
+from mcpgate.report.breakpoint import step_line
 from mcpgate.report.progress import Progress, progress_line
 from mcpgate.support.durations import format_duration
 from mcpgate.support.startat import iso

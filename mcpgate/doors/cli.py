@@ -37,7 +37,10 @@ from mcpgate.doors.argv import Parser, add_options, read_options, relabeled
 from mcpgate.doors.postdeploy import register as register_postdeploy
 from mcpgate.plan.build import build_plan
 from mcpgate.protocol.negotiate import ConnectSpec
+from mcpgate.report.baseline import render_markdown as baseline_markdown
+from mcpgate.report.baseline import render_text as baseline_text
 from mcpgate.report.console import render_summary
+from mcpgate.report.drift import render_text as drift_text
 from mcpgate.report.junit import render_junit
 from mcpgate.report.markdown import render_drift, render_markdown
 from mcpgate.support import eventloop, exitcodes
@@ -47,6 +50,7 @@ from mcpgate.verdict import baseline as compare
 from mcpgate.verdict import drift
 from mcpgate.verdict.baseline import DEFAULT_MAX_REGRESSION
 from mcpgate.verdict.drift import DEFAULT_MAX_DRIFT
+from mcpgate.verdict.steady import steady_of
 
 __all__ = ["MONITOR_TOKEN_ENV", "TOKEN_ENV", "add_target_options", "build_parser", "connect_spec", "main", "words"]
 
@@ -168,7 +172,7 @@ def _compare(args: argparse.Namespace) -> int:
     limit = getattr(args, "max_regression", DEFAULT_MAX_REGRESSION)
     comparison = compare.compare(_saved(args.baseline), _saved(args.current), limit)
     if args.format == "md":
-        sys.stdout.write(compare.render_markdown(comparison))
+        sys.stdout.write(baseline_markdown(comparison))
     elif args.format == "json":
         data = {
             "ok": comparison.ok,
@@ -190,7 +194,7 @@ def _compare(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        sys.stdout.write(compare.render_text(comparison) + "\n")
+        sys.stdout.write(baseline_text(comparison) + "\n")
     return exitcodes.OK if comparison.ok else exitcodes.THRESHOLDS_FAILED
 
 
@@ -201,7 +205,7 @@ def _drift(args: argparse.Namespace) -> int:
     if window is not None and window <= 0:
         raise UsageError("drift-window", "must be more than 0")
     saved = _saved(args.results)
-    report = drift.analyze(saved.timeseries, drift.steady_of(saved), max_drift=max_drift, window=window)
+    report = drift.analyze(saved.timeseries, steady_of(saved), max_drift=max_drift, window=window)
     if args.format == "md":
         sys.stdout.write(render_drift(saved.model_copy(update={"drift": report})))
     elif args.format == "json":
@@ -211,7 +215,7 @@ def _drift(args: argparse.Namespace) -> int:
             shown["change"] = row.change
         sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        lines = drift.render_text(report)
+        lines = drift_text(report)
         if report.reason:
             lines.append(report.reason)
         sys.stdout.write("\n".join(lines) + "\n")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mcpgate.doors.runner import Runner
-from mcpgate.report.markdown import measured
+from mcpgate.report.thresholds import measured
 from mcpgate.results.schema import Results
 from mcpgate.verdict.drift import worst_p95_change
 

@@ -6,35 +6,33 @@ same text the run printed.
 
 from __future__ import annotations
 
-from mcpgate.metrics.catalog import BUILTIN
-from mcpgate.metrics.keys import parse_metric_key
-from mcpgate.plan.breakpoint import BreakpointPlan
+from collections.abc import Callable
+
+from mcpgate.report.baseline import console_lines as baseline_lines
+from mcpgate.report.breakpoint import console_lines as breakpoint_lines
+from mcpgate.report.drift import render_text as drift_lines
+from mcpgate.report.status import status_label
 from mcpgate.report.streams import stream_summary
-from mcpgate.results.schema import BreakpointResult, BreakpointStep, Latency, Results, ThresholdResult
-from mcpgate.support.format import count, ms, observed, pct, size
-from mcpgate.verdict.baseline import Delta, table_lines
-from mcpgate.verdict.breakpoint import StepResult
-from mcpgate.verdict.drift import render_text as render_drift
-
-MAX_STEP_ROWS = 40  # a longer search shows its last steps, nearest the break
-
-_VERDICT = {
-    "passed": "PASSED",
-    "failed": "FAILED: thresholds crossed",
-    "aborted": "ABORTED: a threshold stopped the run",
-    "interrupted": "INTERRUPTED",
-    "not_started": "DID NOT START",
-    "error": "STOPPED BY AN INTERNAL ERROR",
-}
+from mcpgate.report.thresholds import console_lines as threshold_lines
+from mcpgate.results.schema import Latency, Results
+from mcpgate.support.format import count, ms, pct, size
 
 
 def render_summary(results: Results) -> str:
-    lines: list[str] = []
+    """The run in a few lines, then each part it has, a blank line before each."""
+    lines = _run(results)
+    for part in _PARTS:
+        shown = part(results)
+        if shown:
+            lines.append("")
+            lines.extend(shown)
+    return "\n".join(lines)
+
+
+def _run(results: Results) -> list[str]:
+    """The verdict line, then what ran against what."""
     run, target = results.run, results.target
-    verdict = _VERDICT[run.status]
-    if run.status == "failed" and all(t.ok for t in results.thresholds):
-        verdict = "FAILED"  # not the thresholds: the reason says what (drift, a regression)
-    lines.append(f"mcpgate: {verdict} (exit {run.exit_code})" + (f": {run.reason}" if run.reason else ""))
+    lines = [f"mcpgate: {status_label(results)} (exit {run.exit_code})" + (f": {run.reason}" if run.reason else "")]
     lines.append("")
     lines.append(f"  target     {target.url}")
     if target.transport:
@@ -48,50 +46,7 @@ def render_summary(results: Results) -> str:
     lines.extend(_shard_lines(results))
     for note in run.notes:
         lines.append(f"  note       {note}")
-    if results.breakpoint is not None:
-        lines.append("")
-        lines.extend(f"  {row}" if row else "" for row in _breakpoint(results.breakpoint))
-    if results.thresholds:
-        lines.append("")
-        failed = sum(1 for t in results.thresholds if not t.ok)
-        head = "all passed" if not failed else f"{failed} of {len(results.thresholds)} failed"
-        lines.append(f"  THRESHOLDS ({head}{_judged_at(results.breakpoint)})")
-        width = max(len(t.metric) for t in results.thresholds)
-        for t in results.thresholds:
-            lines.append("    " + _threshold(t, width))
-    if results.baseline is not None:
-        lines.append("")
-        lines.extend(_baseline(results))
-    if results.phases:
-        lines.append("")
-        lines.append("  PHASES")
-        lines.extend("    " + row for row in _table("step", results.phases))
-    if results.tools:
-        lines.append("")
-        lines.append("  TOOLS (tools/call)")
-        lines.extend("    " + row for row in _table("tool", results.tools))
-    if results.drift is not None:
-        lines.append("")
-        lines.extend(render_drift(results.drift, indent="  "))
-    streams = stream_summary(results)
-    if streams is not None:
-        lines.append("")
-        lines.append("  STREAMS")
-        rows = streams.rows()
-        width = max(len(label) for label, _ in rows)
-        lines.extend(f"    {label:.<{width + 3}} {value}" for label, value in rows)
-    if results.errors:
-        lines.append("")
-        lines.append("  ERRORS")
-        for error in results.errors:
-            lines.append(f"    {error.kind:<17} {count(error.count):>8}")
-            for sample in error.samples[:3]:
-                where = f"{sample.method} {sample.tool}" if sample.tool else sample.method
-                lines.append(f"      {count(sample.count):>6}x {where}: {sample.reason}")
-    lines.append("")
-    lines.append("  TOTALS")
-    lines.extend("    " + row for row in _totals(results))
-    return "\n".join(lines)
+    return lines
 
 
 def _shard_lines(results: Results) -> list[str]:
@@ -113,102 +68,67 @@ def _shard_lines(results: Results) -> list[str]:
     return lines
 
 
-def step_line(plan: BreakpointPlan, step: StepResult) -> str:
-    """A breakpoint step as it is judged, for the progress output."""
-    head = f"breakpoint step {step.index + 1}/{len(plan.levels)}: {plan.show(step.level)}"
-    if not step.held:
-        return f"{head} broke: {step.failures[0].text}"
-    tools = f" (tools {ms(step.p95_tool)})" if step.p95_tool is not None else ""
-    return (
-        f"{head} held: {step.throughput:.1f} iterations/s, {step.rps:.1f} req/s, "
-        f"p95 {ms(step.p95_http)}{tools}, not ok {pct(step.error_rate)}"
-    )
-
-
-def _breakpoint(search: BreakpointResult) -> list[str]:
-    """The search: where it broke and why, then a row per step (the breaking point marked)."""
-    lines = [f"BREAKPOINT  {search.headline or 'no step was judged'}" + _which(search)]
-    held = search.row(search.breaking_step)
-    if held is not None:
-        lines.append(f"  held      {search.show(held.level)}: {_figures(held)}")
-    broken = search.row(search.broken_step)
-    if broken is not None:
-        lines.append(f"  broke at  {search.show(broken.level)}: {broken.failures[0].text}")
-        lines.extend(f"            {f.text}" for f in broken.failures[1:])
-    lines.append(f"  limits    the thresholds on each step alone; {search.limits()}")
-    if search.min_breaking_point is not None:
-        gate = {True: "passed", False: "FAILED", None: "not judged: the search did not end"}[search.gate_ok]
-        lines.append(f"  gate      at least {search.show(search.min_breaking_point)}: {gate}")
-    if not search.steps:
-        return lines
-    lines.append("")
-    shown = search.steps[-MAX_STEP_ROWS:]
-    if len(shown) < len(search.steps):
-        lines.append(f"    ({len(search.steps) - len(shown)} earlier steps held; the results file has them)")
-    width = max(len("level"), *(len(search.show(s.level, short=True)) for s in shown))
-    lines.append(
-        f"    {'step':>4}  {'level':<{width}}  {'it/s':>7}  {'req/s':>8}  {'p95':>8}  {'p95 tool':>8}  "
-        f"{'not ok':>7}  {'dropped':>7}"
-    )
-    lines.extend(_step_row(search, s, width) for s in shown)
-    return lines
-
-
-def _figures(s: BreakpointStep) -> str:
-    """A step's figures in a sentence: ``9.7 iterations/s, 29.7 req/s, p95 221ms (tools 232ms), not ok 0%``."""
-    tools = f" (tools {ms(s.p95_tool_ms)})" if s.p95_tool_ms is not None else ""
-    return (
-        f"{s.throughput:.1f} iterations/s, {s.rps:.1f} req/s, p95 {ms(s.p95_http_ms)}{tools}, "
-        f"not ok {pct(s.error_rate)}"
-    )
-
-
-def _step_row(search: BreakpointResult, s: BreakpointStep, width: int) -> str:
-    mark = "✓" if s.held else "✗"
-    level = search.show(s.level, short=True)
-    cut = " (cut short)" if s.partial else ""
-    point = "  ← breaking point" if s.step == search.breaking_step and search.found else ""
-    return (
-        f"  {mark} {s.step:>4}  {level:<{width}}  {s.throughput:>7.1f}  {s.rps:>8.1f}  {ms(s.p95_http_ms):>8}  "
-        f"{ms(s.p95_tool_ms):>8}  {pct(s.error_rate):>7}  {count(s.dropped):>7}{point}{cut}"
-    )
-
-
-def _which(search: BreakpointResult) -> str:
-    if search.breaking_step is None:
-        return ""
-    return f" (step {search.breaking_step} of {len(search.levels)})"
-
-
-def _judged_at(search: BreakpointResult | None) -> str:
-    """For a search: which step's verdicts the list shows (each step is judged alone)."""
-    if search is None:
-        return ""
-    step = search.row(search.breaking_step or search.broken_step)
-    if step is None:
-        return ""
-    return f"; judged on each step alone, shown for step {step.step}: {search.show(step.level)}"
-
-
-def _threshold(t: ThresholdResult, width: int) -> str:
-    mark = "✓" if t.ok else "✗"
-    key = parse_metric_key(t.metric)
-    info = BUILTIN.get(key.name)
-    shown = observed(info.type.value if info else "", t.aggregation, t.value)
-    extra = " (stopped the run)" if t.aborted_run else ""
-    return f"{mark} {t.metric:<{width}}  {t.expression:<16} {shown}{extra}"
+def _breakpoint(results: Results) -> list[str]:
+    return breakpoint_lines(results.breakpoint)
 
 
 def _baseline(results: Results) -> list[str]:
-    section = results.baseline
-    assert section is not None
-    regressions = sum(1 for d in section.deltas if d.regressed)
-    head = "no regression" if not regressions else f"{regressions} regression(s)"
-    lines = [f"  BASELINE ({head}; limit {section.max_regression:.0%}, baseline from {section.baseline_started})"]
-    deltas = [Delta(d.metric, d.stat, d.kind, d.baseline, d.current, d.regressed) for d in section.deltas]
-    lines.extend("    " + row for row in table_lines(deltas))
-    lines.extend(f"    note: {note}" for note in section.notes)
+    return baseline_lines(results.baseline) if results.baseline is not None else []
+
+
+def _phases(results: Results) -> list[str]:
+    if not results.phases:
+        return []
+    return ["  PHASES", *("    " + row for row in _table("step", results.phases))]
+
+
+def _tools(results: Results) -> list[str]:
+    if not results.tools:
+        return []
+    return ["  TOOLS (tools/call)", *("    " + row for row in _table("tool", results.tools))]
+
+
+def _drift(results: Results) -> list[str]:
+    return drift_lines(results.drift, indent="  ") if results.drift is not None else []
+
+
+def _streams(results: Results) -> list[str]:
+    streams = stream_summary(results)
+    if streams is None:
+        return []
+    rows = streams.rows()
+    width = max(len(label) for label, _ in rows)
+    return ["  STREAMS", *(f"    {label:.<{width + 3}} {value}" for label, value in rows)]
+
+
+def _errors(results: Results) -> list[str]:
+    if not results.errors:
+        return []
+    lines = ["  ERRORS"]
+    for error in results.errors:
+        lines.append(f"    {error.kind:<17} {count(error.count):>8}")
+        for sample in error.samples[:3]:
+            where = f"{sample.method} {sample.tool}" if sample.tool else sample.method
+            lines.append(f"      {count(sample.count):>6}x {where}: {sample.reason}")
     return lines
+
+
+def _totals(results: Results) -> list[str]:
+    return ["  TOTALS", *("    " + row for row in _total_rows(results))]
+
+
+# In the order a reader asks: how far it went, did it pass, against what before, where the time went.
+_PARTS: tuple[Callable[[Results], list[str]], ...] = (
+    _breakpoint,
+    threshold_lines,
+    _baseline,
+    _phases,
+    _tools,
+    _drift,
+    _streams,
+    _errors,
+    _totals,
+)
 
 
 def _table(label: str, rows: list[Latency]) -> list[str]:
@@ -223,7 +143,7 @@ def _table(label: str, rows: list[Latency]) -> list[str]:
     return out
 
 
-def _totals(results: Results) -> list[str]:
+def _total_rows(results: Results) -> list[str]:
     rows: list[tuple[str, str]] = []
     reqs = results.metrics.get("http_reqs")
     if reqs is not None:

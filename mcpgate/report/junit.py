@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from mcpgate.report.markdown import measured
+from mcpgate.report.thresholds import measured
 from mcpgate.results.schema import Results
-from mcpgate.verdict import drift
+from mcpgate.verdict.drift import change_text, label
+from mcpgate.verdict.drift import shown as drift_shown
 
 _CHECK_PREFIX = "checks{check:"
 _RUN_ERRORS = {"not_started", "interrupted", "error"}
@@ -45,6 +46,26 @@ def checks(results: Results) -> list[tuple[str, int, int]]:
 def render_junit(results: Results) -> str:
     """The whole document: an XML declaration and an indented ``<testsuites>``."""
     suite = ET.Element("testsuite", name="mcpgate")
+    _properties(suite, results)
+    for add in (_thresholds, _checks, _drift, _breakpoint, _run):
+        add(suite, results)
+    cases = suite.findall("testcase")
+    counts = {
+        "tests": str(len(cases)),
+        "failures": str(sum(1 for c in cases if c.find("failure") is not None)),
+        "errors": str(sum(1 for c in cases if c.find("error") is not None)),
+        "skipped": str(sum(1 for c in cases if c.find("skipped") is not None)),
+    }
+    run = results.run
+    time = f"{run.duration_s:.3f}"
+    suite.attrib.update(counts, time=time, timestamp=xml_text(run.started_at))
+    root = ET.Element("testsuites", {"name": "mcpgate", **counts, "time": time})
+    root.append(suite)
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _properties(suite: ET.Element, results: Results) -> None:
     run = results.run
     properties = ET.SubElement(suite, "properties")
     for name, value in (
@@ -60,13 +81,12 @@ def render_junit(results: Results) -> str:
         if value not in (None, ""):
             ET.SubElement(properties, "property", name=name, value=xml_text(value))
 
-    tests = failures = errors = skipped = 0
+
+def _thresholds(suite: ET.Element, results: Results) -> None:
     for t in results.thresholds:
-        tests += 1
         case = _case(suite, "thresholds", f"{t.metric} {t.expression}")
         shown = measured(results, t)
         if not t.ok:
-            failures += 1
             message = shown if t.value is None else f"{shown}, expected {t.expression}"
             if t.aborted_run:
                 message += " (stopped the run)"
@@ -76,56 +96,52 @@ def render_junit(results: Results) -> str:
             )
         ET.SubElement(case, "system-out").text = xml_text(shown)
 
+
+def _checks(suite: ET.Element, results: Results) -> None:
     for name, passes, fails in checks(results):
-        tests += 1
         case = _case(suite, "checks", name)
         if fails > 0:
-            failures += 1
             message = f"{fails:,} of {passes + fails:,} failed"
             ET.SubElement(case, "failure", message=xml_text(message), type="check").text = xml_text(message)
 
+
+def _drift(suite: ET.Element, results: Results) -> None:
     report = results.drift
-    if report is not None and report.judged:
-        for row in report.rows:
-            tests += 1
-            case = _case(suite, "drift", drift.label(row))
-            shown = f"{drift.shown(row, row.first)} -> {drift.shown(row, row.last)} ({drift.change_text(row)})"
-            if row.drifted:
-                failures += 1
-                limit = f"{report.max_drift:.0%}" if report.max_drift is not None else "off"
-                message = f"{shown}, limit {limit}"
-                ET.SubElement(case, "failure", message=xml_text(message), type="drift").text = xml_text(
-                    f"{drift.label(row)} drifted: {message}"
-                )
-            elif not row.judged:
-                skipped += 1
-                ET.SubElement(case, "skipped", message=xml_text(f"not judged: {row.note}"))
-            ET.SubElement(case, "system-out").text = xml_text(shown)
+    if report is None or not report.judged:
+        return
+    for row in report.rows:
+        case = _case(suite, "drift", label(row))
+        shown = f"{drift_shown(row, row.first)} -> {drift_shown(row, row.last)} ({change_text(row)})"
+        if row.drifted:
+            limit = f"{report.max_drift:.0%}" if report.max_drift is not None else "off"
+            message = f"{shown}, limit {limit}"
+            ET.SubElement(case, "failure", message=xml_text(message), type="drift").text = xml_text(
+                f"{label(row)} drifted: {message}"
+            )
+        elif not row.judged:
+            ET.SubElement(case, "skipped", message=xml_text(f"not judged: {row.note}"))
+        ET.SubElement(case, "system-out").text = xml_text(shown)
+
+
+def _breakpoint(suite: ET.Element, results: Results) -> None:
     search = results.breakpoint
-    if search is not None and search.complete:
-        tests += 1
-        gate = f" >= {search.show(search.min_breaking_point)}" if search.min_breaking_point is not None else ""
-        case = _case(suite, "breakpoint", f"breaking point{gate}")
-        if search.gate_ok is False or (search.breaking_point is None and search.broken_step is not None):
-            failures += 1
-            failure = ET.SubElement(case, "failure", message=xml_text(search.reason), type="breakpoint")
-            failure.text = xml_text(search.reason)
-        ET.SubElement(case, "system-out").text = xml_text(search.headline)
+    if search is None or not search.complete:
+        return
+    gate = f" >= {search.show(search.min_breaking_point)}" if search.min_breaking_point is not None else ""
+    case = _case(suite, "breakpoint", f"breaking point{gate}")
+    if search.gate_ok is False or (search.breaking_point is None and search.broken_step is not None):
+        failure = ET.SubElement(case, "failure", message=xml_text(search.reason), type="breakpoint")
+        failure.text = xml_text(search.reason)
+    ET.SubElement(case, "system-out").text = xml_text(search.headline)
 
-    if run.status in _RUN_ERRORS:
-        tests += 1
-        errors += 1
-        case = _case(suite, "run", "run")
-        message = f"{run.status.replace('_', ' ')} (exit {run.exit_code})" + (f": {run.reason}" if run.reason else "")
-        ET.SubElement(case, "error", message=xml_text(message), type=run.status).text = xml_text(message)
 
-    counts = {"tests": str(tests), "failures": str(failures), "errors": str(errors), "skipped": str(skipped)}
-    time = f"{run.duration_s:.3f}"
-    suite.attrib.update(counts, time=time, timestamp=xml_text(run.started_at))
-    root = ET.Element("testsuites", {"name": "mcpgate", **counts, "time": time})
-    root.append(suite)
-    ET.indent(root, space="  ")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+def _run(suite: ET.Element, results: Results) -> None:
+    run = results.run
+    if run.status not in _RUN_ERRORS:
+        return
+    case = _case(suite, "run", "run")
+    message = f"{run.status.replace('_', ' ')} (exit {run.exit_code})" + (f": {run.reason}" if run.reason else "")
+    ET.SubElement(case, "error", message=xml_text(message), type=run.status).text = xml_text(message)
 
 
 def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:

@@ -179,12 +179,21 @@ class RunInfo(_Model):
 
 
 class BaselineDelta(_Model):
-    metric: str
-    stat: str
-    kind: str
+    """One measure compared with the baseline run."""
+
+    metric: str  # a metric key, e.g. "mcp_tool_duration{tool:get_record}"
+    stat: str  # "p(95)", "rate", ...
+    kind: str  # "latency" | "errors" | "throughput"
     baseline: float
     current: float
     regressed: bool
+
+    @property
+    def change(self) -> float | None:
+        """Relative change, current against baseline; None when the baseline is 0."""
+        if self.baseline == 0:
+            return None if self.current else 0.0
+        return (self.current - self.baseline) / self.baseline
 
 
 class BaselineComparison(_Model):

@@ -15,7 +15,6 @@ target, a baseline that did not pass, a tool measured only before) are notes.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mcpgate.results.schema import BaselineComparison, BaselineDelta, Results
@@ -30,28 +29,13 @@ _LATENCIES = ("mcp_tool_duration", "http_req_duration", "mcp_init_duration", "mc
 _RATES = ("http_req_failed", "mcp_tool_errors")
 
 
-@dataclass(frozen=True, slots=True)
-class Delta:
-    metric: str  # a metric key, e.g. "mcp_tool_duration{tool:get_record}"
-    stat: str  # "p(95)", "rate", ...
-    kind: str  # "latency" | "errors" | "throughput"
-    baseline: float
-    current: float
-    regressed: bool
-
-    @property
-    def change(self) -> float | None:
-        """Relative change, current against baseline; None when the baseline is 0."""
-        if self.baseline == 0:
-            return None if self.current else 0.0
-        return (self.current - self.baseline) / self.baseline
-
-    def shown(self, value: float) -> str:
-        if self.kind == "latency":
-            return ms(value)
-        if self.kind == "errors":
-            return pct(value)
-        return f"{value:.1f}/s"
+def shown(delta: BaselineDelta, value: float) -> str:
+    """A value in the delta's own units: a latency in ms, an error rate in percent, throughput per second."""
+    if delta.kind == "latency":
+        return ms(value)
+    if delta.kind == "errors":
+        return pct(value)
+    return f"{value:.1f}/s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +43,11 @@ class Comparison:
     baseline_started: str
     current_started: str
     max_regression: float
-    deltas: tuple[Delta, ...]
+    deltas: tuple[BaselineDelta, ...]
     notes: tuple[str, ...] = ()
 
     @property
-    def regressions(self) -> list[Delta]:
+    def regressions(self) -> list[BaselineDelta]:
         return [d for d in self.deltas if d.regressed]
 
     @property
@@ -78,13 +62,13 @@ class Comparison:
         change = f"{first.change:+.0%}" if first.change is not None else "from 0"
         more = f" (and {len(worst) - 1} more)" if len(worst) > 1 else ""
         return (
-            f"regression against the baseline: {first.metric} {first.stat} {first.shown(first.baseline)} -> "
-            f"{first.shown(first.current)} ({change}, limit {self.max_regression:.0%}){more}"
+            f"regression against the baseline: {first.metric} {first.stat} {shown(first, first.baseline)} -> "
+            f"{shown(first, first.current)} ({change}, limit {self.max_regression:.0%}){more}"
         )
 
 
 def compare(baseline: Results, current: Results, max_regression: float = DEFAULT_MAX_REGRESSION) -> Comparison:
-    deltas: list[Delta] = []
+    deltas: list[BaselineDelta] = []
     for key in sorted(current.metrics):
         if not _compared(key):
             continue
@@ -128,7 +112,9 @@ def _notes(baseline: Results, current: Results) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def _delta(baseline: Results, current: Results, key: str, stat: str, *, kind: str, limit: float) -> Delta | None:
+def _delta(
+    baseline: Results, current: Results, key: str, stat: str, *, kind: str, limit: float
+) -> BaselineDelta | None:
     before, after = baseline.metric(key, stat), current.metric(key, stat)
     if before is None or after is None:
         return None
@@ -138,54 +124,7 @@ def _delta(baseline: Results, current: Results, key: str, stat: str, *, kind: st
         regressed = after - before > RATE_FLOOR and (before == 0 or (after - before) / before > limit)
     else:
         regressed = before > 0 and (after - before) / before > limit and after - before > LATENCY_FLOOR_MS
-    return Delta(key, stat, kind, before, after, regressed)
-
-
-def table_lines(deltas: Sequence[Delta]) -> list[str]:
-    """One aligned line per delta: mark, metric and stat, before -> now, change."""
-    width = max((len(f"{d.metric} {d.stat}") for d in deltas), default=10)
-    lines = []
-    for d in deltas:
-        change = f"{d.change:+.1%}" if d.change is not None else "new"
-        label = f"{d.metric} {d.stat}"
-        lines.append(
-            f"{'✗' if d.regressed else '✓'} {label:<{width}}  {d.shown(d.baseline):>9} -> {d.shown(d.current):>9}  "
-            f"{change:>8}"
-        )
-    return lines
-
-
-def render_text(comparison: Comparison) -> str:
-    head = "no regression" if comparison.ok else f"{len(comparison.regressions)} regression(s)"
-    lines = [
-        f"compared with the baseline from {comparison.baseline_started}: {head} (limit {comparison.max_regression:.0%})"
-    ]
-    lines.extend("  " + row for row in table_lines(comparison.deltas))
-    lines.extend(f"  note: {note}" for note in comparison.notes)
-    return "\n".join(lines)
-
-
-def render_markdown(comparison: Comparison) -> str:
-    head = "no regression" if comparison.ok else f"**{len(comparison.regressions)} regression(s)**"
-    lines = [
-        "### Compared with the baseline",
-        "",
-        f"Baseline from {comparison.baseline_started}: {head} (limit {comparison.max_regression:.0%}).",
-        "",
-        "| | metric | baseline | now | change |",
-        "|---|---|---:|---:|---:|",
-    ]
-    for d in comparison.deltas:
-        change = f"{d.change:+.1%}" if d.change is not None else "new"
-        metric = d.metric.replace("|", "\\|")
-        lines.append(
-            f"| {'✗' if d.regressed else '✓'} | `{metric}` {d.stat} | {d.shown(d.baseline)} | "
-            f"{d.shown(d.current)} | {change} |"
-        )
-    if comparison.notes:
-        lines.append("")
-        lines.extend(f"- {note}" for note in comparison.notes)
-    return "\n".join(lines) + "\n"
+    return BaselineDelta(metric=key, stat=stat, kind=kind, baseline=before, current=after, regressed=regressed)
 
 
 def with_baseline(results: Results, baseline: Results, max_regression: float) -> Results:
@@ -195,12 +134,7 @@ def with_baseline(results: Results, baseline: Results, max_regression: float) ->
         baseline_started=comparison.baseline_started,
         max_regression=max_regression,
         ok=comparison.ok,
-        deltas=[
-            BaselineDelta(
-                metric=d.metric, stat=d.stat, kind=d.kind, baseline=d.baseline, current=d.current, regressed=d.regressed
-            )
-            for d in comparison.deltas
-        ],
+        deltas=list(comparison.deltas),
         notes=list(comparison.notes),
     )
     update: dict[str, object] = {"baseline": section}

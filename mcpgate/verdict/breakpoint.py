@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mcpgate.config.thresholds import Threshold
 from mcpgate.metrics.registry import Metrics
-from mcpgate.metrics.timeline import Timeline
+from mcpgate.metrics.timeline import Point, Timeline
 from mcpgate.plan.breakpoint import ARRIVAL, BreakpointPlan
 from mcpgate.results.schema import BreakpointFailure, BreakpointResult, BreakpointStep
 from mcpgate.support.format import count, pct
@@ -90,24 +90,11 @@ def judge_step(
     verdicts = tuple(evaluate_all(thresholds, window.observe))
     failing = sorted((v for v in verdicts if not v.ok), key=lambda v: v.threshold != lead)
     failures = [_threshold_failure(v) for v in failing]
-    checks_ok, checks = window.rate_totals("checks")
-    failed, requests_rated = window.rate_totals("http_req_failed")
-    error_rate = (checks - checks_ok) / checks if checks else None
-    failed_rate = failed / requests_rated if requests_rated else None
-    limit = plan.max_error_rate
-    for what, rate in (("failed requests (http_req_failed)", failed_rate), ("failed MCP steps (checks)", error_rate)):
-        if rate is not None and rate > limit:
-            text = f"{what} {pct(rate)}, more than the limit {pct(limit)}"
-            failures.append(Failure("errors", what, rate, limit, text))
+    failed_rate, error_rate = _error_rates(window)
+    failures.extend(_error_failures(plan.max_error_rate, failed_rate, error_rate))
     dropped = round(window.counter_total("dropped_iterations") or 0.0)
     scheduled = plan.scheduled(index, seconds if partial else None)
-    if scheduled is not None and dropped and dropped > plan.max_dropped_rate * scheduled:
-        share = dropped / scheduled if scheduled else 1.0
-        text = (
-            f"{count(dropped)} of {count(scheduled)} iterations could not start in time ({pct(share)}): "
-            f"all {plan.max_vus} VUs were busy"
-        )
-        failures.append(Failure("dropped", "dropped iterations", share, plan.max_dropped_rate, text))
+    failures.extend(_dropped_failures(plan, dropped, scheduled))
     requests = round(window.counter_total("http_reqs") or 0.0)
     if requests == 0:
         failures.append(Failure("idle", "requests", 0.0, None, "no request completed in the step"))
@@ -130,6 +117,35 @@ def judge_step(
         verdicts=verdicts,
         failures=tuple(failures),
     )
+
+
+def _error_rates(window: Metrics) -> tuple[float | None, float | None]:
+    """Failed requests (http_req_failed) and failed MCP steps (checks) in the window; None without any."""
+    checks_ok, checks = window.rate_totals("checks")
+    failed, requests_rated = window.rate_totals("http_req_failed")
+    return (failed / requests_rated if requests_rated else None), ((checks - checks_ok) / checks if checks else None)
+
+
+def _error_failures(limit: float, failed_rate: float | None, error_rate: float | None) -> list[Failure]:
+    """Failed requests, then failed MCP steps, each above the search's error limit."""
+    failures = []
+    for what, rate in (("failed requests (http_req_failed)", failed_rate), ("failed MCP steps (checks)", error_rate)):
+        if rate is not None and rate > limit:
+            text = f"{what} {pct(rate)}, more than the limit {pct(limit)}"
+            failures.append(Failure("errors", what, rate, limit, text))
+    return failures
+
+
+def _dropped_failures(plan: BreakpointPlan, dropped: int, scheduled: int | None) -> list[Failure]:
+    """Iterations the arrival schedule could not start in time: the VUs could not keep up."""
+    if scheduled is None or not dropped or dropped <= plan.max_dropped_rate * scheduled:
+        return []
+    share = dropped / scheduled if scheduled else 1.0
+    text = (
+        f"{count(dropped)} of {count(scheduled)} iterations could not start in time ({pct(share)}): "
+        f"all {plan.max_vus} VUs were busy"
+    )
+    return [Failure("dropped", "dropped iterations", share, plan.max_dropped_rate, text)]
 
 
 def _threshold_failure(verdict: Verdict) -> Failure:
@@ -255,38 +271,7 @@ def breakpoint_section(
     """The search as judged: every step's figures, and where the server broke."""
     conclusion = conclude(plan, steps)
     points = timeline.points if timeline is not None else []
-    rows = []
-    for step in steps:
-        end = step.start + step.seconds
-        active = [p.vus for p in points if step.start < p.t <= end + 1e-6]
-        rows.append(
-            BreakpointStep(
-                step=step.index + 1,
-                level=step.level,
-                start_s=round(step.start, 3),
-                duration_s=round(step.seconds, 3),
-                held=step.held,
-                partial=step.partial,
-                iterations=step.iterations,
-                throughput=round(step.throughput, 3),
-                requests=step.requests,
-                rps=round(step.rps, 3),
-                p95_http_ms=step.p95_http,
-                p95_tool_ms=step.p95_tool,
-                error_rate=step.error_rate,
-                failed_rate=step.failed_rate,
-                dropped=step.dropped,
-                scheduled=step.scheduled,
-                vus=max(active) if active else None,
-                failures=[
-                    BreakpointFailure(
-                        kind=f.kind, what=redact(f.what), value=f.observed, limit=f.limit, text=redact(f.text)
-                    )
-                    for f in step.failures
-                ],
-                thresholds=threshold_results(step.verdicts, None),
-            )
-        )
+    rows = [_step_row(step, points, redact) for step in steps]
     held, broke = conclusion.held, conclusion.broke
     return BreakpointResult(
         executor="vus" if plan.executor == "vus" else "arrival",
@@ -310,4 +295,34 @@ def breakpoint_section(
         min_breaking_point=plan.min_breaking_point,
         gate_ok=conclusion.gate_ok,
         steps=rows,
+    )
+
+
+def _step_row(step: StepResult, points: Sequence[Point], redact: Redactor) -> BreakpointStep:
+    """A step as the results file keeps it, with the most VUs active at a timeline point in it."""
+    end = step.start + step.seconds
+    active = [p.vus for p in points if step.start < p.t <= end + 1e-6]
+    return BreakpointStep(
+        step=step.index + 1,
+        level=step.level,
+        start_s=round(step.start, 3),
+        duration_s=round(step.seconds, 3),
+        held=step.held,
+        partial=step.partial,
+        iterations=step.iterations,
+        throughput=round(step.throughput, 3),
+        requests=step.requests,
+        rps=round(step.rps, 3),
+        p95_http_ms=step.p95_http,
+        p95_tool_ms=step.p95_tool,
+        error_rate=step.error_rate,
+        failed_rate=step.failed_rate,
+        dropped=step.dropped,
+        scheduled=step.scheduled,
+        vus=max(active) if active else None,
+        failures=[
+            BreakpointFailure(kind=f.kind, what=redact(f.what), value=f.observed, limit=f.limit, text=redact(f.text))
+            for f in step.failures
+        ],
+        thresholds=threshold_results(step.verdicts, None),
     )

@@ -9,12 +9,11 @@ per-interval HDR histograms, and the HTTP error rate (failed requests /
 requests). Ramps are left out, because a latency that rises with the load is
 not drift.
 
-The steady load is the longest stretch in which no scenario's load changes:
-a ``constant-vus`` or ``constant-arrival-rate`` scenario from start to end, the
-flat stages of a ramping one (the soak profile's 10 VUs, the load profile's
-5 minutes at 20 VUs), side by side with any other scenario that is flat or
-idle at the time. Each window holds the timeline intervals that lie wholly
-inside it.
+The steady load (found in verdict/steady.py) is the longest stretch in which
+no scenario's load changes: a ``constant-vus`` or ``constant-arrival-rate``
+scenario from start to end, the flat stages of a ramping one, side by side
+with any other scenario that is flat or idle at the time. Each window holds
+the timeline intervals that lie wholly inside it.
 
 When it is judged: with ``--drift-window`` whenever the steady load holds two
 such windows; by default (10-minute windows, a quarter of the steady load for
@@ -35,15 +34,13 @@ again with another window or limit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 
 from hdrh.histogram import HdrHistogram
 
-from mcpgate.config.models import ConstantArrivalRate, ConstantVus, RampingArrivalRate, RampingVus, Scenario
 from mcpgate.metrics.registry import new_histogram
-from mcpgate.results.schema import Drift, DriftRow, DriftWindow, Results, ScenarioInfo, SteadyLoad, Timeseries
+from mcpgate.results.schema import Drift, DriftRow, DriftWindow, Results, SteadyLoad, Timeseries
 from mcpgate.support import exitcodes
 from mcpgate.support.durations import format_duration
 from mcpgate.support.format import ms, pct
@@ -59,117 +56,6 @@ RATE_FLOOR = 0.005  # an error rate must also rise by more than this (half a poi
 OVERALL = "http_req_duration"
 TOOL_PREFIX = "mcp_tool_duration{tool:"
 ERRORS = "http_req_failed"
-
-
-# -- the steady load ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Load:
-    """One scenario's load over the run: flat pieces (start, end, level) inside its busy span."""
-
-    name: str
-    start: float
-    busy_end: float  # its end plus the graceful stop: iterations in flight still run
-    pieces: tuple[tuple[float, float, float], ...]
-    unit: str  # "VUs" or "iterations/s"; "" when only the scenario's description is known
-    label: str = ""
-
-    def level_at(self, t: float) -> float | None:
-        """The level at ``t``; 0 outside its span; None where its load is changing."""
-        if t < self.start or t > self.busy_end:
-            return 0.0
-        for start, end, level in self.pieces:
-            if start <= t <= end:
-                return level
-        return None
-
-    def describe(self, level: float) -> str:
-        if not self.unit:
-            return f"{self.name} ({self.label})" if self.label else self.name
-        return f"{self.name} at {level:g} {self.unit}"
-
-
-def _flat_stages(
-    start: float, first: float, stages: Iterable[tuple[float, float]]
-) -> tuple[float, tuple[tuple[float, float, float], ...]]:
-    """The flat stretches of a piecewise-linear profile (stages of (duration, target)), and its end."""
-    pieces: list[tuple[float, float, float]] = []
-    t, level = start, first
-    for duration, target in stages:
-        if duration > 0 and target == level:
-            if pieces and pieces[-1][1] == t and pieces[-1][2] == level:
-                pieces[-1] = (pieces[-1][0], t + duration, level)  # a jump to the same level changes nothing
-            else:
-                pieces.append((t, t + duration, level))
-        t += duration
-        level = target
-    return t, tuple(pieces)
-
-
-def _load(name: str, s: Scenario) -> _Load:
-    if isinstance(s, ConstantVus):
-        end = s.start_time + s.duration
-        return _Load(name, s.start_time, end + s.graceful_stop, ((s.start_time, end, float(s.vus)),), "VUs")
-    if isinstance(s, ConstantArrivalRate):
-        end = s.start_time + s.duration
-        rate = s.rate / s.time_unit
-        return _Load(name, s.start_time, end + s.graceful_stop, ((s.start_time, end, rate),), "iterations/s")
-    if isinstance(s, RampingVus):
-        end, pieces = _flat_stages(s.start_time, float(s.start_vus), ((st.duration, st.target) for st in s.stages))
-        return _Load(name, s.start_time, end + s.graceful_stop, pieces, "VUs")
-    assert isinstance(s, RampingArrivalRate)
-    unit = s.time_unit
-    end, pieces = _flat_stages(s.start_time, s.start_rate / unit, ((st.duration, st.target / unit) for st in s.stages))
-    return _Load(name, s.start_time, end + s.graceful_stop, pieces, "iterations/s")
-
-
-def _load_from_info(info: ScenarioInfo) -> _Load:
-    """What a saved run's scenario list tells: a constant executor is flat from start to end."""
-    end = info.start_time + info.duration
-    pieces = ((info.start_time, end, 1.0),) if info.executor in ("constant-vus", "constant-arrival-rate") else ()
-    return _Load(info.name, info.start_time, end, pieces, "", info.description)
-
-
-def _steady(loads: Sequence[_Load]) -> SteadyLoad | None:
-    """The longest stretch where no scenario's load changes and at least one runs."""
-    cuts = {0.0}
-    for load in loads:
-        cuts.update((load.start, load.busy_end))
-        for start, end, _ in load.pieces:
-            cuts.update((start, end))
-    edges = sorted(cuts)
-    best: tuple[float, float, tuple[float, ...]] | None = None
-    current: tuple[float, float, tuple[float, ...]] | None = None
-    for a, b in pairwise(edges):
-        levels = [load.level_at((a + b) / 2) for load in loads]
-        if any(level is None for level in levels) or not any(levels):
-            current = None
-            continue
-        signature = tuple(level or 0.0 for level in levels)
-        if current is not None and current[1] == a and current[2] == signature:
-            current = (current[0], b, signature)
-        else:
-            current = (a, b, signature)
-        if best is None or current[1] - current[0] > best[1] - best[0]:
-            best = current
-    if best is None:
-        return None
-    start, end, signature = best
-    running = ", ".join(load.describe(level) for load, level in zip(loads, signature, strict=True) if level)
-    return SteadyLoad(start=start, end=end, load=running)
-
-
-def steady_load(scenarios: Mapping[str, Scenario]) -> SteadyLoad | None:
-    """Where the plan's load is constant (None when every scenario ramps all the time)."""
-    return _steady([_load(name, s) for name, s in scenarios.items()])
-
-
-def steady_of(results: Results) -> SteadyLoad | None:
-    """The steady load a saved run recorded, or what its scenario list says (files without a drift section)."""
-    if results.drift is not None:
-        return results.drift.steady
-    return _steady([_load_from_info(info) for info in results.scenarios])
 
 
 # -- the windows --------------------------------------------------------------------------
@@ -217,24 +103,60 @@ def analyze(
     window: float | None = None,
 ) -> Drift:
     """Compare the first and the last window of the steady load; ``max_drift`` None only reports."""
-
-    def not_judged(note: str, window_s: float | None = None) -> Drift:
-        return Drift(judged=False, ok=True, max_drift=max_drift, window_s=window_s, steady=steady, note=note)
-
     if steady is None:
-        return not_judged("the load never held steady: every scenario ramps the whole time")
+        return _Skip("the load never held steady: every scenario ramps the whole time").drift(max_drift, steady)
     if series is None or not series.points:
-        return not_judged("the run has no timeline")
+        return _Skip("the run has no timeline").drift(max_drift, steady)
+    chosen = _windows(series, steady, window)
+    if isinstance(chosen, _Skip):
+        return chosen.drift(max_drift, steady)
+    rows = _rows(series, chosen.first.indexes, chosen.last.indexes, max_drift)
+    drifted_rows = [row for row in rows if row.drifted]
+    report = Drift(
+        judged=True,
+        ok=not drifted_rows,
+        max_drift=max_drift,
+        window_s=chosen.width,
+        steady=steady,
+        first=chosen.first.span,
+        last=chosen.last.span,
+        rows=rows,
+    )
+    return report.model_copy(update={"reason": failure(report)}) if drifted_rows else report
+
+
+@dataclass(frozen=True, slots=True)
+class _Windows:
+    """The first and the last window of the steady load, each the timeline intervals wholly inside it."""
+
+    width: float
+    first: _Window
+    last: _Window
+
+
+@dataclass(frozen=True, slots=True)
+class _Skip:
+    """Why drift is not judged, and the window length when one was chosen."""
+
+    note: str
+    window_s: float | None = None
+
+    def drift(self, max_drift: float | None, steady: SteadyLoad | None) -> Drift:
+        return Drift(judged=False, ok=True, max_drift=max_drift, window_s=self.window_s, steady=steady, note=self.note)
+
+
+def _windows(series: Timeseries, steady: SteadyLoad, window: float | None) -> _Windows | _Skip:
+    """The two windows of the steady load the run has a timeline for (it may have ended early)."""
     ended = series.points[-1].t
     if steady.start >= ended:
-        return not_judged(f"the run ended ({format_duration(round(ended, 3))}) before its steady load began")
+        return _Skip(f"the run ended ({format_duration(round(ended, 3))}) before its steady load began")
     end = min(steady.end, ended)
     width, why = choose_window(end - steady.start, window)
     if width is None:
-        return not_judged(why)
+        return _Skip(why)
     interval = series.interval_s
     if width < interval:
-        return not_judged(
+        return _Skip(
             f"the {format_duration(width)} window is shorter than the timeline's {format_duration(interval)} "
             "interval; set a shorter --interval",
             width,
@@ -248,21 +170,9 @@ def analyze(
     first = _window(spans, steady.start, steady.start + width, slack)
     last = _window(spans, end - width, end, slack)
     if first is None or last is None:
-        return not_judged(f"no whole timeline interval fell inside a {format_duration(width)} window", width)
+        return _Skip(f"no whole timeline interval fell inside a {format_duration(width)} window", width)
     last = _Window(tuple(i for i in last.indexes if i not in first.indexes), last.span)
-    rows = _rows(series, first.indexes, last.indexes, max_drift)
-    drifted = [row for row in rows if row.drifted]
-    report = Drift(
-        judged=True,
-        ok=not drifted,
-        max_drift=max_drift,
-        window_s=width,
-        steady=steady,
-        first=first.span,
-        last=last.span,
-        rows=rows,
-    )
-    return report.model_copy(update={"reason": failure(report)}) if drifted else report
+    return _Windows(width, first, last)
 
 
 def _rows(series: Timeseries, first: Sequence[int], last: Sequence[int], max_drift: float | None) -> list[DriftRow]:
@@ -348,25 +258,6 @@ def change_text(row: DriftRow) -> str:
     return f"{change:+.1%}"
 
 
-def mark(row: DriftRow, gated: bool) -> str:
-    """✗ drifted, ✓ held, · measured but not gated (--max-drift off), - not judged."""
-    if not row.judged:
-        return "-"
-    if row.drifted:
-        return "✗"
-    return "✓" if gated else "·"
-
-
-def verdict(report: Drift) -> str:
-    """A few words for a heading: "no drift", "2 drifted", "reported only", "not judged"."""
-    if not report.judged:
-        return "not judged"
-    if report.max_drift is None:
-        return "reported only"
-    drifted_rows = sum(1 for row in report.rows if row.drifted)
-    return f"{drifted_rows} drifted" if drifted_rows else "no drift"
-
-
 def label(row: DriftRow) -> str:
     return f"{row.metric} {row.stat}"
 
@@ -414,43 +305,3 @@ def with_drift(
             update={"status": "failed", "exit_code": exitcodes.THRESHOLDS_FAILED, "reason": report.reason}
         )
     return results.model_copy(update=update)
-
-
-# -- text ---------------------------------------------------------------------------------
-
-
-def _span(start: float, end: float) -> str:
-    return f"{format_duration(round(start, 1))}–{format_duration(round(end, 1))}"
-
-
-def span_text(span: DriftWindow | SteadyLoad | None) -> str:
-    """``2m–12m``: when a window or the steady load was, in seconds since the run started."""
-    return _span(span.start, span.end) if span is not None else ""
-
-
-def heading(report: Drift) -> str:
-    """``first 4s (0s–4s) vs last 4s (8s–12s) of steady load (rate at 12 iterations/s, 0s–12s); limit +20%``."""
-    steady = report.steady
-    limit = f"limit +{report.max_drift:.0%}" if report.max_drift is not None else "reported only (--max-drift off)"
-    if steady is None or report.window_s is None:
-        return limit
-    window = format_duration(report.window_s)
-    first = f" ({_span(report.first.start, report.first.end)})" if report.first is not None else ""
-    last = f" ({_span(report.last.start, report.last.end)})" if report.last is not None else ""
-    where = f"{steady.load}, {_span(steady.start, steady.end)}"
-    return f"first {window}{first} vs last {window}{last} of steady load ({where}); {limit}"
-
-
-def render_text(report: Drift, indent: str = "") -> list[str]:
-    """The console's drift table (or one line saying why drift was not judged)."""
-    if not report.judged:
-        return [f"{indent}DRIFT not judged: {report.note}"]
-    lines = [f"{indent}DRIFT ({verdict(report)}): {heading(report)}"]
-    width = max((len(label(r)) for r in report.rows), default=10)
-    for r in report.rows:
-        values = f"{shown(r, r.first):>9} -> {shown(r, r.last):>9}  {change_text(r):>8}"
-        text = f"{mark(r, report.max_drift is not None)} {label(r):<{width}}  {values}"
-        if not r.judged:
-            text += f"  not judged: {r.note}"
-        lines.append(f"{indent}  {text.rstrip()}")
-    return lines

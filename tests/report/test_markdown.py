@@ -7,15 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from mcpgate.report import markdown
-from mcpgate.report.markdown import (
-    SPARKS,
-    md_cell,
-    merge_points,
-    render_markdown,
-    sparkline,
-    summary_context,
-)
+from mcpgate.report import context, markdown
+from mcpgate.report.context import summary_context
+from mcpgate.report.escape import md_cell
+from mcpgate.report.markdown import render_markdown
+from mcpgate.report.thresholds import measured
+from mcpgate.report.timeline import SPARKS, merge_points, sparkline
 from mcpgate.results.io import read
 from mcpgate.results.schema import ErrorClass, ErrorSample, Latency, Results, TimelinePoint, Timeseries
 
@@ -185,7 +182,7 @@ def test_every_threshold_has_a_row_with_its_mark_and_value(name: str) -> None:
         assert row[0] == ("✓" if t.ok else "✗")
         assert row[1] == md_cell(t.metric)
         assert row[2] == md_cell(t.expression)
-        assert row[3].startswith(md_cell(markdown.measured(results, t)))
+        assert row[3].startswith(md_cell(measured(results, t)))
     failed = sum(not t.ok for t in results.thresholds)
     assert (f"{failed} of {len(results.thresholds)} failed" if failed else "all") in table.splitlines()[0]
 
@@ -305,10 +302,10 @@ def test_how_the_run_evolved_is_shown_as_sparklines_and_a_table(name: str) -> No
     for line in block:
         spark = line.split()[1]
         assert set(spark) <= set(SPARKS) | {"·"}
-        assert len(spark) == min(len(results.timeseries.points), markdown.MAX_SPARK_CHARS)
+        assert len(spark) == min(len(results.timeseries.points), context.MAX_SPARK_CHARS)
     assert f"peak {max(p.vus for p in results.timeseries.points)}" in block[0]
     rows = [line for line in text.split("<details>")[1].splitlines() if re.match(r"\| [\d.]+–[\d.]+s \|", line)]
-    assert 0 < len(rows) <= markdown.MAX_TABLE_ROWS
+    assert 0 < len(rows) <= context.MAX_TABLE_ROWS
     assert sum(int(cells(r)[2].replace(",", "")) for r in rows) == sum(p.requests for p in results.timeseries.points)
 
 
@@ -318,9 +315,9 @@ def test_long_runs_are_downsampled() -> None:
     ts = Timeseries(interval_s=1.0, points=points)
     text = section(render_markdown(results.model_copy(update={"timeseries": ts})), "### Over time")
     block = text.split("```text\n")[1].split("```")[0].splitlines()
-    assert all(len(line.split()[1]) == markdown.MAX_SPARK_CHARS for line in block)
+    assert all(len(line.split()[1]) == context.MAX_SPARK_CHARS for line in block)
     rows = [line for line in text.splitlines() if re.match(r"\| [\d.]+–[\d.]+s \|", line)]
-    assert len(rows) == markdown.MAX_TABLE_ROWS
+    assert len(rows) == context.MAX_TABLE_ROWS
     assert "120 intervals each" in text
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mcpgate.report.baseline import render_markdown, render_text
 from mcpgate.results.io import read
 from mcpgate.results.schema import MetricEntry, Results
 from mcpgate.support import exitcodes
-from mcpgate.verdict.baseline import compare, render_markdown, render_text
+from mcpgate.verdict.baseline import compare
 from tests import servers
 from tests.action.test_action import action, base
 from tests.test_cli_probe import mcpgate
