@@ -136,3 +136,23 @@ def read_template(request: RunRequest | MergeRequest) -> Path | None:
     if not is_file(template, "summary-template", request.summary_template):
         raise UsageError("summary-template", f"{request.summary_template}: no such file")
     return template
+
+
+# What only a load test reads: a merge runs no load, so setting one of these beside it is a mistake.
+LOAD_ONLY = ("url", "config", "profile", "vus", "duration", "workers", "thresholds", "tools", "shard", "start-at")
+
+
+def check_step(*, merge: bool, smoke_only: bool, target: bool, monitor: bool, load_inputs: list[str]) -> None:
+    """What one CI step may combine: a load test, a smoke check instead, or a merge; then a monitor check."""
+    if merge:
+        if load_inputs:
+            raise UsageError(
+                "merge", f"merges the shards' results instead of running a load: drop {', '.join(load_inputs)}"
+            )
+        if smoke_only:
+            raise UsageError("merge", "merges the shards' results; it runs no smoke check (drop smoke-only)")
+        return
+    if not target and not monitor:
+        raise UsageError("url", "give url (or config) for a load test or smoke check, or monitor-url")
+    if smoke_only and not target:
+        raise UsageError("smoke-only", "needs url (or config)")

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 import orjson
 
 from mcpgate.app import verbs as app
-from mcpgate.app.checks import Notice
+from mcpgate.app.checks import LOAD_ONLY, Notice, check_step
 from mcpgate.app.postdeploy.monitor import (
     MonitorSpec,
     monitor_dict,
@@ -43,9 +43,6 @@ from mcpgate.results.schema import Results
 from mcpgate.support import eventloop, exitcodes
 from mcpgate.support.errors import UsageError
 from mcpgate.support.redact import Redactor
-
-# What only a load test reads: a merge job runs no load, so setting one of these there is a mistake.
-_LOAD_ONLY = ("url", "config", "profile", "vus", "duration", "workers", "thresholds", "tools", "shard", "start-at")
 
 
 @dataclass(frozen=True)
@@ -117,18 +114,13 @@ def read_step(inputs: Inputs) -> Step:
         min_cert_days=inputs.value("min-cert-days", values.integer, None),
         merge=inputs.one_line("merge"),
     )
-    if step.merge:
-        given = inputs.given(_LOAD_ONLY)
-        if given:
-            raise UsageError("merge", f"merges the shards' results instead of running a load: drop {', '.join(given)}")
-        if step.smoke_only:
-            raise UsageError("merge", "merges the shards' results; it runs no smoke check (drop smoke-only)")
-        return step
-    load = inputs.text("url") or inputs.text("config")
-    if not load and not inputs.text("monitor-url"):
-        raise UsageError("url", "give url (or config) for a load test or smoke check, or monitor-url")
-    if step.smoke_only and not load:
-        raise UsageError("smoke-only", "needs url (or config)")
+    check_step(
+        merge=bool(step.merge),
+        smoke_only=step.smoke_only,
+        target=bool(inputs.text("url") or inputs.text("config")),
+        monitor=bool(inputs.text("monitor-url")),
+        load_inputs=inputs.given(LOAD_ONLY),
+    )
     return step
 
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import orjson
 
+from mcpgate.app.checks import header_map
 from mcpgate.app.postdeploy.monitor import (
     MonitorSpec,
     monitor_dict,
@@ -130,12 +131,10 @@ def monitor_spec(args: argparse.Namespace) -> MonitorSpec:
     """Monitor flags -> a checked MonitorSpec; errors name the flag."""
     check_url(args.monitor_url, "MONITOR_URL")
     token = args.token if args.token is not None else os.environ.get(MONITOR_TOKEN_ENV) or None
-    headers: dict[str, str] = {}
-    for raw in args.header:
-        name, value = parse_header(raw, "--header")
-        if name.lower() in {h.lower() for h in headers}:
-            raise UsageError("--header", f"{name} is given twice")
-        headers[name] = value
+    try:
+        headers = header_map(tuple(parse_header(raw, "--header") for raw in args.header))
+    except UsageError as exc:
+        raise UsageError("--header", exc.message) from None
     try:
         return MonitorSpec(
             args.monitor_url,
