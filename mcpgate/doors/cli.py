@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 
 from mcpgate import __version__
+from mcpgate.app import saved
 from mcpgate.app import verbs as app
-from mcpgate.app.checks import results_file
 from mcpgate.app.probe import render_text, report_dict, run_probe
 from mcpgate.app.requests import (
     MERGE_OPTIONS,
@@ -30,6 +30,7 @@ from mcpgate.app.requests import (
     MergeRequest,
     RunRequest,
 )
+from mcpgate.app.saved import CompareRequest, DriftRequest, ReportRequest
 from mcpgate.config.assemble import Overrides, assemble
 from mcpgate.config.models import Config
 from mcpgate.config.values import json_object
@@ -37,20 +38,11 @@ from mcpgate.doors.argv import Parser, add_options, read_options, relabeled
 from mcpgate.doors.postdeploy import register as register_postdeploy
 from mcpgate.plan.build import build_plan
 from mcpgate.protocol.negotiate import ConnectSpec
-from mcpgate.report.baseline import render_markdown as baseline_markdown
-from mcpgate.report.baseline import render_text as baseline_text
-from mcpgate.report.console import render_summary
-from mcpgate.report.drift import render_text as drift_text
-from mcpgate.report.junit import render_junit
-from mcpgate.report.markdown import render_drift, render_markdown
 from mcpgate.support import eventloop, exitcodes
 from mcpgate.support.errors import UsageError
 from mcpgate.support.redact import Redactor
-from mcpgate.verdict import baseline as compare
-from mcpgate.verdict import drift
 from mcpgate.verdict.baseline import DEFAULT_MAX_REGRESSION
 from mcpgate.verdict.drift import DEFAULT_MAX_DRIFT
-from mcpgate.verdict.steady import steady_of
 
 __all__ = ["MONITOR_TOKEN_ENV", "TOKEN_ENV", "add_target_options", "build_parser", "connect_spec", "main", "words"]
 
@@ -164,62 +156,24 @@ def _merge(args: argparse.Namespace) -> int:
     return results.run.exit_code
 
 
-def _saved(path: Path) -> Any:
-    return results_file(path, "", path)
-
-
 def _compare(args: argparse.Namespace) -> int:
     limit = getattr(args, "max_regression", DEFAULT_MAX_REGRESSION)
-    comparison = compare.compare(_saved(args.baseline), _saved(args.current), limit)
-    if args.format == "md":
-        sys.stdout.write(baseline_markdown(comparison))
-    elif args.format == "json":
-        data = {
-            "ok": comparison.ok,
-            "max_regression": comparison.max_regression,
-            "reason": comparison.reason(),
-            "notes": list(comparison.notes),
-            "deltas": [
-                {
-                    "metric": d.metric,
-                    "stat": d.stat,
-                    "kind": d.kind,
-                    "baseline": d.baseline,
-                    "current": d.current,
-                    "change": d.change,
-                    "regressed": d.regressed,
-                }
-                for d in comparison.deltas
-            ],
-        }
-        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-    else:
-        sys.stdout.write(baseline_text(comparison) + "\n")
-    return exitcodes.OK if comparison.ok else exitcodes.THRESHOLDS_FAILED
+    return _print(saved.compare(CompareRequest(args.baseline, args.current, limit, args.format)))
 
 
 def _drift(args: argparse.Namespace) -> int:
+    request = DriftRequest(
+        args.results,
+        max_drift=getattr(args, "max_drift", DEFAULT_MAX_DRIFT),
+        drift_window=getattr(args, "drift_window", None),
+        format=args.format,
+    )
+    return _print(saved.drift(request))
 
-    window = getattr(args, "drift_window", None)
-    max_drift = getattr(args, "max_drift", DEFAULT_MAX_DRIFT)
-    if window is not None and window <= 0:
-        raise UsageError("drift-window", "must be more than 0")
-    saved = _saved(args.results)
-    report = drift.analyze(saved.timeseries, steady_of(saved), max_drift=max_drift, window=window)
-    if args.format == "md":
-        sys.stdout.write(render_drift(saved.model_copy(update={"drift": report})))
-    elif args.format == "json":
-        data = report.model_dump(mode="json")
-        data["worst_p95_change"] = drift.worst_p95_change(report)
-        for row, shown in zip(report.rows, data["rows"], strict=True):
-            shown["change"] = row.change
-        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-    else:
-        lines = drift_text(report)
-        if report.reason:
-            lines.append(report.reason)
-        sys.stdout.write("\n".join(lines) + "\n")
-    return exitcodes.OK if report.ok else exitcodes.THRESHOLDS_FAILED
+
+def _print(rendered: saved.Rendered) -> int:
+    sys.stdout.write(rendered.text)
+    return rendered.exit_code
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -238,20 +192,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    results = _saved(args.results)
-    if args.format == "md":
-        try:
-            sys.stdout.write(render_markdown(results, template=args.summary_template))
-        except ValueError as exc:
-            raise UsageError("--summary-template", str(exc)) from None
-    elif args.format == "junit":
-        sys.stdout.write(render_junit(results))
-    elif args.format == "json":
-        data = results.model_dump(mode="json", by_alias=True)
-        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-    else:
-        sys.stdout.write(render_summary(results) + "\n")
-    return exitcodes.OK
+    return _print(saved.report(ReportRequest(args.results, args.format, args.summary_template)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
