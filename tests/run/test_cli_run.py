@@ -14,6 +14,7 @@ import pytest
 
 from mcpgate.support import exitcodes
 from tests.conftest import PeerFactory
+from tests.run.helpers import run_cli
 from tests.test_cli_probe import mcpgate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,20 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_smoke_profile_against_every_sdk_mode(
     peer: PeerFactory, tmp_path: Path, mode: str, transport: str, version: str | None
 ) -> None:
-    out = tmp_path / "results.json"
-    code, text, err = await mcpgate(
-        "run",
-        "--url",
-        peer(mode),
-        "--profile",
-        "smoke",
-        "--duration",
-        "2s",
-        "--vus",
-        "2",
-        "--out",
-        str(out),
-        "--no-progress",
+    code, text, err, out = await run_cli(
+        tmp_path, "--url", peer(mode), "--profile", "smoke", "--duration", "2s", "--vus", "2"
     )
     assert code == exitcodes.OK, text + err
     results = json.loads(out.read_text())
@@ -62,20 +51,9 @@ async def test_smoke_profile_against_every_sdk_mode(
 
 
 async def test_seed_config_measures_each_tool_as_it_is(peer: PeerFactory, tmp_path: Path) -> None:
-    out = tmp_path / "results.json"
-    code, text, err = await mcpgate(
-        "run",
-        "-c",
-        str(ROOT / "examples" / "mcpgate.yaml"),
-        "--url",
-        peer("timed"),
-        "--duration",
-        "6s",
-        "--vus",
-        "6",
-        "--out",
-        str(out),
-        "--no-progress",
+    seed = ROOT / "examples" / "mcpgate.yaml"
+    code, text, err, out = await run_cli(
+        tmp_path, "-c", str(seed), "--url", peer("timed"), "--duration", "6s", "--vus", "6"
     )
     assert code == exitcodes.OK, text + err
     metrics = json.loads(out.read_text())["metrics"]

@@ -9,7 +9,7 @@ from mcpgate.report.console import render_summary
 from mcpgate.results.io import read
 from mcpgate.support import exitcodes
 from tests.faultserver import FaultServer
-from tests.run.helpers import TOOL_CALL, count, plan_from, run, target
+from tests.run.helpers import TOOL_CALL, calls_seen, count, plan_from, run, target
 from tests.servers import free_port
 
 BRIEF = {"s": {"executor": "constant-vus", "vus": 2, "duration": "1s"}}
@@ -105,7 +105,7 @@ async def test_auto_arguments_only_for_read_only_tools(faults: FaultServer, tmp_
     config["flow"] = {"tools": [{"name": "echo", "arguments": "auto", "allow_writes": True}], "think_time": "50ms"}
     results, _ = await run(plan_from(tmp_path, config))
     assert results.run.exit_code == exitcodes.OK
-    sent = [m["params"]["arguments"] for m in faults.seen["ok"] if m.get("method") == "tools/call"]
+    sent = calls_seen(faults, "ok")
     assert sent[-1] == {}  # echo's schema requires nothing, so nothing is invented
 
 
@@ -141,7 +141,7 @@ async def test_templates_and_datasets_reach_the_server(faults: FaultServer, tmp_
     before = len(faults.seen["ok"])
     results, _ = await run(plan_from(tmp_path, config))
     assert results.run.exit_code == exitcodes.OK, results.run.reason
-    sent = [m["params"]["arguments"] for m in faults.seen["ok"][before:] if m.get("method") == "tools/call"]
+    sent = calls_seen(faults, "ok", before)
     assert sent
     assert all(a["n"] == 5 for a in sent)  # a lone expression keeps its type
     regions = {a["text"].split(":")[0] for a in sent}
