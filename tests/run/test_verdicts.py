@@ -178,3 +178,14 @@ async def test_a_threshold_on_a_tool_never_called_is_caught_before_the_load(
     results, _ = await run(plan_from(tmp_path, config))
     assert results.run.exit_code == exitcodes.COULD_NOT_START
     assert results.run.reason == "thresholds: mcp_tool_duration{tool:ehco}: no tool 'ehco' is called in this run"
+
+
+async def test_error_counters_exist_on_a_clean_run(faults: FaultServer, tmp_path: Path) -> None:
+    config = {
+        "target": target(faults.url("ok")),
+        "flow": {**TOOL_CALL, "think_time": "50ms"},
+        "scenarios": {"s": {"executor": "constant-vus", "vus": 1, "duration": "0.3s"}},
+        "thresholds": {"mcp_errors_timeout": ["count<1"], "mcp_errors_protocol_error": ["count<1"]},
+    }
+    results, _ = await run(plan_from(tmp_path, config))
+    assert results.run.exit_code == exitcodes.OK, results.run.reason
