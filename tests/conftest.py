@@ -51,15 +51,6 @@ def peer() -> Iterator[PeerFactory]:
         servers.stop(server)
 
 
-@pytest.fixture(scope="session")
-async def faults() -> AsyncIterator[FaultServer]:
-    """Our own misbehaving server, one fault per route, in the test event loop."""
-    server = FaultServer()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 @pytest.fixture
 async def spawn() -> AsyncIterator[Spawn]:
     """``await spawn(*args, **kw)`` -> ``python -m mcpgate ARGS``, output piped, ``kw`` to the process.
@@ -80,3 +71,12 @@ async def spawn() -> AsyncIterator[Spawn]:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+
+
+@pytest.fixture(scope="session")
+async def faults() -> AsyncIterator[FaultServer]:
+    """Our own misbehaving server, one fault per route, in the test event loop."""
+    server = FaultServer()
+    await server.start()
+    yield server
+    await server.stop()
