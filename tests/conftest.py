@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -24,6 +28,7 @@ PEER_MODES: dict[str, tuple[Callable[[int], list[str]], str, bool]] = {
 }
 
 PeerFactory = Callable[[str], str]
+Spawn = Callable[..., Awaitable[asyncio.subprocess.Process]]
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +49,28 @@ def peer() -> Iterator[PeerFactory]:
     yield get
     for server in started.values():
         servers.stop(server)
+
+
+@pytest.fixture
+async def spawn() -> AsyncIterator[Spawn]:
+    """``await spawn(*args, **kw)`` -> ``python -m mcpgate ARGS``, output piped, ``kw`` to the process.
+
+    Whatever a failing test left running is killed at its end: no load outlives its test."""
+    started: list[asyncio.subprocess.Process] = []
+
+    async def start(*args: str, **kw: Any) -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "mcpgate", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, **kw
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
 
 
 @pytest.fixture(scope="session")

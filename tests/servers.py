@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +89,14 @@ def running(cmd: Sequence[str], port: int, **kw: object) -> Iterator[Server]:
         yield server
     finally:
         stop(server)
+
+
+@contextlib.contextmanager
+def serving(command: Callable[[int], Sequence[str]]) -> Iterator[Server]:
+    """A server of the test's own, on a free port: ``command(port)`` started, and stopped on the way out."""
+    port = free_port()
+    with running(command(port), port) as server:
+        yield server
 
 
 def example_cmd(port: int, *flags: str, search: str = "0.02", external: str = "0.05..0.1") -> list[str]:

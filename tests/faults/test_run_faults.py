@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from mcpgate.support import exitcodes
+from tests.conftest import Spawn
 from tests.faultserver import FaultServer
+from tests.run.helpers import config_file
 from tests.servers import free_port
 
 TIMEOUT = 0.5
@@ -85,7 +86,7 @@ def url_for(fault: Fault, faults: FaultServer) -> str:
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.route for f in FAULTS])
-async def test_a_short_load_against_a_fault(faults: FaultServer, tmp_path: Path, fault: Fault) -> None:
+async def test_a_short_load_against_a_fault(faults: FaultServer, spawn: Spawn, tmp_path: Path, fault: Fault) -> None:
     config = {
         "target": {
             "url": url_for(fault, faults),
@@ -99,25 +100,10 @@ async def test_a_short_load_against_a_fault(faults: FaultServer, tmp_path: Path,
         "scenarios": {"s": {"executor": "constant-vus", "vus": 2, "duration": "1s", "gracefulStop": "1s"}},
         "thresholds": GATE,
     }
-    path = tmp_path / "c.json"  # JSON is YAML too
-    path.write_text(json.dumps(config))
+    path = config_file(tmp_path / "c.yaml", config)
     out, summary = tmp_path / "results.json", tmp_path / "summary.md"
     started = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mcpgate",
-        "run",
-        "-c",
-        str(path),
-        "--out",
-        str(out),
-        "--markdown",
-        str(summary),
-        "--no-progress",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await spawn("run", "-c", str(path), "--out", str(out), "--markdown", str(summary), "--no-progress")
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
     took = time.monotonic() - started
     text = stdout.decode() + stderr.decode()
@@ -142,7 +128,7 @@ async def test_a_short_load_against_a_fault(faults: FaultServer, tmp_path: Path,
         assert not errors
 
 
-async def test_a_recovered_session_is_counted_not_failed(faults: FaultServer, tmp_path: Path) -> None:
+async def test_a_recovered_session_is_counted_not_failed(faults: FaultServer, spawn: Spawn, tmp_path: Path) -> None:
     """404 on a live session: re-initialized once and counted; the call itself succeeds."""
     config = {
         "target": {"url": faults.url("expire-call"), "transport": "streamable-http", "protocol_version": "2025-11-25"},
@@ -150,21 +136,7 @@ async def test_a_recovered_session_is_counted_not_failed(faults: FaultServer, tm
         "scenarios": {"s": {"executor": "constant-vus", "vus": 1, "duration": "1s"}},
         "thresholds": {"mcp_tool_errors": ["rate<0.01"], "mcp_session_reinit": ["count>0"]},
     }
-    path = tmp_path / "c.json"
-    path.write_text(json.dumps(config))
-    out = tmp_path / "r.json"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mcpgate",
-        "run",
-        "-c",
-        str(path),
-        "--out",
-        str(out),
-        "--no-progress",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    path = config_file(tmp_path / "c.yaml", config)
+    proc = await spawn("run", "-c", str(path), "--out", str(tmp_path / "r.json"), "--no-progress")
     await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == exitcodes.OK

@@ -11,13 +11,14 @@ import asyncio
 import base64
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from mcpgate.support import exitcodes
+from tests.conftest import Spawn
 from tests.faultserver import FaultServer
+from tests.run.helpers import config_file
 
 TOKEN = "tok-51f0c2aa9e"
 HEADER_SECRET = "hdr-7d3e91b2c4"
@@ -26,7 +27,7 @@ URL_TOKEN = "qt-94ab61e0"
 
 
 @pytest.mark.parametrize("auth", ["url-credentials", "bearer-token"])
-async def test_no_secret_in_any_artefact(faults: FaultServer, tmp_path: Path, auth: str) -> None:
+async def test_no_secret_in_any_artefact(faults: FaultServer, spawn: Spawn, tmp_path: Path, auth: str) -> None:
     url = f"{faults.url('echo-token')}?api_key={URL_TOKEN}&tenant=acme"
     target: dict[str, object] = {
         "transport": "streamable-http",
@@ -44,25 +45,11 @@ async def test_no_secret_in_any_artefact(faults: FaultServer, tmp_path: Path, au
         "scenarios": {"s": {"executor": "constant-vus", "vus": 1, "duration": "1s"}},
         "thresholds": {"mcp_tool_errors": ["rate<0.01"]},
     }
-    path = tmp_path / "c.json"
-    path.write_text(json.dumps(config))
+    path = config_file(tmp_path / "c.yaml", config)
     files = {name: tmp_path / name for name in ("results.json", "summary.md", "junit.xml")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mcpgate",
-        "run",
-        "-c",
-        str(path),
-        "--out",
-        str(files["results.json"]),
-        "--markdown",
-        str(files["summary.md"]),
-        "--junit",
-        str(files["junit.xml"]),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "MCP_TOKEN": TOKEN},
+    outputs = ("--out", str(files["results.json"]), "--markdown", str(files["summary.md"]))
+    proc = await spawn(
+        "run", "-c", str(path), *outputs, "--junit", str(files["junit.xml"]), env={**os.environ, "MCP_TOKEN": TOKEN}
     )
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == exitcodes.THRESHOLDS_FAILED, stdout.decode()  # every call got the echoing 500
@@ -85,36 +72,20 @@ async def test_no_secret_in_any_artefact(faults: FaultServer, tmp_path: Path, au
     assert any("upstream rejected" in reason and "***" in reason for reason in samples)  # echoed, masked
 
 
-async def test_a_bad_config_never_echoes_its_secret(tmp_path: Path) -> None:
+async def test_a_bad_config_never_echoes_its_secret(spawn: Spawn, tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(f"target:\n  url: http://127.0.0.1:1/mcp\n  bearer_token: [{TOKEN}]\n")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mcpgate",
-        "validate",
-        str(path),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await spawn("validate", str(path))
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == exitcodes.INVALID_INPUT
     assert TOKEN not in stdout.decode() + stderr.decode()
     assert "target.bearer_token" in stderr.decode()
 
 
-async def test_url_credentials_and_a_bearer_token_cannot_both_be_sent(tmp_path: Path) -> None:
+async def test_url_credentials_and_a_bearer_token_cannot_both_be_sent(spawn: Spawn, tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(f"target:\n  url: http://u:{URL_PASSWORD}@127.0.0.1:1/mcp\n  bearer_token: {TOKEN}\n")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mcpgate",
-        "validate",
-        str(path),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await spawn("validate", str(path))
     _, stderr = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == exitcodes.INVALID_INPUT
     message = stderr.decode()

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from mcpgate.report.baseline import render_markdown, render_text
 from mcpgate.results.io import read
@@ -20,6 +19,7 @@ from mcpgate.support import exitcodes
 from mcpgate.verdict.baseline import compare
 from tests import servers
 from tests.action.test_action import action, base
+from tests.run.helpers import Ran, config_file, run_cli
 from tests.test_cli_probe import mcpgate
 
 SEARCH = "mcp_tool_duration{tool:search_records}"
@@ -36,17 +36,12 @@ def slow() -> Iterator[str]:
 
 
 def _server(search_delay: str) -> Iterator[str]:
-    port = servers.free_port()
-    server = servers.start(servers.example_cmd(port, "--json", search=search_delay), port)
-    try:
+    with servers.serving(lambda port: servers.example_cmd(port, "--json", search=search_delay)) as server:
         yield server.url("/mcp")
-    finally:
-        servers.stop(server)
 
 
 def config(tmp_path: Path, url: str) -> Path:
     """A fixed load (an arrival rate), so throughput is the same on both sides unless the server falls behind."""
-    path = tmp_path / f"mcpgate-{abs(hash(url))}.yaml"
     data = {
         "target": {"url": url, "protocol_version": "2025-11-25"},
         "flow": {"tools": [{"name": "search_records", "arguments": {"query": "test"}}]},
@@ -60,16 +55,11 @@ def config(tmp_path: Path, url: str) -> Path:
             }
         },
     }
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return config_file(tmp_path / f"mcpgate-{abs(hash(url))}.yaml", data)
 
 
-async def measured(tmp_path: Path, url: str, name: str, *flags: str) -> tuple[int, str, str, Path]:
-    out = tmp_path / f"{name}.json"
-    code, stdout, stderr = await mcpgate(
-        "run", "-c", str(config(tmp_path, url)), "--out", str(out), "--no-progress", *flags
-    )
-    return code, stdout, stderr, out
+async def measured(tmp_path: Path, url: str, name: str, *flags: str) -> Ran:
+    return await run_cli(tmp_path, "-c", str(config(tmp_path, url)), *flags, out=f"{name}.json")
 
 
 async def test_a_planted_regression_fails_the_run_and_compare(fast: str, slow: str, tmp_path: Path) -> None:

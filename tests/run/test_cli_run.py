@@ -1,19 +1,18 @@
-"""``mcpgate run`` as users run it, against the official SDK's server in every mode."""
+"""``mcpgate run`` and ``validate`` as users run them: against the official SDK's server in every mode,
+with a seed, and with input they refuse before any load."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import signal
-import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mcpgate.support import exitcodes
 from tests.conftest import PeerFactory
+from tests.faultserver import FaultServer
+from tests.run.helpers import calls_seen, config_file, run_cli
 from tests.test_cli_probe import mcpgate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,20 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_smoke_profile_against_every_sdk_mode(
     peer: PeerFactory, tmp_path: Path, mode: str, transport: str, version: str | None
 ) -> None:
-    out = tmp_path / "results.json"
-    code, text, err = await mcpgate(
-        "run",
-        "--url",
-        peer(mode),
-        "--profile",
-        "smoke",
-        "--duration",
-        "2s",
-        "--vus",
-        "2",
-        "--out",
-        str(out),
-        "--no-progress",
+    code, text, err, out = await run_cli(
+        tmp_path, "--url", peer(mode), "--profile", "smoke", "--duration", "2s", "--vus", "2"
     )
     assert code == exitcodes.OK, text + err
     results = json.loads(out.read_text())
@@ -62,20 +49,9 @@ async def test_smoke_profile_against_every_sdk_mode(
 
 
 async def test_seed_config_measures_each_tool_as_it_is(peer: PeerFactory, tmp_path: Path) -> None:
-    out = tmp_path / "results.json"
-    code, text, err = await mcpgate(
-        "run",
-        "-c",
-        str(ROOT / "examples" / "mcpgate.yaml"),
-        "--url",
-        peer("timed"),
-        "--duration",
-        "6s",
-        "--vus",
-        "6",
-        "--out",
-        str(out),
-        "--no-progress",
+    seed = ROOT / "examples" / "mcpgate.yaml"
+    code, text, err, out = await run_cli(
+        tmp_path, "-c", str(seed), "--url", peer("timed"), "--duration", "6s", "--vus", "6"
     )
     assert code == exitcodes.OK, text + err
     metrics = json.loads(out.read_text())["metrics"]
@@ -136,35 +112,72 @@ async def test_validate_and_schema() -> None:
     assert {"target", "flow", "scenarios", "thresholds"} <= set(schema["properties"])
 
 
-async def test_sigterm_stops_the_run_and_keeps_its_results(peer: PeerFactory, tmp_path: Path) -> None:
-    out = tmp_path / "results.json"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mcpgate",
-        "run",
-        "--url",
-        peer("stateful-json"),
-        "--profile",
-        "smoke",
-        "--duration",
-        "60s",
-        "--vus",
-        "5",
-        "--out",
-        str(out),
-        "--no-progress",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=os.environ.copy(),
+async def test_same_seed_same_arguments_in_another_process(faults: FaultServer, tmp_path: Path) -> None:
+    config = tmp_path / "seeded.yaml"
+    config.write_text(
+        f"target: {{url: '{faults.url('seeded')}', transport: streamable-http, protocol_version: '2025-11-25'}}\n"
+        "flow:\n  tools: [{name: echo, arguments: {text: '{{ randint(0, 1000000) }}'}}]\n"
+        "scenarios: {s: {executor: constant-arrival-rate, rate: 10, duration: 1s, preAllocatedVUs: 1, maxVUs: 1}}\n"
     )
-    await asyncio.sleep(3)
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    stdout, _ = await asyncio.wait_for(proc.communicate(), 10)
-    assert time.monotonic() - sent < 5
-    assert proc.returncode == exitcodes.INTERRUPTED
-    results = json.loads(out.read_text())
-    assert results["run"]["status"] == "interrupted"
-    assert results["metrics"]["iterations"]["values"]["count"] > 0
-    assert stdout.decode().startswith("mcpgate: INTERRUPTED (exit 105)")
+    runs = []
+    for _ in range(2):
+        before = len(faults.seen["seeded"])
+        code, out, err = await mcpgate("run", "-c", str(config), "--seed", "7", "--no-progress")
+        assert code == exitcodes.OK, out + err
+        runs.append([a["text"] for a in calls_seen(faults, "seeded", before)])
+    assert runs[0][:5] == runs[1][:5]
+    assert len(set(runs[0])) > 1
+
+
+async def test_out_that_cannot_be_written_is_refused_before_the_load(tmp_path: Path) -> None:
+    code, _, err = await mcpgate("run", "--url", "http://127.0.0.1:1/mcp", "--out", str(tmp_path))
+    assert code == exitcodes.INVALID_INPUT
+    assert err == f"mcpgate: error: --out: {tmp_path} is a directory\n"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ({"executor": "ramping-vus", "stages": [{"duration": "1s", "target": 2.5}]}, "a whole number, not 2.5"),
+        (
+            {"executor": "constant-arrival-rate", "rate": 1, "duration": "1s", "preAllocatedVUs": 5, "maxVUs": 2},
+            "max_vus (2) is below pre_allocated_vus (5)",
+        ),
+        ({"executor": "constant-vus", "duration": "0s"}, "duration must be more than 0"),
+        (
+            {
+                "executor": "ramping-arrival-rate",
+                "timeUnit": "0s",
+                "stages": [{"duration": "1s", "target": 1}],
+                "preAllocatedVUs": 1,
+            },
+            "time_unit must be more than 0",
+        ),
+    ],
+)
+async def test_impossible_scenarios_are_invalid(tmp_path: Path, scenario: dict[str, Any], message: str) -> None:
+    config = config_file(
+        tmp_path / "c.yaml", {"target": {"url": "http://127.0.0.1:1/mcp"}, "scenarios": {"x": scenario}}
+    )
+    code, _, err = await mcpgate("validate", str(config))
+    assert code == exitcodes.INVALID_INPUT
+    assert message in err
+    assert err.count("\n") == 1
+
+
+async def test_template_syntax_and_unknown_scenarios_fail_validate(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "target: {url: 'http://127.0.0.1:1/mcp'}\nflow: {tools: [{name: t, arguments: {q: '{{ unclosed'}}]}\n"
+    )
+    code, _, err = await mcpgate("validate", str(config))
+    assert code == exitcodes.INVALID_INPUT
+    assert "flow.tools[0].arguments" in err
+    config.write_text(
+        "target: {url: 'http://127.0.0.1:1/mcp'}\n"
+        "scenarios: {a: {executor: constant-vus, duration: 1s}}\n"
+        "thresholds: {'iterations{scenario:b}': ['count>0']}\n"
+    )
+    code, _, err = await mcpgate("validate", str(config))
+    assert code == exitcodes.INVALID_INPUT
+    assert "iterations{scenario:b}: no scenario 'b'" in err

@@ -7,14 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mcpgate.app.run import RunOptions, run_plan
 from mcpgate.config.assemble import Overrides
 from mcpgate.results.io import read
 from mcpgate.support import exitcodes
 from tests import servers
-from tests.run.helpers import plan_from
+from tests.run.helpers import config_file, plan_from, run_cli
 from tests.test_cli_probe import mcpgate
 
 WINDOW = "4s"
@@ -43,14 +41,12 @@ def config(url: str) -> dict[str, Any]:
 
 
 async def test_drift_flags_a_server_that_slows_over_time(tmp_path: Path) -> None:
-    port = servers.free_port()
-    path = tmp_path / "mcpgate.yaml"
-    out, md, junit = tmp_path / "results.json", tmp_path / "summary.md", tmp_path / "junit.xml"
+    md, junit = tmp_path / "summary.md", tmp_path / "junit.xml"
     # lookup: 2 ms + 3 ms for every second served; about 10 ms in the first window, 35 ms in the last.
-    with servers.running(servers.drift_cmd(port, slope_ms=3.0), port) as server:
-        path.write_text(yaml.safe_dump(config(server.url("/mcp"))))
-        args = ("-c", str(path), "--drift-window", WINDOW, "--out", str(out), "--markdown", str(md))
-        code, text, err = await mcpgate("run", *args, "--junit", str(junit), "--no-progress")
+    with servers.serving(lambda port: servers.drift_cmd(port, slope_ms=3.0)) as server:
+        path = config_file(tmp_path / "mcpgate.yaml", config(server.url("/mcp")))
+        args = ("-c", str(path), "--drift-window", WINDOW, "--markdown", str(md), "--junit", str(junit))
+        code, text, err, out = await run_cli(tmp_path, *args)
     assert code == exitcodes.THRESHOLDS_FAILED, text + err
     first_line = text.splitlines()[0]
     assert first_line.startswith("mcpgate: FAILED (exit 99): drift: mcp_tool_duration{tool:lookup}")
@@ -86,8 +82,7 @@ async def test_drift_flags_a_server_that_slows_over_time(tmp_path: Path) -> None
 
 
 async def test_the_same_run_against_a_steady_server_passes(tmp_path: Path) -> None:
-    port = servers.free_port()
-    with servers.running(servers.drift_cmd(port, slope_ms=0.0), port) as server:
+    with servers.serving(lambda port: servers.drift_cmd(port, slope_ms=0.0)) as server:
         plan = plan_from(tmp_path, config(server.url("/mcp")), Overrides())
         options = RunOptions(progress=False, drift_window=4.0)
         results = await run_plan(plan, options, out=io.StringIO(), err=io.StringIO())

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mcpgate.plan.schedule import ArrivalSchedule, Stage
+from mcpgate.support import exitcodes
 from tests.faultserver import FaultServer
-from tests.run.helpers import TOOL_CALL, count, plan_from, run, target
+from tests.run.helpers import TOOL_CALL, calls_seen, count, plan_from, run, target
 
 STEPS_PER_ITERATION = 5  # initialize, notifications/initialized, tools/list, tools/call, DELETE
 
@@ -151,3 +152,57 @@ async def test_graceful_stop_interrupts_what_outlasts_it(faults: FaultServer, tm
     assert results.run.interrupted_iterations == 2, results.run
     assert count(results, "iterations") == 0
     assert results.run.duration_s < 0.6
+
+
+async def test_a_vu_ramped_down_and_up_again_never_runs_twice(faults: FaultServer, tmp_path: Path) -> None:
+    before = len(faults.seen["slow-call"])
+    config = {
+        "target": target(faults.url("slow-call")),
+        "flow": {**TOOL_CALL},
+        "scenarios": {
+            "wave": {
+                "executor": "ramping-vus",
+                "startVUs": 2,
+                "stages": [
+                    {"duration": "0s", "target": 2},
+                    {"duration": "0.1s", "target": 1},
+                    {"duration": "0.2s", "target": 1},
+                    {"duration": "0.1s", "target": 2},
+                    {"duration": "0.6s", "target": 2},
+                ],
+                "gracefulRampDown": "2s",
+            }
+        },
+    }
+    results, _ = await run(plan_from(tmp_path, config))
+    assert results.run.exit_code == exitcodes.OK, results.run.reason
+    pairs = [a["text"] for a in calls_seen(faults, "slow-call", before)]
+    assert len(pairs) == len(set(pairs))  # no (vu, iteration) pair sent twice
+    assert results.metric("vus_max", "max") == 2
+
+
+async def test_vu_numbers_are_global_across_scenarios(faults: FaultServer, tmp_path: Path) -> None:
+    before = len(faults.seen["ok"])
+    flow = {"think_time": "50ms", "tools": [{"name": "echo", "arguments": {"text": "{{ scenario }}:{{ vu }}"}}]}
+    config = {
+        "target": target(faults.url("ok")),
+        "flow": flow,
+        "scenarios": {
+            "a": {"executor": "constant-vus", "vus": 2, "duration": "0.3s"},
+            "b": {"executor": "constant-vus", "vus": 2, "duration": "0.3s"},
+        },
+    }
+    await run(plan_from(tmp_path, config))
+    seen = {a["text"] for a in calls_seen(faults, "ok", before)}
+    assert seen == {"a:1", "a:2", "b:3", "b:4"}
+
+
+async def test_think_time_does_not_throttle_an_open_model(faults: FaultServer, tmp_path: Path) -> None:
+    config = {
+        "target": target(faults.url("ok")),
+        "flow": {**TOOL_CALL, "think_time": "1s"},
+        "scenarios": {"o": {"executor": "constant-arrival-rate", "rate": 20, "duration": "1s", "preAllocatedVUs": 5}},
+    }
+    results, _ = await run(plan_from(tmp_path, config))
+    assert count(results, "iterations") == 20
+    assert count(results, "dropped_iterations") == 0

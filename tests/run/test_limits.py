@@ -9,11 +9,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from mcpgate.results.io import read
 from mcpgate.support import exitcodes
-from tests.conftest import PeerFactory
+from tests.conftest import PeerFactory, Spawn
+from tests.run.helpers import config_file
 
 RAISE = """
 import resource
@@ -55,43 +54,29 @@ def test_a_hard_limit_too_low_is_one_note_with_the_fix() -> None:
     assert "ulimit -n 2000" in note
 
 
-async def test_a_run_that_may_need_more_than_it_may_open_says_so(peer: PeerFactory, tmp_path: Path) -> None:
-    config = tmp_path / "mcpgate.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "target": {"url": peer("stateful-json")},
-                "flow": {"tools": [{"name": "get_record", "arguments": {"id": "rec_1"}}]},
-                # Up to 300 VUs (about 664 file descriptors), though the rate keeps two busy.
-                "scenarios": {
-                    "open": {
-                        "executor": "constant-arrival-rate",
-                        "rate": 5,
-                        "duration": "1s",
-                        "preAllocatedVUs": 2,
-                        "maxVUs": 300,
-                    }
-                },
-            }
-        )
+async def test_a_run_that_may_need_more_than_it_may_open_says_so(
+    peer: PeerFactory, spawn: Spawn, tmp_path: Path
+) -> None:
+    config = config_file(
+        tmp_path / "mcpgate.yaml",
+        {
+            "target": {"url": peer("stateful-json")},
+            "flow": {"tools": [{"name": "get_record", "arguments": {"id": "rec_1"}}]},
+            # Up to 300 VUs (about 664 file descriptors), though the rate keeps two busy.
+            "scenarios": {
+                "open": {
+                    "executor": "constant-arrival-rate",
+                    "rate": 5,
+                    "duration": "1s",
+                    "preAllocatedVUs": 2,
+                    "maxVUs": 300,
+                }
+            },
+        },
     )
     out = tmp_path / "results.json"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mcpgate",
-        "run",
-        "-c",
-        str(config),
-        "--workers",
-        "1",
-        "--no-progress",
-        "--out",
-        str(out),
-        preexec_fn=limited(256, 256),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    args = ("run", "-c", str(config), "--workers", "1", "--no-progress", "--out", str(out))
+    proc = await spawn(*args, preexec_fn=limited(256, 256))
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == exitcodes.OK, stdout.decode() + stderr.decode()
     warning = "mcpgate: warning: file descriptors: a process of this run may need 664 and may open 256"

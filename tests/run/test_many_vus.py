@@ -11,13 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from mcpgate.results.io import read
 from mcpgate.support import exitcodes
 from tests import servers
-from tests.run.helpers import count
-from tests.test_cli_probe import mcpgate
+from tests.run.helpers import config_file, count, run_cli
 
 VUS = 500
 
@@ -25,40 +23,33 @@ VUS = 500
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """A server of its own: 500 sessions at once are more than the shared one should carry."""
-    port = servers.free_port()
-    started = servers.start(servers.example_cmd(port, "--json"), port)
-    try:
+    with servers.serving(lambda port: servers.example_cmd(port, "--json")) as started:
         yield started.url("/mcp")
-    finally:
-        servers.stop(started)
 
 
 async def test_500_vus_each_with_its_own_session_hold(server: str, tmp_path: Path) -> None:
-    config = tmp_path / "mcpgate.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "target": {"url": server, "protocol_version": "2025-11-25"},
-                "flow": {
-                    "session": "per-vu",
-                    "listen": False,  # the held streams have their own tests; this one is about VUs
-                    "think_time": "2s..4s",
-                    "tools": [{"name": "get_record", "arguments": {"id": "rec_{{ randint(1, 50) }}"}}],
-                },
-                "scenarios": {
-                    "many": {
-                        "executor": "ramping-vus",
-                        "startVUs": 0,
-                        "stages": [{"duration": "4s", "target": VUS}, {"duration": "6s", "target": VUS}],
-                        "gracefulRampDown": "5s",
-                    }
-                },
-                "thresholds": {"http_req_failed": ["rate<0.01"], "checks": ["rate>0.99"]},
-            }
-        )
+    config = config_file(
+        tmp_path / "mcpgate.yaml",
+        {
+            "target": {"url": server, "protocol_version": "2025-11-25"},
+            "flow": {
+                "session": "per-vu",
+                "listen": False,  # the held streams have their own tests; this one is about VUs
+                "think_time": "2s..4s",
+                "tools": [{"name": "get_record", "arguments": {"id": "rec_{{ randint(1, 50) }}"}}],
+            },
+            "scenarios": {
+                "many": {
+                    "executor": "ramping-vus",
+                    "startVUs": 0,
+                    "stages": [{"duration": "4s", "target": VUS}, {"duration": "6s", "target": VUS}],
+                    "gracefulRampDown": "5s",
+                }
+            },
+            "thresholds": {"http_req_failed": ["rate<0.01"], "checks": ["rate>0.99"]},
+        },
     )
-    out = tmp_path / "results.json"
-    code, stdout, stderr = await mcpgate("run", "-c", str(config), "--no-progress", "--out", str(out))
+    code, stdout, stderr, out = await run_cli(tmp_path, "-c", str(config))
     assert code == exitcodes.OK, stdout + stderr
     results = read(out)
     assert results.metric("vus_max", "max") == VUS

@@ -8,23 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from pathlib import Path
 
 from mcpgate.report.markdown import render_markdown
 from mcpgate.results.schema import Results
 from mcpgate.support import exitcodes
-from tests.conftest import PeerFactory
+from tests.conftest import PeerFactory, Spawn
 from tests.faultserver import FaultServer
 from tests.run.helpers import TOOL_CALL, count, plan_from, run, target
 
 
+def session_ids(faults: FaultServer, fault: str) -> set[str]:
+    return {h["Mcp-Session-Id"] for h in faults.headers[fault] if "Mcp-Session-Id" in h}
+
+
 def sessions_of(faults: FaultServer, fault: str) -> list[int]:
     """tools/call per session, for every session of this route that made a call (the preflight made none)."""
-    ids = {h["Mcp-Session-Id"] for h in faults.headers[fault] if "Mcp-Session-Id" in h}
-    return sorted(faults.calls_by_session[sid] for sid in ids if faults.calls_by_session[sid])
+    return sorted(faults.calls_by_session[sid] for sid in session_ids(faults, fault) if faults.calls_by_session[sid])
 
 
 def initializes(faults: FaultServer, fault: str) -> int:
@@ -229,7 +230,7 @@ def _summaries_show_streams(results: Results, console: str, held: str) -> None:
 
 
 async def test_an_interrupt_ends_per_vu_sessions_and_their_streams_on_the_wire(
-    faults: FaultServer, tmp_path: Path
+    faults: FaultServer, spawn: Spawn, tmp_path: Path
 ) -> None:
     fault = "stream-held.interrupt"
     out = tmp_path / "r.json"
@@ -239,15 +240,9 @@ async def test_an_interrupt_ends_per_vu_sessions_and_their_streams_on_the_wire(
         "flow: {session: per-vu, think_time: 60s, tools: [{name: echo}]}\n"
         "scenarios: {s: {executor: constant-vus, vus: 3, duration: 60s}}\n"
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "mcpgate", "run", "-c", str(config), "--out", str(out), "--no-progress", "--workers", "1"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=os.environ.copy(),
-    )
+    proc = await spawn("run", "-c", str(config), "--out", str(out), "--no-progress", "--workers", "1")
     async with asyncio.timeout(30):
-        while sum(faults.calls_by_session[s] for s in _ids(faults, fault)) < 3:  # noqa: ASYNC110 (another process)
+        while sum(faults.calls_by_session[s] for s in session_ids(faults, fault)) < 3:  # noqa: ASYNC110 (another process)
             await asyncio.sleep(0.05)  # until every VU has made its call and is thinking
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 15)
@@ -261,7 +256,3 @@ async def test_an_interrupt_ends_per_vu_sessions_and_their_streams_on_the_wire(
     assert (opened["max"], opened["value"]) == (3, 0)
     assert results["metrics"]["mcp_stream_duration"]["values"]["count"] == 3
     assert results["metrics"]["checks"]["values"]["rate"] == 1.0
-
-
-def _ids(faults: FaultServer, fault: str) -> set[str]:
-    return {h["Mcp-Session-Id"] for h in faults.headers[fault] if "Mcp-Session-Id" in h}

@@ -10,7 +10,6 @@ import asyncio
 import json
 import shutil
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +25,9 @@ from mcpgate.results.io import read
 from mcpgate.results.schema import Results, ShardInfo
 from mcpgate.support import exitcodes
 from mcpgate.support.startat import iso
-from tests.conftest import PeerFactory
+from tests.conftest import PeerFactory, Spawn
 from tests.faultserver import FaultServer
-from tests.run.helpers import count, plan_from, target
+from tests.run.helpers import calls_seen, config_file, count, plan_from, target
 from tests.test_cli_probe import mcpgate
 
 AHEAD = 6.0  # seconds from now to the shared start: time for three processes to start and preflight
@@ -48,11 +47,6 @@ class Sharded:
     merge_out: str
     merge_err: str
     merged: Results
-
-
-def write_config(path: Path, config: dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
 
 
 async def run_shards(
@@ -87,7 +81,7 @@ async def run_shards(
 async def sharded(peer: PeerFactory, tmp_path_factory: pytest.TempPathFactory) -> Sharded:
     """One arrival-rate run split three ways (the middle shard on two workers) against the SDK server."""
     tmp = tmp_path_factory.mktemp("sharded")
-    config = write_config(
+    config = config_file(
         tmp / "mcpgate.yaml",
         {
             "target": {"url": peer("stateful-json")},
@@ -227,7 +221,7 @@ async def test_merge_refuses_shards_of_different_runs(sharded: Sharded, tmp_path
     other = yaml.safe_load(sharded.config.read_text())
     other["scenarios"]["open"]["rate"] = 15
     other["scenarios"]["open"]["duration"] = "1s"
-    config = write_config(tmp_path / "other.yaml", other)
+    config = config_file(tmp_path / "other.yaml", other)
     code, _, err = await mcpgate(
         "run", "-c", str(config), "--shard", "1/3", "--no-progress", "--out", str(tmp_path / "other.json")
     )
@@ -312,7 +306,7 @@ async def test_shards_with_different_worker_counts_run_every_vu_and_iteration_on
 ) -> None:
     """A ramp and an arrival-rate scenario smaller than the shard count, over shards of 2, 1 and 3 workers."""
     fault = "ok-shards"
-    config = write_config(
+    config = config_file(
         tmp_path / "mcpgate.yaml",
         {
             "target": target(faults.url(fault)),
@@ -343,7 +337,7 @@ async def test_shards_with_different_worker_counts_run_every_vu_and_iteration_on
     code, _, err = await mcpgate("merge", str(tmp_path / "shard-*.json"), "--out", str(tmp_path / "merged.json"))
     assert code == exitcodes.OK, err
     merged = read(tmp_path / "merged.json")
-    seen = [m["params"]["arguments"]["text"].split("-") for m in faults.seen[fault] if m.get("method") == "tools/call"]
+    seen = [arguments["text"].split("-") for arguments in calls_seen(faults, fault)]
     calls = [(scenario, int(vu), int(iteration)) for scenario, vu, iteration in seen]
     assert len(set(calls)) == len(calls)  # no VU ran an iteration twice: VU numbers are unique run-wide
     assert {vu for scenario, vu, _ in calls if scenario == "ramp"} == set(range(1, 8))  # the ramp reached 7
@@ -360,24 +354,12 @@ async def test_shards_with_different_worker_counts_run_every_vu_and_iteration_on
     assert [s.workers for s in shard_of(merged).runs] == [2, 1, 2]
 
 
-async def test_a_signal_while_waiting_for_the_start_still_writes_the_results(peer: PeerFactory, tmp_path: Path) -> None:
+async def test_a_signal_while_waiting_for_the_start_still_writes_the_results(
+    peer: PeerFactory, spawn: Spawn, tmp_path: Path
+) -> None:
     out = tmp_path / "shard-0.json"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mcpgate",
-        "run",
-        "--url",
-        peer("stateful-json"),
-        "--shard",
-        "0/2",
-        "--start-at",
-        iso(time.time() + 120),
-        "--out",
-        str(out),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    later = iso(time.time() + 120)
+    proc = await spawn("run", "--url", peer("stateful-json"), "--shard", "0/2", "--start-at", later, "--out", str(out))
     assert proc.stderr is not None
     line = await asyncio.wait_for(proc.stderr.readline(), 30)
     assert b"shard 0/2: the preflight passed; the load starts at" in line

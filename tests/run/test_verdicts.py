@@ -9,7 +9,7 @@ from mcpgate.report.console import render_summary
 from mcpgate.results.io import read
 from mcpgate.support import exitcodes
 from tests.faultserver import FaultServer
-from tests.run.helpers import TOOL_CALL, count, plan_from, run, target
+from tests.run.helpers import TOOL_CALL, calls_seen, count, plan_from, run, target
 from tests.servers import free_port
 
 BRIEF = {"s": {"executor": "constant-vus", "vus": 2, "duration": "1s"}}
@@ -105,7 +105,7 @@ async def test_auto_arguments_only_for_read_only_tools(faults: FaultServer, tmp_
     config["flow"] = {"tools": [{"name": "echo", "arguments": "auto", "allow_writes": True}], "think_time": "50ms"}
     results, _ = await run(plan_from(tmp_path, config))
     assert results.run.exit_code == exitcodes.OK
-    sent = [m["params"]["arguments"] for m in faults.seen["ok"] if m.get("method") == "tools/call"]
+    sent = calls_seen(faults, "ok")
     assert sent[-1] == {}  # echo's schema requires nothing, so nothing is invented
 
 
@@ -141,7 +141,7 @@ async def test_templates_and_datasets_reach_the_server(faults: FaultServer, tmp_
     before = len(faults.seen["ok"])
     results, _ = await run(plan_from(tmp_path, config))
     assert results.run.exit_code == exitcodes.OK, results.run.reason
-    sent = [m["params"]["arguments"] for m in faults.seen["ok"][before:] if m.get("method") == "tools/call"]
+    sent = calls_seen(faults, "ok", before)
     assert sent
     assert all(a["n"] == 5 for a in sent)  # a lone expression keeps its type
     regions = {a["text"].split(":")[0] for a in sent}
@@ -178,3 +178,14 @@ async def test_a_threshold_on_a_tool_never_called_is_caught_before_the_load(
     results, _ = await run(plan_from(tmp_path, config))
     assert results.run.exit_code == exitcodes.COULD_NOT_START
     assert results.run.reason == "thresholds: mcp_tool_duration{tool:ehco}: no tool 'ehco' is called in this run"
+
+
+async def test_error_counters_exist_on_a_clean_run(faults: FaultServer, tmp_path: Path) -> None:
+    config = {
+        "target": target(faults.url("ok")),
+        "flow": {**TOOL_CALL, "think_time": "50ms"},
+        "scenarios": {"s": {"executor": "constant-vus", "vus": 1, "duration": "0.3s"}},
+        "thresholds": {"mcp_errors_timeout": ["count<1"], "mcp_errors_protocol_error": ["count<1"]},
+    }
+    results, _ = await run(plan_from(tmp_path, config))
+    assert results.run.exit_code == exitcodes.OK, results.run.reason
