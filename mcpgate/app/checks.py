@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from mcpgate.app.requests import MergeRequest, RunRequest
+from mcpgate.app.requests import Judged, RunRequest
 from mcpgate.config.models import MAX_VUS
 from mcpgate.engine.shard import MAX_WORKERS
 from mcpgate.protocol.transport import LEGACY_SSE
@@ -70,7 +70,7 @@ def bearer_token(token: str | None, headers: dict[str, str]) -> str | None:
     return token
 
 
-def check_outputs(request: RunRequest | MergeRequest) -> list[Path]:
+def check_outputs(request: Judged) -> list[Path]:
     """The files the request writes, each with somewhere to go; as absolute paths."""
     paths = []
     for name in ("out", "markdown", "junit"):
@@ -117,7 +117,7 @@ def results_file(path: Path, name: str, shown: Path | str | None = None) -> Resu
         raise UsageError(name, f"{shown}: {str(exc).splitlines()[0]}") from None
 
 
-def read_baseline(request: RunRequest | MergeRequest, notice: Notice | None) -> Results | None:
+def read_baseline(request: Judged, notice: Notice | None) -> Results | None:
     """The baseline's results; with ``first_baseline_ok`` a file not there yet is the first run, not an error."""
     if request.baseline is None:
         return None
@@ -129,7 +129,7 @@ def read_baseline(request: RunRequest | MergeRequest, notice: Notice | None) -> 
     return results_file(path, "baseline", request.baseline)
 
 
-def read_template(request: RunRequest | MergeRequest) -> Path | None:
+def read_template(request: Judged) -> Path | None:
     if request.summary_template is None:
         return None
     template = request.path(request.summary_template)

@@ -224,11 +224,31 @@ MERGE_OPTIONS: tuple[Option, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class RunRequest:
-    """``mcpgate run``: every option, as read by a door; ``base`` is where relative paths start."""
+@dataclass(frozen=True, kw_only=True)
+class Judged:
+    """What a run and a merge share: where relative paths start, the files they write, and how
+    their results are judged against a baseline and for drift."""
 
-    base: Path = Path()
+    base: Path = Path()  # the CLI's working directory, the Action's workspace
+    out: Path | None = None
+    markdown: Path | None = None
+    junit: Path | None = None
+    summary_template: Path | None = None
+    baseline: Path | None = None
+    max_regression: float = DEFAULT_MAX_REGRESSION
+    max_drift: float | None = DEFAULT_MAX_DRIFT
+    drift_window: float | None = None
+    first_baseline_ok: bool = False  # a baseline not there yet is the first run (the Action), not an error
+
+    def path(self, given: Path) -> Path:
+        """A path the user gave, where the door's relative paths start (the one place that decides it)."""
+        return resolve(self.base, given)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRequest(Judged):
+    """``mcpgate run``: every option, as read by a door."""
+
     config: Path | None = None
     url: str | None = None
     transport: str | None = None
@@ -252,27 +272,14 @@ class RunRequest:
     workers: int | None = None  # None or 0: one per available core
     shard: Shard | None = None
     start_at: float | None = None
-    out: Path | None = None
-    markdown: Path | None = None
-    junit: Path | None = None
-    summary_template: Path | None = None
-    baseline: Path | None = None
-    max_regression: float = DEFAULT_MAX_REGRESSION
-    max_drift: float | None = DEFAULT_MAX_DRIFT
-    drift_window: float | None = None
     environment: str = "staging"
     allow_production_load: bool = False
     breakpoint: tuple[str, ...] = ()  # key: value lines
     min_breaking_point: float | None = None
-    # How the door runs it (not options): the environment's token, a baseline not there yet
-    # (the Action's first run: a notice, not an error), and whether the process ends with the run.
+    # How the door runs it (not options): the environment's token, and whether the process ends
+    # with the run (the CLI: signals after the results are out are ignored).
     env_token: str | None = None
-    first_baseline_ok: bool = False
     last_act: bool = False
-
-    def path(self, given: Path) -> Path:
-        """A path the user gave, where the door's relative paths start (the one place that decides it)."""
-        return resolve(self.base, given)
 
 
 def resolve(base: Path, given: Path) -> Path:
@@ -281,27 +288,13 @@ def resolve(base: Path, given: Path) -> Path:
     return given if given.is_absolute() else base / given
 
 
-@dataclass(frozen=True)
-class MergeRequest:
+@dataclass(frozen=True, kw_only=True)
+class MergeRequest(Judged):
     """``mcpgate merge`` (the Action's ``merge``): the shards' files in, the merged run's results out.
 
-    ``base`` is where relative paths start; with ``under_base`` every shard file must lie under it
-    (the Action's workspace).
+    With ``under_base`` every shard file must lie under ``base`` (the Action's workspace).
     """
 
     files: tuple[str, ...]  # names or glob patterns
-    base: Path = Path()
     under_base: bool = False
-    out: Path | None = None
-    markdown: Path | None = None
-    junit: Path | None = None
-    summary_template: Path | None = None
-    baseline: Path | None = None
-    max_regression: float = DEFAULT_MAX_REGRESSION
-    max_drift: float | None = DEFAULT_MAX_DRIFT
-    drift_window: float | None = None
     allow_missing: bool = False
-    first_baseline_ok: bool = False
-
-    def path(self, given: Path) -> Path:
-        return resolve(self.base, given)

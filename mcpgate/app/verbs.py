@@ -26,7 +26,7 @@ from mcpgate.app.deliver import Outputs, deliver
 from mcpgate.app.inline import breakpoint_section, tools
 from mcpgate.app.merge import Merged, expand, judged, read_shard
 from mcpgate.app.merge import merge as merge_shards
-from mcpgate.app.requests import MergeRequest, RunRequest
+from mcpgate.app.requests import Judged, MergeRequest, RunRequest
 from mcpgate.app.run import RunOptions, run_plan
 from mcpgate.config.assemble import Overrides, assemble
 from mcpgate.config.models import TargetConfig
@@ -92,7 +92,7 @@ def prepare(request: RunRequest, notice: Notice | None = None) -> tuple[Plan, Ru
     return plan, options
 
 
-def _resolved(request: RunRequest | MergeRequest, given: Path | None) -> Path | None:
+def _resolved(request: Judged, given: Path | None) -> Path | None:
     return request.path(given) if given is not None else None
 
 
@@ -163,7 +163,7 @@ def merged(request: MergeRequest, *, notice: Notice | None = None, warn: Notice 
     return Merged(results, merged.warnings, merged.steady_known, merged.steady)
 
 
-def hand_over(results: Results, request: RunRequest | MergeRequest, out: TextIO, err: TextIO) -> None:
+def hand_over(results: Results, request: Judged, out: TextIO, err: TextIO) -> None:
     """A merge's results to the console and the files the request names."""
     options = Outputs(
         out=_resolved(request, request.out),
