@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mcpgate.app.requests import RUN_OPTIONS, Option
-from mcpgate.doors.cli import main, words
+from mcpgate.app.requests import RUN_OPTIONS, Option, RunRequest
+from mcpgate.app.verbs import prepare
+from mcpgate.doors.argv import read_options
+from mcpgate.doors.cli import build_parser, main, words
 from mcpgate.doors.inputs import ACTION_INPUTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,3 +80,29 @@ def test_the_container_door_hands_every_verb_to_the_cli() -> None:
         )
         assert done.returncode == 0, (verb, done.stderr)
         assert f"usage: mcpgate {verb}" in done.stdout
+
+
+def test_the_cli_has_the_tool_mix_and_the_search_steps_the_action_has(tmp_path: Path) -> None:
+    """--tools and --breakpoint: one line each, read as the Action's tools and breakpoint inputs are."""
+    argv = [
+        "run",
+        "--url",
+        "http://127.0.0.1:9/mcp",
+        "--profile",
+        "breakpoint",
+        "--tools",
+        'get_record: 3 {"id": "r1"}',
+    ]
+    argv += ["--tools", "search auto", "--breakpoint", "start: 5", "--breakpoint", "max: 15", "--breakpoint", "step: 5"]
+    fields = read_options(build_parser().parse_args(argv), RUN_OPTIONS)
+    plan, _ = prepare(RunRequest(base=tmp_path, **fields))
+    tools = [(t.name, t.weight, t.arguments) for t in plan.config.flow.tools]
+    assert tools == [("get_record", 3.0, {"id": "r1"}), ("search", 1.0, "auto")]
+    assert plan.breakpoint is not None
+    assert plan.breakpoint.levels == (5.0, 10.0, 15.0)
+
+
+def test_a_tool_mix_file_is_found_where_the_door_starts_paths(tmp_path: Path) -> None:
+    (tmp_path / "mix.yaml").write_text("- {name: ping}\n- {name: echo, weight: 4}\n", encoding="utf-8")
+    plan, _ = prepare(RunRequest(base=tmp_path, url="http://127.0.0.1:9/mcp", tools=("mix.yaml",)))
+    assert [(t.name, t.weight) for t in plan.config.flow.tools] == [("ping", 1.0), ("echo", 4.0)]
