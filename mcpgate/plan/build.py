@@ -254,28 +254,24 @@ def scenario_plan(name: str, s: Scenario) -> ScenarioPlan:
         )
     if isinstance(s, ConstantArrivalRate):
         schedule = ArrivalSchedule.constant(s.rate / s.time_unit, s.duration)
-        top = max(s.max_vus or s.pre_allocated_vus, s.pre_allocated_vus)
-        return ScenarioPlan(
-            name,
-            s.executor,
-            s.start_time,
-            s.duration,
-            s.graceful_stop,
-            top,
-            schedule=schedule,
-            pre_allocated=s.pre_allocated_vus,
-        )
+        return _arrival_plan(name, s, schedule, s.duration)
     assert isinstance(s, RampingArrivalRate)
     stages = [Stage(st.duration, st.target / s.time_unit) for st in s.stages]
     schedule = ArrivalSchedule(s.start_rate / s.time_unit, stages)
-    top = max(s.max_vus or s.pre_allocated_vus, s.pre_allocated_vus)
+    return _arrival_plan(name, s, schedule, schedule.duration)
+
+
+def _arrival_plan(
+    name: str, s: ConstantArrivalRate | RampingArrivalRate, schedule: ArrivalSchedule, duration: float
+) -> ScenarioPlan:
+    """An open-model scenario: its schedule, and the VUs that serve it."""
     return ScenarioPlan(
         name,
         s.executor,
         s.start_time,
-        schedule.duration,
+        duration,
         s.graceful_stop,
-        top,
+        max(s.max_vus or s.pre_allocated_vus, s.pre_allocated_vus),
         schedule=schedule,
         pre_allocated=s.pre_allocated_vus,
     )
