@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from mcpgate.protocol.http import HttpSettings, classify_exception, seconds
 from mcpgate.protocol.outcome import shorten
+from mcpgate.support.tls import TlsSettings, tls_context
 
 DAY: Final = 86400.0
 CLOSE_WAIT: Final = 1.0  # seconds to let the TLS close finish; the certificate is already in hand
@@ -63,22 +64,23 @@ async def cert_info(
     url: str,
     *,
     timeout: float,  # noqa: ASYNC109 - one bound for the connect and the handshake together
-    verify: bool = True,
-    ca_file: str | None = None,
+    tls: TlsSettings | None = None,
     now: float | None = None,
 ) -> CertInfo | None:
     """Connect to an https:// URL's host and read its certificate; None for http://.
 
-    ``timeout`` bounds the TCP connect and the TLS handshake together. ``now`` (epoch
+    ``timeout`` bounds the TCP connect and the TLS handshake together; ``tls`` is the run's own
+    (its CA, its client certificate), so the check sees the server as the run does. ``now`` (epoch
     seconds) is for tests; the wall clock is the right one for a certificate.
     """
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname:
         return None
     host, port = parts.hostname, parts.port or 443
-    info = CertInfo(host, port, verified=verify)
+    settings = tls or TlsSettings()
+    info = CertInfo(host, port, verified=settings.verify)
     try:
-        der = await _der(host, port, limit=timeout, verify=verify, ca_file=ca_file)
+        der = await _der(host, port, limit=timeout, tls=settings)
         not_after, subject, issuer = _fields(der)
     except _NotRead as exc:
         info.reason = str(exc)
@@ -94,12 +96,12 @@ class _NotRead(Exception):
     """Why the certificate could not be read, as the one line ``CertInfo.reason`` shows."""
 
 
-async def _der(host: str, port: int, *, limit: float, verify: bool, ca_file: str | None) -> bytes:
+async def _der(host: str, port: int, *, limit: float, tls: TlsSettings) -> bytes:
     """The certificate the server presents, as DER, within ``limit`` seconds; each way that fails is a ``_NotRead``."""
     try:
-        context = _context(verify, ca_file)
+        context = tls_context(tls)
     except (OSError, ssl.SSLError) as exc:
-        raise _NotRead(f"cannot load CA file {ca_file}: {shorten(str(exc), 120)}") from None
+        raise _NotRead(f"cannot load the TLS files: {shorten(str(exc), 120)}") from None
     try:
         der = await _peer_certificate(host, port, context, limit)
     except TimeoutError:
@@ -165,14 +167,6 @@ def cert_dict(cert: CertInfo) -> dict[str, Any]:
 
 
 # -- the connection ----------------------------------------------------------------------
-
-
-def _context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=ca_file)
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 async def _peer_certificate(host: str, port: int, context: ssl.SSLContext, limit: float) -> bytes | None:
