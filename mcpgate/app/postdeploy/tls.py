@@ -101,7 +101,8 @@ async def _der(host: str, port: int, *, limit: float, tls: TlsSettings) -> bytes
     try:
         context = tls_context(tls)
     except (OSError, ssl.SSLError) as exc:
-        raise _NotRead(f"cannot load the TLS files: {shorten(str(exc), 120)}") from None
+        files = ", ".join(f for f in (tls.ca_file, tls.client_cert, tls.client_key) if f)
+        raise _NotRead(f"cannot load the TLS files ({files}): {shorten(str(exc), 120)}") from None
     try:
         der = await _peer_certificate(host, port, context, limit)
     except TimeoutError:
