@@ -14,7 +14,7 @@ import pytest
 import trustme
 
 from mcpgate.protocol.http import HttpSettings, classify_exception
-from mcpgate.protocol.wire.errors import ProxyError
+from mcpgate.protocol.wire.errors import ProxyError, TlsError
 from mcpgate.protocol.wire.pool import Pool
 from mcpgate.protocol.wire.proxy import Proxy, ProxyRules, no_proxy_entries, parse_proxy
 from mcpgate.support.tls import TlsSettings
@@ -28,7 +28,7 @@ AUTH = "Basic " + base64.b64encode(b"gate:pr0xy-pa55").decode()
 
 async def _forwarding(conn: RawConn) -> None:
     """An HTTP proxy that answers every forwarded request itself."""
-    while (req := await conn.request()) is not None:
+    while await conn.request() is not None:
         conn.send(response(200, BODY, "Content-Type: application/json"))
 
 
@@ -100,7 +100,7 @@ async def test_an_https_origin_is_a_connect_tunnel_then_tls_to_the_origin_reused
 async def test_the_origin_certificate_is_checked_inside_the_tunnel(ca: trustme.CA) -> None:
     with serving(_tunnelling(ca, [])) as proxy:
         async with Pool(proxies=ProxyRules(https=Proxy("127.0.0.1", proxy.port))) as pool:
-            with pytest.raises(Exception) as caught:
+            with pytest.raises(TlsError) as caught:
                 await pool.post(f"https://{ORIGIN}/mcp", data=b"{}", headers=b"")
     failure = classify_exception(caught.value, HttpSettings())
     assert failure.outcome.reason.startswith("TLS certificate rejected:")
@@ -143,7 +143,8 @@ async def test_407_to_a_forwarded_request_is_the_proxy_refusing_the_credentials(
     assert str(caught.value) == (
         f"proxy 127.0.0.1:{proxy.port}: 407 Proxy Authentication Required (the proxy refused the credentials)"
     )
-    assert "pr0xy" not in str(caught.value) and AUTH not in str(caught.value)
+    assert "pr0xy" not in str(caught.value)
+    assert AUTH not in str(caught.value)
 
 
 async def test_a_proxy_that_is_down_is_named() -> None:
@@ -158,8 +159,7 @@ async def test_a_proxy_that_is_down_is_named() -> None:
 async def test_no_proxy_sends_a_matching_origin_direct(entry: str) -> None:
     with serving(_forwarding) as origin, serving(_forwarding) as proxy:
         rules = ProxyRules(http=Proxy("127.0.0.1", proxy.port), no_proxy=no_proxy_entries(entry))
-        async with Pool(proxies=rules) as pool:
-            async with pool.post(origin.url(), data=b"{}", headers=b"") as resp:
-                assert resp.status == 200
+        async with Pool(proxies=rules) as pool, pool.post(origin.url(), data=b"{}", headers=b"") as resp:
+            assert resp.status == 200
     assert (origin.connections, proxy.connections) == (1, 0)
     assert origin.requests[0].line == "POST /mcp HTTP/1.1"

@@ -88,11 +88,13 @@ async def test_run_through_squid_from_the_environment_has_no_errors_and_shows_no
 
 
 async def test_squid_asking_for_credentials_is_the_proxys_refusal(mcp: servers.Server, proxy: Squid) -> None:
-    code, out, err = await mcpgate("probe", _url(mcp), "--proxy", proxy.url(), "--json", env=_clean_env())
+    code, out, _ = await mcpgate("probe", _url(mcp), "--proxy", proxy.url(), "--json", env=_clean_env())
     assert code != exitcodes.OK
     step = json.loads(out)["steps"][-1]
     assert step["outcome"] == "connection_error"
-    assert step["reason"] == f"proxy 127.0.0.1:{proxy.port}: 407 Proxy Authentication Required (no credentials were given)"
+    assert (
+        step["reason"] == f"proxy 127.0.0.1:{proxy.port}: 407 Proxy Authentication Required (no credentials were given)"
+    )
 
 
 async def test_wrong_credentials_are_refused_and_not_repeated(mcp: servers.Server, proxy: Squid) -> None:

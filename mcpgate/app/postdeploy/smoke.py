@@ -100,7 +100,9 @@ async def run_smoke(
     begun = loop.time()
     if spec.url.startswith("https://"):
         settings = spec.settings
-        report.cert = await cert_info(spec.url, timeout=settings.connect_timeout, tls=settings.tls)
+        report.cert = await cert_info(
+            spec.url, timeout=settings.connect_timeout, tls=settings.tls, proxies=settings.proxy
+        )
     async with make_http(spec.settings) as http:
         await _sessions(http, spec, report, _Ask(call, arguments, allow_writes), interval)
     report.elapsed_s = loop.time() - begun

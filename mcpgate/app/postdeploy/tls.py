@@ -32,6 +32,9 @@ from urllib.parse import urlsplit
 
 from mcpgate.protocol.http import HttpSettings, classify_exception, seconds
 from mcpgate.protocol.outcome import shorten
+from mcpgate.protocol.wire.dial import Dialer
+from mcpgate.protocol.wire.errors import WireError
+from mcpgate.protocol.wire.proxy import ProxyRules
 from mcpgate.support.tls import TlsSettings, tls_context
 
 DAY: Final = 86400.0
@@ -65,12 +68,14 @@ async def cert_info(
     *,
     timeout: float,  # noqa: ASYNC109 - one bound for the connect and the handshake together
     tls: TlsSettings | None = None,
+    proxies: ProxyRules | None = None,
     now: float | None = None,
 ) -> CertInfo | None:
     """Connect to an https:// URL's host and read its certificate; None for http://.
 
     ``timeout`` bounds the TCP connect and the TLS handshake together; ``tls`` is the run's own
-    (its CA, its client certificate), so the check sees the server as the run does. ``now`` (epoch
+    (its CA, its client certificate) and so are its ``proxies`` (a CONNECT tunnel when the run's
+    requests go through one), so the check sees the server as the run does. ``now`` (epoch
     seconds) is for tests; the wall clock is the right one for a certificate.
     """
     parts = urlsplit(url)
@@ -79,8 +84,12 @@ async def cert_info(
     host, port = parts.hostname, parts.port or 443
     settings = tls or TlsSettings()
     info = CertInfo(host, port, verified=settings.verify)
+    proxy = proxies.route("https", host, port) if proxies is not None else None
     try:
-        der = await _der(host, port, limit=timeout, tls=settings)
+        if proxy is not None:
+            der = await _tunnelled(host, port, settings, proxies, timeout)
+        else:
+            der = await _der(host, port, limit=timeout, tls=settings)
         not_after, subject, issuer = _fields(der)
     except _NotRead as exc:
         info.reason = str(exc)
@@ -168,6 +177,27 @@ def cert_dict(cert: CertInfo) -> dict[str, Any]:
 
 
 # -- the connection ----------------------------------------------------------------------
+
+
+async def _tunnelled(host: str, port: int, tls: TlsSettings, proxies: ProxyRules | None, limit: float) -> bytes:
+    """The certificate read through the run's proxy, with the wire client's own dialer."""
+    dialer = Dialer(connect_timeout=limit, tls=tls, proxies=proxies)
+    try:
+        conn = await dialer.connect(
+            ("https", host, port, proxies.route("https", host, port) if proxies else None), None
+        )
+    except (WireError, OSError, ValueError) as exc:
+        raise _NotRead(
+            classify_exception(exc, HttpSettings(timeout=limit, connect_timeout=limit)).outcome.reason
+        ) from None
+    try:
+        ssl_object = conn.transport.get_extra_info("ssl_object") if conn.transport is not None else None
+        der = ssl_object.getpeercert(binary_form=True) if isinstance(ssl_object, ssl.SSLObject) else None
+    finally:
+        conn.close()
+    if der is None:
+        raise _NotRead("the server presented no certificate")
+    return der
 
 
 async def _peer_certificate(host: str, port: int, context: ssl.SSLContext, limit: float) -> bytes | None:
