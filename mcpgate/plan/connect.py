@@ -57,8 +57,8 @@ def connect_spec(target: TargetConfig, environ: Mapping[str, str] | None = None)
         connect_timeout=min(target.connect_timeout, target.timeout),
         max_response_bytes=target.max_response_bytes,
         headers=headers,
+        proxy=_proxy(target, redact, os.environ if environ is None else environ),  # its secrets first
         tls=tls_settings(target),
-        proxy=_proxy(target, redact, os.environ if environ is None else environ),
     )
     expect = target.expect_protocol_version if target.expect_protocol_version != "auto" else None
     spec = ConnectSpec(target.url, target.transport, target.protocol_version, settings, expect)

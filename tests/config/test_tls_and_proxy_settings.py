@@ -13,6 +13,7 @@ from mcpgate.plan.connect import connect_spec
 from mcpgate.support import exitcodes
 from mcpgate.support.errors import UsageError
 from mcpgate.support.tls import TlsSettings
+from tests.action.test_action import action
 from tests.test_cli_probe import mcpgate
 
 URL = "https://127.0.0.1:1/mcp"
@@ -110,10 +111,21 @@ def test_proxy_settings_and_their_errors() -> None:
 
 
 async def test_the_cli_says_it_in_one_line(pem: dict[str, Path]) -> None:
-    code, out, err = await mcpgate(
-        "probe", URL, "--client-cert", str(pem["cert"]), "--client-key", str(pem["other_key"])
-    )
+    key, cert = pem["other_key"], pem["cert"]
+    code, _, err = await mcpgate("probe", URL, "--client-cert", str(cert), "--client-key", str(key))
     assert code == exitcodes.INVALID_INPUT
-    assert err.strip().splitlines() == [
-        f"mcpgate: error: target.client_key: {pem['other_key']}: the key does not match the certificate in {pem['cert']}"
-    ]
+    said = f"target.client_key: {key}: the key does not match the certificate in {cert}"
+    assert err.strip().splitlines() == [f"mcpgate: error: {said}"]
+
+
+async def test_the_action_says_it_in_one_line_naming_the_field(pem: dict[str, Path], tmp_path: Path) -> None:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "client.pem").write_bytes(pem["junk"].read_bytes())
+    inputs = {"INPUT_URL": URL, "INPUT_CLIENT-CERT": "client.pem", "INPUT_PROXY": "http://u:act-secret-9@p:3128"}
+    run = await action(tmp_path, inputs)
+    assert run.code == exitcodes.INVALID_INPUT
+    assert f"target.client_cert: {workspace / 'client.pem'}: not a PEM certificate" in run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert "::add-mask::act-secret-9" in run.stdout.splitlines()  # masked before anything is printed
+    assert "act-secret-9" not in run.artefacts()

@@ -110,7 +110,7 @@ async def test_without_the_client_certificate_nginx_refuses_and_the_reason_says_
     assert isinstance(steps, list)
     assert steps[-1]["outcome"] == "http_error"
     assert steps[-1]["http_status"] == 400
-    assert "No required SSL certificate was sent" in steps[-1]["reason"]
+    assert steps[-1]["reason"] == "HTML page '400 No required SSL certificate was sent'"
 
 
 async def test_without_the_company_ca_the_certificate_is_rejected(front: Nginx, files: Files) -> None:
