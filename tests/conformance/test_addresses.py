@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from mcpgate.protocol.http import HttpSettings, classify_exception
+from mcpgate.protocol.wire.errors import TlsError
 from mcpgate.protocol.wire.pool import Pool
 from tests.conformance.rawserver import RawConn, response, serving
 
@@ -94,3 +96,19 @@ async def test_every_address_refusing_is_one_named_connect_error(monkeypatch: py
     async with Pool(connect_timeout=2) as pool:
         with pytest.raises(Exception, match=f"^cannot connect to localhost:{port}: connection refused$"):
             await pool.post(f"http://localhost:{port}/mcp", data=b"{}", headers=b"")
+
+
+async def _hang_up(conn: RawConn) -> None:
+    """Not TLS: the connection ends at the client's hello."""
+
+
+async def test_when_one_address_connects_and_its_tls_fails_the_tls_failure_is_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with serving(_hang_up) as server:
+        _resolving(monkeypatch, "::1", "127.0.0.1")
+        async with Pool(connect_timeout=2) as pool:
+            with pytest.raises(TlsError) as caught:
+                await pool.post(f"https://localhost:{server.port}/mcp", data=b"{}", headers=b"")
+    failure = classify_exception(caught.value, HttpSettings())
+    assert failure.outcome.reason.startswith("TLS handshake failed: "), failure.outcome.reason

@@ -10,9 +10,8 @@ import os
 import socket
 import ssl
 import time
-from asyncio.staggered import staggered_race
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from mcpgate.protocol.wire.connection import Connection, Key
 from mcpgate.protocol.wire.errors import (
@@ -140,11 +139,42 @@ class Dialer:
             functools.partial(loop.create_connection, factory, address, port, ssl=tls, server_hostname=name)
             for address in addresses
         ]
-        won, index, errors = await staggered_race(attempts, self._stagger)
-        if won is None or index is None:
-            raise _telling([e for e in errors if e is not None])
+        index, won = await self._race(attempts)
         self._prefer(host, port, addresses[index])
-        return cast(tuple[asyncio.Transport, P], won)
+        return won
+
+    async def _race(self, attempts: Sequence[Callable[[], Awaitable[tuple[Any, P]]]]) -> tuple[int, tuple[Any, P]]:
+        """Start the next attempt when one fails or ``stagger`` passes; the first to connect wins, a
+        second that connected in the same instant is closed, and the rest are cancelled."""
+        started: dict[asyncio.Future[tuple[Any, P]], int] = {}
+        pending: set[asyncio.Future[tuple[Any, P]]] = set()
+        errors: list[BaseException] = []
+        try:
+            while True:
+                if len(started) < len(attempts):
+                    begun: asyncio.Future[tuple[Any, P]] = asyncio.ensure_future(attempts[len(started)]())
+                    started[begun] = len(started)
+                    pending.add(begun)
+                more = len(started) < len(attempts)
+                if not pending:
+                    raise _telling(errors)
+                done, pending = await asyncio.wait(
+                    pending, timeout=self._stagger if more else None, return_when=asyncio.FIRST_COMPLETED
+                )
+                winner: asyncio.Future[tuple[Any, P]] | None = None
+                for finished in sorted(done, key=started.__getitem__):
+                    error = finished.exception()
+                    if error is not None:
+                        errors.append(error)
+                    elif winner is None:
+                        winner = finished
+                    else:
+                        finished.result()[0].close()
+                if winner is not None:
+                    return started[winner], winner.result()
+        finally:
+            for left in pending:
+                left.cancel()
 
     async def _resolve(self, host: str, port: int) -> list[str]:
         try:
@@ -179,13 +209,13 @@ class Dialer:
         return self._tls
 
 
-def _telling(errors: list[Any]) -> BaseException:
+def _telling(errors: list[BaseException]) -> BaseException:
     """Of every address's failure, the one that says most: TLS, then a refusal, then the first."""
     for wanted in (ssl.SSLError, ConnectionResetError, ConnectionRefusedError):
         for error in errors:
             if isinstance(error, wanted):
-                return cast(BaseException, error)
-    return cast(BaseException, errors[0]) if errors else OSError(errno.EHOSTUNREACH, "no address answered")
+                return error
+    return errors[0] if errors else OSError(errno.EHOSTUNREACH, "no address answered")
 
 
 def _os_reason(exc: OSError) -> str:
