@@ -117,6 +117,10 @@ TARGET_OPTIONS: tuple[Option, ...] = (
     ),
     Option("insecure", "do not verify TLS certificates"),
     Option("ca-file", "also trust this CA bundle (a private CA)", Path, metavar="PEM"),
+    Option("client-cert", "client certificate for mTLS (may hold the key too)", Path, metavar="PEM"),
+    Option("client-key", "the client certificate's private key", Path, metavar="PEM"),
+    Option("proxy", "HTTP proxy for every request (wins over HTTP(S)_PROXY)", str, metavar="URL"),
+    Option("no-proxy", "hosts reached directly, as NO_PROXY ('*': no proxy)", str, metavar="LIST"),
 )
 
 RUN_OPTIONS: tuple[Option, ...] = (
@@ -261,6 +265,10 @@ class RunRequest(Judged):
     max_response_bytes: int | None = None
     insecure: bool = False
     ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    proxy: str | None = None
+    no_proxy: str | None = None
     profile: str | None = None
     vus: int | None = None
     duration: float | None = None

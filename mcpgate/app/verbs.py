@@ -115,6 +115,13 @@ def overrides(request: RunRequest) -> Overrides:
         target["insecure"] = True
     if request.ca_file is not None:
         target["ca_file"] = str(request.path(request.ca_file))
+    for key in ("client_cert", "client_key"):
+        path = getattr(request, key)
+        if path is not None:
+            target[key] = str(request.path(path))
+    for key in ("proxy", "no_proxy"):
+        if getattr(request, key) is not None:
+            target[key] = getattr(request, key)
     if token is not None:
         target["bearer_token"] = token
     return Overrides(
@@ -207,6 +214,10 @@ def connect_target(url: str, request: RunRequest) -> tuple[ConnectSpec, Redactor
         "max_response_bytes": request.max_response_bytes,
         "insecure": request.insecure,
         "ca_file": str(request.path(request.ca_file)) if request.ca_file is not None else None,
+        "client_cert": str(request.path(request.client_cert)) if request.client_cert is not None else None,
+        "client_key": str(request.path(request.client_key)) if request.client_key is not None else None,
+        "proxy": request.proxy,
+        "no_proxy": request.no_proxy,
     }
     target = TargetConfig.model_validate({k: v for k, v in given.items() if v is not None})
     return target_spec(target)

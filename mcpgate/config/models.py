@@ -95,6 +95,10 @@ class TargetConfig(Model):
     max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=1024, le=INT64_MAX)
     insecure: bool = Field(False, description="Do not verify TLS certificates")
     ca_file: str | None = Field(None, description="A CA bundle (PEM) to trust as well, for a private CA")
+    client_cert: str | None = Field(None, description="A client certificate (PEM) for mTLS; may hold the key too")
+    client_key: str | None = Field(None, description="The client certificate's private key (PEM)")
+    proxy: str | None = Field(None, description="http://[user:password@]host:port; wins over HTTPS_PROXY/HTTP_PROXY")
+    no_proxy: str | None = Field(None, description="Hosts reached directly, as NO_PROXY ('*': no proxy at all)")
 
 
 class ToolConfig(Model):

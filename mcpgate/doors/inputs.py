@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 from mcpgate.app.requests import RUN_OPTIONS, Option
 from mcpgate.config import values
+from mcpgate.protocol.wire.proxy import PROXY_VARIABLES
 from mcpgate.support.errors import UsageError
-from mcpgate.support.redact import sensitive_name
+from mcpgate.support.redact import Redactor, sensitive_name
 
 T = TypeVar("T")
 
@@ -135,6 +136,11 @@ class Inputs:
                 _, _, credential = value.strip().partition(" ")
                 if credential:
                     found.append(credential.strip())
+        for proxy in (self.text("proxy"), *(self.environ.get(name, "") for name in PROXY_VARIABLES)):
+            if proxy.strip():
+                redact = Redactor()
+                redact.add_url(proxy.strip() if "://" in proxy else f"http://{proxy.strip()}")
+                found.extend(redact.secrets)
         return [s for s in found if s]
 
 

@@ -6,20 +6,24 @@ every secret among them is registered with the run's redactor, so no output repe
 
 from __future__ import annotations
 
-import ssl
+import os
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from mcpgate.config.models import TargetConfig
 from mcpgate.config.target import check_url, parse_header
+from mcpgate.plan.tlsfiles import tls_settings
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.negotiate import ConnectSpec
 from mcpgate.protocol.transport import LEGACY_SSE
 from mcpgate.protocol.versions import is_modern
+from mcpgate.protocol.wire.proxy import PROXY_VARIABLES, ProxyRules, parse_proxy, rules_from
 from mcpgate.support.errors import UsageError
 from mcpgate.support.redact import Redactor
 
 
-def connect_spec(target: TargetConfig) -> tuple[ConnectSpec, Redactor]:
+def connect_spec(target: TargetConfig, environ: Mapping[str, str] | None = None) -> tuple[ConnectSpec, Redactor]:
+    """``environ`` (default: the process's) is where HTTP_PROXY and the like are read."""
     redact = Redactor()
     check_url(target.url, "target.url")
     redact.add_url(target.url)
@@ -53,19 +57,29 @@ def connect_spec(target: TargetConfig) -> tuple[ConnectSpec, Redactor]:
         connect_timeout=min(target.connect_timeout, target.timeout),
         max_response_bytes=target.max_response_bytes,
         headers=headers,
-        verify_tls=not target.insecure,
-        ca_file=_ca_file(target.ca_file),
+        proxy=_proxy(target, redact, os.environ if environ is None else environ),  # its secrets first
+        tls=tls_settings(target),
     )
     expect = target.expect_protocol_version if target.expect_protocol_version != "auto" else None
     spec = ConnectSpec(target.url, target.transport, target.protocol_version, settings, expect)
     return spec, redact
 
 
-def _ca_file(path: str | None) -> str | None:
-    if path is None:
-        return None
+def _proxy(target: TargetConfig, redact: Redactor, environ: Mapping[str, str]) -> ProxyRules | None:
+    """The run's proxy rules, decided once here: the target's settings, else the environment's.
+    Every proxy URL's credentials are secrets from here on, whichever was chosen."""
+    for value in (target.proxy, *(environ.get(name) for name in PROXY_VARIABLES)):
+        if value:
+            redact.add_url(value if "://" in value else f"http://{value}")
+    if target.proxy is not None:
+        try:
+            parse_proxy(target.proxy)
+        except ValueError as exc:
+            raise UsageError("target.proxy", str(exc)) from None
     try:
-        ssl.create_default_context(cafile=path)
-    except (OSError, ssl.SSLError, ValueError) as exc:  # ValueError: a NUL in the name
-        raise UsageError("target.ca_file", f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
-    return path
+        rules, _ = rules_from(target.proxy, target.no_proxy, environ)
+    except ValueError as exc:
+        name, _, reason = str(exc).partition(": ")
+        message = f"{reason}; set target.proxy, or target.no_proxy '*' to go direct"
+        raise UsageError(name.upper(), message) from None
+    return rules

@@ -26,12 +26,15 @@ from mcpgate.protocol.wire.errors import (
     ConnectError,
     ConnectTimeout,
     DnsError,
+    ProxyError,
     RequestTimeout,
     ServerDisconnected,
     TlsError,
     WireError,
 )
 from mcpgate.protocol.wire.pool import Pool
+from mcpgate.protocol.wire.proxy import ProxyRules
+from mcpgate.support.tls import TlsSettings
 
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 ERROR_BODY_BYTES = 64 * 1024  # enough to name an error, never a whole error page
@@ -48,8 +51,8 @@ class HttpSettings:
     # How long to wait for a server to end an SSE response stream after the
     # response event, so the connection can be reused instead of closed.
     drain_grace: float = 0.1
-    verify_tls: bool = True
-    ca_file: str | None = None  # trust this CA bundle too (a staging server's private CA)
+    tls: TlsSettings = field(default_factory=TlsSettings)  # how servers are verified, and our client certificate
+    proxy: ProxyRules | None = None  # None: every origin direct
 
 
 def connection_limit(vus: int) -> int:
@@ -67,8 +70,8 @@ def make_http(settings: HttpSettings, *, limit: int = 0) -> Pool:
     """One connection pool; shared by all virtual users of a process."""
     return Pool(
         connect_timeout=settings.connect_timeout,
-        verify_tls=settings.verify_tls,
-        ca_file=settings.ca_file,
+        tls=settings.tls,
+        proxies=settings.proxy,
         limit=limit,
     )
 
@@ -116,6 +119,8 @@ def _wire_failure(exc: WireError, settings: HttpSettings) -> Failure:
         return fail(Kind.TIMEOUT, f"connect timed out after {seconds(settings.connect_timeout)}")
     if isinstance(exc, RequestTimeout):
         return fail(Kind.TIMEOUT, f"no response within {seconds(settings.timeout)}")
+    if isinstance(exc, ProxyError):
+        return fail(Kind.CONNECTION_ERROR, str(exc))
     if isinstance(exc, DnsError):
         return fail(Kind.CONNECTION_ERROR, f"DNS lookup failed for {exc.host}")
     if isinstance(exc, TlsError):

@@ -24,6 +24,7 @@ from mcpgate.protocol.negotiate import ConnectSpec
 from mcpgate.support import exitcodes
 from mcpgate.support.errors import UsageError
 from mcpgate.support.redact import Redactor
+from mcpgate.support.tls import TlsSettings
 from tests.faultserver import FaultServer
 from tests.servers import free_port
 
@@ -74,8 +75,8 @@ async def https_server(cert: trustme.LeafCert) -> AsyncIterator[str]:
 @pytest.mark.parametrize(("left", "days"), [(5 * DAY, 5), (365 * DAY, 365)])
 async def test_days_left_verified_and_not(ca: trustme.CA, ca_file: str, left: timedelta, days: int) -> None:
     async with https_server(leaf(ca, left)) as base:
-        verified = await cert_info(f"{base}/ok/mcp", timeout=5, ca_file=ca_file)
-        insecure = await cert_info(f"{base}/ok/mcp", timeout=5, verify=False)
+        verified = await cert_info(f"{base}/ok/mcp", timeout=5, tls=TlsSettings(ca_file=ca_file))
+        insecure = await cert_info(f"{base}/ok/mcp", timeout=5, tls=TlsSettings(verify=False))
     assert verified is not None
     assert insecure is not None
     assert verified.reason is None, verified.reason
@@ -127,8 +128,8 @@ async def test_expired_certificate(ca: trustme.CA, ca_file: str) -> None:
     now = datetime.now(UTC)
     cert = ca.issue_cert("127.0.0.1", not_before=now - 30 * DAY, not_after=now - 2 * DAY - HOUR)
     async with https_server(cert) as base:
-        insecure = await cert_info(base, timeout=5, verify=False)
-        verified = await cert_info(base, timeout=5, ca_file=ca_file)
+        insecure = await cert_info(base, timeout=5, tls=TlsSettings(verify=False))
+        verified = await cert_info(base, timeout=5, tls=TlsSettings(ca_file=ca_file))
     assert insecure is not None
     assert verified is not None
     assert insecure.days_left == -3
@@ -190,12 +191,12 @@ async def test_silent_server_is_bounded() -> None:
 
 
 def insecure_spec(url: str) -> ConnectSpec:
-    return ConnectSpec(url, settings=HttpSettings(timeout=5, verify_tls=False))
+    return ConnectSpec(url, settings=HttpSettings(timeout=5, tls=TlsSettings(verify=False)))
 
 
 async def test_a_private_ca_is_trusted_with_ca_file(ca: trustme.CA, ca_file: str) -> None:
     async with https_server(leaf(ca, 30 * DAY)) as base:
-        trusting = ConnectSpec(f"{base}/ok/mcp", settings=HttpSettings(timeout=5, ca_file=ca_file))
+        trusting = ConnectSpec(f"{base}/ok/mcp", settings=HttpSettings(timeout=5, tls=TlsSettings(ca_file=ca_file)))
         report = await run_smoke(trusting, sessions=1, min_cert_days=7)
         assert report.ok, report.reason
         assert report.cert is not None
@@ -261,7 +262,7 @@ def test_cli_min_cert_days_needs_https() -> None:
 
 async def test_unreadable_ca_file_is_a_reason(tmp_path: Path) -> None:
     missing = tmp_path / "nope.pem"
-    info = await cert_info("https://127.0.0.1:1/", timeout=1, ca_file=str(missing))
+    info = await cert_info("https://127.0.0.1:1/", timeout=1, tls=TlsSettings(ca_file=str(missing)))
     assert info is not None
     assert info.reason is not None
-    assert info.reason.startswith(f"cannot load CA file {missing}")
+    assert info.reason.startswith(f"cannot load the TLS files ({missing}): ")

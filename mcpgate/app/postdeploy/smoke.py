@@ -101,7 +101,7 @@ async def run_smoke(
     if spec.url.startswith("https://"):
         settings = spec.settings
         report.cert = await cert_info(
-            spec.url, timeout=settings.connect_timeout, verify=settings.verify_tls, ca_file=settings.ca_file
+            spec.url, timeout=settings.connect_timeout, tls=settings.tls, proxies=settings.proxy
         )
     async with make_http(spec.settings) as http:
         await _sessions(http, spec, report, _Ask(call, arguments, allow_writes), interval)

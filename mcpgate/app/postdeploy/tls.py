@@ -32,6 +32,10 @@ from urllib.parse import urlsplit
 
 from mcpgate.protocol.http import HttpSettings, classify_exception, seconds
 from mcpgate.protocol.outcome import shorten
+from mcpgate.protocol.wire.dial import Dialer
+from mcpgate.protocol.wire.errors import WireError
+from mcpgate.protocol.wire.proxy import ProxyRules
+from mcpgate.support.tls import TlsSettings, tls_context
 
 DAY: Final = 86400.0
 CLOSE_WAIT: Final = 1.0  # seconds to let the TLS close finish; the certificate is already in hand
@@ -63,22 +67,29 @@ async def cert_info(
     url: str,
     *,
     timeout: float,  # noqa: ASYNC109 - one bound for the connect and the handshake together
-    verify: bool = True,
-    ca_file: str | None = None,
+    tls: TlsSettings | None = None,
+    proxies: ProxyRules | None = None,
     now: float | None = None,
 ) -> CertInfo | None:
     """Connect to an https:// URL's host and read its certificate; None for http://.
 
-    ``timeout`` bounds the TCP connect and the TLS handshake together. ``now`` (epoch
+    ``timeout`` bounds the TCP connect and the TLS handshake together; ``tls`` is the run's own
+    (its CA, its client certificate) and so are its ``proxies`` (a CONNECT tunnel when the run's
+    requests go through one), so the check sees the server as the run does. ``now`` (epoch
     seconds) is for tests; the wall clock is the right one for a certificate.
     """
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname:
         return None
     host, port = parts.hostname, parts.port or 443
-    info = CertInfo(host, port, verified=verify)
+    settings = tls or TlsSettings()
+    info = CertInfo(host, port, verified=settings.verify)
+    proxy = proxies.route("https", host, port) if proxies is not None else None
     try:
-        der = await _der(host, port, limit=timeout, verify=verify, ca_file=ca_file)
+        if proxy is not None:
+            der = await _tunnelled(host, port, settings, proxies, timeout)
+        else:
+            der = await _der(host, port, limit=timeout, tls=settings)
         not_after, subject, issuer = _fields(der)
     except _NotRead as exc:
         info.reason = str(exc)
@@ -94,12 +105,13 @@ class _NotRead(Exception):
     """Why the certificate could not be read, as the one line ``CertInfo.reason`` shows."""
 
 
-async def _der(host: str, port: int, *, limit: float, verify: bool, ca_file: str | None) -> bytes:
+async def _der(host: str, port: int, *, limit: float, tls: TlsSettings) -> bytes:
     """The certificate the server presents, as DER, within ``limit`` seconds; each way that fails is a ``_NotRead``."""
     try:
-        context = _context(verify, ca_file)
+        context = tls_context(tls)
     except (OSError, ssl.SSLError) as exc:
-        raise _NotRead(f"cannot load CA file {ca_file}: {shorten(str(exc), 120)}") from None
+        files = ", ".join(f for f in (tls.ca_file, tls.client_cert, tls.client_key) if f)
+        raise _NotRead(f"cannot load the TLS files ({files}): {shorten(str(exc), 120)}") from None
     try:
         der = await _peer_certificate(host, port, context, limit)
     except TimeoutError:
@@ -167,12 +179,25 @@ def cert_dict(cert: CertInfo) -> dict[str, Any]:
 # -- the connection ----------------------------------------------------------------------
 
 
-def _context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=ca_file)
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+async def _tunnelled(host: str, port: int, tls: TlsSettings, proxies: ProxyRules | None, limit: float) -> bytes:
+    """The certificate read through the run's proxy, with the wire client's own dialer."""
+    dialer = Dialer(connect_timeout=limit, tls=tls, proxies=proxies)
+    try:
+        conn = await dialer.connect(
+            ("https", host, port, proxies.route("https", host, port) if proxies else None), None
+        )
+    except (WireError, OSError, ValueError) as exc:
+        raise _NotRead(
+            classify_exception(exc, HttpSettings(timeout=limit, connect_timeout=limit)).outcome.reason
+        ) from None
+    try:
+        ssl_object = conn.transport.get_extra_info("ssl_object") if conn.transport is not None else None
+        der = ssl_object.getpeercert(binary_form=True) if isinstance(ssl_object, ssl.SSLObject) else None
+    finally:
+        conn.close()
+    if der is None:
+        raise _NotRead("the server presented no certificate")
+    return der
 
 
 async def _peer_certificate(host: str, port: int, context: ssl.SSLContext, limit: float) -> bytes | None:

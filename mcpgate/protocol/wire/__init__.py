@@ -5,11 +5,11 @@ server should be measured. This one does only what MCP over HTTP needs: keep-ali
 connections pooled per origin (``pool``), a request written in one ``write``,
 responses parsed by llhttp (``httptools``, the parser uvicorn uses) on a connection
 of our own (``connection``), bodies streamed as they arrive (SSE) with flow control
-and gzip/deflate undone (``body``), TCP and TLS through the standard ``ssl`` module
-(``dial``), and every failure raised as one of the exceptions in ``errors``, so
-``http.classify_exception`` can name it. Measured on one core against the same
-stub: about three times the request rate of aiohttp's client.
+and gzip/deflate undone (``body``), TCP to every address a name has and TLS through the
+standard ``ssl`` module (``dial``), an HTTP proxy when the run has one (``proxy``: decided
+once per origin, so a direct run pays nothing for it), and every failure raised as one of
+the exceptions in ``errors``, so ``http.classify_exception`` can name it. Measured on one
+core against the same stub: about three times the request rate of aiohttp's client.
 
-No redirects are followed, no cookies kept and no proxy used: an MCP client
-does none of these.
+No redirects are followed and no cookies kept: an MCP client does neither.
 """

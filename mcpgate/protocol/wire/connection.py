@@ -11,7 +11,7 @@ import contextlib
 import socket
 import struct
 import zlib
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
@@ -25,7 +25,11 @@ from mcpgate.protocol.wire.errors import (
     WireError,
 )
 
-Key = tuple[str, str, int]  # scheme, host, port: the connections of one origin
+if TYPE_CHECKING:
+    from mcpgate.protocol.wire.proxy import Proxy
+
+# scheme, host, port and the proxy (None: direct): the connections of one origin, by one route
+Key = tuple[str, str, int, "Proxy | None"]
 
 
 class Keeper(Protocol):

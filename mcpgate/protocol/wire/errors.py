@@ -28,6 +28,14 @@ class ConnectTimeout(ConnectError, TimeoutError):
     pass
 
 
+class ProxyError(ConnectError):
+    """The proxy refused, failed or was not there: the origin was never asked."""
+
+    def __init__(self, where: str, what: str, detail: str = "") -> None:
+        WireError.__init__(self, f"proxy {where}: {what}" + (f" ({detail})" if detail else ""))
+        self.host, self.port, self.reason = where, 0, what
+
+
 class RequestTimeout(WireError, TimeoutError):
     """The deadline passed before the response was whole."""
 

@@ -17,6 +17,8 @@ from mcpgate import __version__
 from mcpgate.protocol.wire.connection import Connection, Key, Response
 from mcpgate.protocol.wire.dial import Dialer
 from mcpgate.protocol.wire.errors import RequestTimeout, ServerDisconnected
+from mcpgate.protocol.wire.proxy import ProxyRules
+from mcpgate.support.tls import TlsSettings
 
 USER_AGENT = f"mcpgate/{__version__}"
 MAX_IDLE_PER_ORIGIN = 1024
@@ -53,17 +55,24 @@ RequestHeaders = Mapping[str, str] | bytes | None  # a mapping, or header lines 
 
 
 class _Origin:
-    """A URL parsed once: its pool key and the first lines of every request to it."""
+    """A URL parsed once: its pool key, its route (direct or which proxy) and the first lines of every
+    request to it."""
 
     __slots__ = ("_prefixes", "key", "parts")
 
-    def __init__(self, url: str, user_agent: str) -> None:
+    def __init__(self, url: str, user_agent: str, proxies: ProxyRules | None = None) -> None:
         parts = self.parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.key = (parts.scheme, parts.hostname or "", port)
+        host = parts.hostname or ""
+        proxy = proxies.route(parts.scheme, host, port) if proxies is not None else None
+        self.key: Key = (parts.scheme, host, port, proxy)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         netloc = parts.netloc.rpartition("@")[2]
         lines = f"{{method}} {target} HTTP/1.1\r\nHost: {netloc}\r\nUser-Agent: {user_agent}\r\n"
+        if proxy is not None and parts.scheme == "http":  # forwarded by the proxy: the absolute form
+            lines = lines.replace(f" {target} ", f" http://{netloc}{target} ", 1)
+            if proxy.authorization:
+                lines += f"Proxy-Authorization: {proxy.authorization}\r\n"
         self._prefixes = {m: lines.replace("{method}", m, 1).encode("latin-1") for m in ("POST", "GET", "DELETE")}
 
     def prefix(self, method: str) -> bytes:
@@ -107,12 +116,12 @@ class Pool:
         self,
         *,
         connect_timeout: float = 5.0,
-        verify_tls: bool = True,
-        ca_file: str | None = None,
+        tls: TlsSettings | None = None,
+        proxies: ProxyRules | None = None,
         limit: int = 0,
         user_agent: str = USER_AGENT,
     ) -> None:
-        self._dialer = Dialer(connect_timeout=connect_timeout, verify_tls=verify_tls, ca_file=ca_file)
+        self._dialer = Dialer(connect_timeout=connect_timeout, tls=tls, proxies=proxies)
         self._idle: dict[Key, list[Connection]] = {}
         self._open: set[Connection] = set()
         self._slots = asyncio.Semaphore(limit) if limit > 0 else None
@@ -161,7 +170,7 @@ class Pool:
         if isinstance(headers, bytes):  # a pre-encoded block: the hot path
             head = origin.prefix(method) + headers + (b"Content-Length: %d\r\n\r\n" % len(body) if body else b"\r\n")
         else:
-            head = self._head(method, origin.parts, headers, body)
+            head = self._head(method, origin, headers, body)
         payload = head + body if body else head
         loop = asyncio.get_running_loop()
         for attempt in (0, 1):
@@ -184,26 +193,24 @@ class Pool:
             return response
         raise AssertionError("unreachable")
 
-    def _head(self, method: str, parts: Any, headers: Mapping[str, str] | None, body: bytes | None) -> bytes:
-        """The request line and headers, ready to write: one string join, one encode."""
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        netloc = parts.netloc.rpartition("@")[2]
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {netloc}", f"User-Agent: {self._user_agent}"]
+    def _head(self, method: str, origin: _Origin, headers: Mapping[str, str] | None, body: bytes | None) -> bytes:
+        """The request line and headers, ready to write: the origin's first lines, then one join."""
+        lines: list[str] = []
         given = {k.lower() for k in headers} if headers else set()
         if headers:
-            lines.extend(f"{name}: {value}" for name, value in headers.items())
+            lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
         if "accept-encoding" not in given:
-            lines.append("Accept-Encoding: gzip, deflate")
-        basic = _basic_auth(parts) if "authorization" not in given else None
+            lines.append("Accept-Encoding: gzip, deflate\r\n")
+        basic = _basic_auth(origin.parts) if "authorization" not in given else None
         if basic is not None:
-            lines.append(f"Authorization: {basic}")
+            lines.append(f"Authorization: {basic}\r\n")
         if body is not None:
-            lines.append(f"Content-Length: {len(body)}")
+            lines.append(f"Content-Length: {len(body)}\r\n")
         lines.append("\r\n")
-        return "\r\n".join(lines).encode("latin-1")
+        return origin.prefix(method) + "".join(lines).encode("latin-1")
 
     def _origin(self, url: str) -> _Origin:
-        origin = _Origin(url, self._user_agent)
+        origin = _Origin(url, self._user_agent, self._dialer.proxies)
         if len(self._origins) < 64:
             self._origins[url] = origin
         return origin
