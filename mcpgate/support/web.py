@@ -4,26 +4,67 @@ faster under load); these calls are few, so a full client's features are worth m
 
 ``trust_env``: ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` (and ``~/.netrc``) apply, as for
 any well-behaved CLI; ``SSL_CERT_FILE`` reaches the default roots through ``tls_context``.
+Loopback is no exception: ``127.0.0.1`` goes through the proxy unless ``NO_PROXY`` names it.
+
+A caller that sends its own ``Authorization`` header asks for ``netrc=False``: aiohttp would
+otherwise add a ``~/.netrc`` login for the same host and refuse the request (two credentials),
+or send that login where none was meant. Without ``trust_env`` aiohttp reads no proxy either,
+so such a caller passes ``env_proxy(url)`` with each request.
 """
 
 from __future__ import annotations
 
+import urllib.request
+from dataclasses import dataclass, field
+
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from mcpgate import __version__
+from mcpgate.support.redact import Redactor
 from mcpgate.support.tls import TlsSettings, tls_context
 
 USER_AGENT = f"mcpgate/{__version__}"
 
 
+@dataclass(frozen=True, slots=True)
+class EnvProxy:
+    """The proxy the environment names for a URL: its address fit to show, its login apart."""
+
+    url: str
+    auth: aiohttp.BasicAuth | None = field(default=None, repr=False)
+
+
 def web_session(
-    *, timeout: float, connect_timeout: float | None = None, tls: TlsSettings | None = None, limit: int = 16
+    *,
+    timeout: float,
+    connect_timeout: float | None = None,
+    tls: TlsSettings | None = None,
+    limit: int = 16,
+    netrc: bool = True,
 ) -> aiohttp.ClientSession:
     """A client session with a total deadline per request and a bounded connection pool."""
     connector = aiohttp.TCPConnector(ssl=tls_context(tls or TlsSettings()), limit=limit)
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout or timeout),
-        trust_env=True,
+        trust_env=netrc,
         headers={"User-Agent": USER_AGENT},
     )
+
+
+def env_proxy(url: str) -> EnvProxy | None:
+    """The proxy ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` pick for ``url`` (as ``trust_env`` would); None: direct."""
+    try:
+        proxy, auth = get_env_proxy_for_url(URL(url))
+    except (LookupError, ValueError):
+        return None
+    return EnvProxy(str(proxy.with_user(None)), auth)
+
+
+def redact_env_proxies(redact: Redactor) -> Redactor:
+    """Teach ``redact`` the credentials inside every proxy URL of the environment."""
+    for value in urllib.request.getproxies().values():
+        redact.add_url(value if "://" in value else f"http://{value}")
+    return redact
