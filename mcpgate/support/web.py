@@ -30,10 +30,10 @@ USER_AGENT = f"mcpgate/{__version__}"
 
 @dataclass(frozen=True, slots=True)
 class EnvProxy:
-    """The proxy the environment names for a URL: its address fit to show, its login apart."""
+    """The proxy the environment names for a URL."""
 
-    url: str
-    auth: aiohttp.BasicAuth | None = field(default=None, repr=False)
+    address: str  # without credentials: fit to show
+    url: str = field(repr=False)  # with them, for aiohttp's ``proxy=`` (it sends them as Proxy-Authorization)
 
 
 def web_session(
@@ -60,7 +60,9 @@ def env_proxy(url: str) -> EnvProxy | None:
         proxy, auth = get_env_proxy_for_url(URL(url))
     except (LookupError, ValueError):
         return None
-    return EnvProxy(str(proxy.with_user(None)), auth)
+    address = proxy.with_user(None)
+    with_login = address.with_user(auth.login).with_password(auth.password) if auth is not None else address
+    return EnvProxy(str(address), str(with_login))
 
 
 def redact_env_proxies(redact: Redactor) -> Redactor:

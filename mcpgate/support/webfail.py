@@ -12,6 +12,7 @@ import os
 import ssl
 
 import aiohttp
+from aiohttp.http_exceptions import ContentEncodingError, ContentLengthError, TransferEncodingError
 
 
 def web_failure(
@@ -37,7 +38,7 @@ def _proxy_failure(exc: BaseException, proxy: str | None, connect_timeout: float
         who = f"the proxy {proxy}" if proxy else "the proxy"
         return f"{who} refused to open a tunnel: {_short(said)}"
     if proxy and isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return f"connecting to the proxy {proxy} timed out after {connect_timeout:g}s"
+        return f"connecting to the proxy {proxy} timed out after {_seconds(connect_timeout)}"
     return None
 
 
@@ -52,13 +53,13 @@ def _failure(exc: BaseException, timeout: float, connect_timeout: float) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect to {_where(exc)}: {_os_reason(exc.os_error)}"
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return f"connect timed out after {connect_timeout:g}s"
+        return f"connect timed out after {_seconds(connect_timeout)}"
     if isinstance(exc, TimeoutError):
-        return f"no response within {timeout:g}s"
+        return f"no response within {_seconds(timeout)}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "server closed the connection before responding"
     if isinstance(exc, aiohttp.ClientPayloadError):
-        return f"response body cut off or unreadable: {_short(str(exc), 120)}"
+        return _payload_reason(exc)
     if isinstance(exc, aiohttp.ServerFingerprintMismatch):
         return "TLS certificate does not match the pinned fingerprint"
     if isinstance(exc, aiohttp.InvalidURL):
@@ -74,6 +75,20 @@ def _failure(exc: BaseException, timeout: float, connect_timeout: float) -> str:
     if isinstance(exc, aiohttp.ClientError):
         return _short(f"{type(exc).__name__}: {exc}")
     raise exc
+
+
+def _payload_reason(exc: aiohttp.ClientPayloadError) -> str:
+    """The body went wrong after the status came: cut off, or not in the encoding it claimed."""
+    cause = exc.__cause__
+    if isinstance(cause, ContentEncodingError):
+        return "invalid compressed body: it is not the Content-Encoding the response names"
+    if isinstance(cause, ContentLengthError | TransferEncodingError):
+        return "response cut off: connection closed mid-response"
+    return f"response body unreadable: {_short(str(exc), 120)}"
+
+
+def _seconds(value: float) -> str:
+    return f"{round(value, 3):g}s"  # a bound cut short by the deadline is no 0.0166622s
 
 
 def _where(exc: aiohttp.ClientConnectorError) -> str:

@@ -171,12 +171,12 @@ async def run_monitor(
     report = MonitorReport(
         spec.url, spec.path, spec.expected, wait=spec.wait, interval=spec.interval, timeout=spec.timeout
     )
-    report.proxy = proxy.url if proxy is not None else None
+    report.proxy = proxy.address if proxy is not None else None
     now = clock if clock is not None else asyncio.get_running_loop().time
-    t0 = now()
-    deadline = t0 + spec.wait + spec.timeout
     last_status: int | None = None
     async with web_session(timeout=spec.request_timeout, tls=spec.tls, limit=1, netrc=False) as http:
+        t0 = now()  # the schedule starts once the session is ready (loading the roots takes a while)
+        deadline = t0 + spec.wait + spec.timeout
         for k in range(poll_count(spec)):
             delay = t0 + spec.wait + k * spec.interval - now()
             if delay > 0:
@@ -212,7 +212,10 @@ def _reason(report: MonitorReport, last_status: int | None) -> str:
     """Why a monitor that did not see the expected value failed: its last poll, and why it stopped."""
     last = report.history[-1].note if report.history else "no poll was made"
     if last_status in FATAL_STATUSES:
-        who = "the proxy" if last_status == 407 else "the API"
+        if last_status == 407:
+            who = "the proxy"
+        else:  # some proxies answer a bad login with 401 too, so with one in the way either may refuse
+            who = f"the API or the proxy {report.proxy}" if report.proxy else "the API"
         return f"{last} (not retried: {who} refuses these credentials)"
     took = format_duration(round(report.elapsed_s, 3))
     return f"{last} (last of {report.polls} poll(s); gave up after {took})"
@@ -237,7 +240,6 @@ async def _poll(request: _Request, keys: tuple[str, ...]) -> tuple[int | None, s
                 headers=request.headers,
                 allow_redirects=False,
                 proxy=proxy.url if proxy is not None else None,
-                proxy_auth=proxy.auth if proxy is not None else None,
                 timeout=aiohttp.ClientTimeout(total=bound, sock_connect=bound),
             ) as resp:
                 status = answered = resp.status
@@ -246,7 +248,7 @@ async def _poll(request: _Request, keys: tuple[str, ...]) -> tuple[int | None, s
                 location = resp.headers.get("Location")
                 reason = resp.reason or ""
     except Exception as exc:
-        return answered, None, web_failure(exc, timeout=bound, proxy=proxy.url if proxy is not None else None)
+        return answered, None, web_failure(exc, timeout=bound, proxy=proxy.address if proxy is not None else None)
     if 300 <= status < 400:
         to = f" to {shorten(location, 100)!r}" if location else ""
         return status, None, f"HTTP {status} redirect{to} (not followed: the token stays with the URL given)"
