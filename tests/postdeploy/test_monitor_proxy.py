@@ -247,3 +247,18 @@ async def test_cli_through_the_proxy(api: StatusApi, proxy: Tinyproxy, env: SetE
     assert data["history"][0]["note"] == 'status is "down", expected "up"'
     for secret in secrets():
         assert secret not in out.decode() + err.decode()
+
+
+@pytest.mark.parametrize("token", [TOKEN, None])
+async def test_netrc_adds_no_second_credential(
+    api: StatusApi, env: SetEnv, tmp_path: Path, token: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ~/.netrc login for the API's host is neither sent nor in the way of the token."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login netrc-user password netrc-pass-0a1\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    report = await run_monitor(spec(api.url("up"), token=token))
+    assert report.ok, report.reason
+    sent = api.seen[-1].get("Authorization")
+    assert sent == (f"Bearer {TOKEN}" if token else None)
