@@ -28,6 +28,7 @@ from mcpgate.app.postdeploy.monitor import (
     run_monitor,
 )
 from mcpgate.app.requests import MONITOR_TOKEN_ENV
+from mcpgate.support.errors import UsageError
 from mcpgate.support.tls import TlsSettings
 from tests.conftest import Spawn
 from tests.parts.tinyproxy import Tinyproxy, running_tinyproxy
@@ -262,3 +263,13 @@ async def test_netrc_adds_no_second_credential(
     assert report.ok, report.reason
     sent = api.seen[-1].get("Authorization")
     assert sent == (f"Bearer {TOKEN}" if token else None)
+
+
+@pytest.mark.parametrize("name", ["ca_file", "client_cert"])
+def test_an_unloadable_tls_file_is_bad_input(tmp_path: Path, name: str) -> None:
+    broken = tmp_path / "not.pem"
+    broken.write_text("not a certificate\n")
+    with pytest.raises(UsageError) as caught:
+        spec("https://127.0.0.1:1/status", tls=TlsSettings(**{name: str(broken)}))  # type: ignore[arg-type]
+    assert caught.value.field == name
+    assert caught.value.message.startswith("cannot load it: ")
