@@ -4,26 +4,69 @@ faster under load); these calls are few, so a full client's features are worth m
 
 ``trust_env``: ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` (and ``~/.netrc``) apply, as for
 any well-behaved CLI; ``SSL_CERT_FILE`` reaches the default roots through ``tls_context``.
+Loopback is no exception: ``127.0.0.1`` goes through the proxy unless ``NO_PROXY`` names it.
+
+A caller that sends its own ``Authorization`` header asks for ``netrc=False``: aiohttp would
+otherwise add a ``~/.netrc`` login for the same host and refuse the request (two credentials),
+or send that login where none was meant. Without ``trust_env`` aiohttp reads no proxy either,
+so such a caller passes ``env_proxy(url)`` with each request.
 """
 
 from __future__ import annotations
 
+import urllib.request
+from dataclasses import dataclass, field
+
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from mcpgate import __version__
+from mcpgate.support.redact import Redactor
 from mcpgate.support.tls import TlsSettings, tls_context
 
 USER_AGENT = f"mcpgate/{__version__}"
 
 
+@dataclass(frozen=True, slots=True)
+class EnvProxy:
+    """The proxy the environment names for a URL."""
+
+    address: str  # without credentials: fit to show
+    url: str = field(repr=False)  # with them, for aiohttp's ``proxy=`` (it sends them as Proxy-Authorization)
+
+
 def web_session(
-    *, timeout: float, connect_timeout: float | None = None, tls: TlsSettings | None = None, limit: int = 16
+    *,
+    timeout: float,
+    connect_timeout: float | None = None,
+    tls: TlsSettings | None = None,
+    limit: int = 16,
+    netrc: bool = True,
 ) -> aiohttp.ClientSession:
     """A client session with a total deadline per request and a bounded connection pool."""
     connector = aiohttp.TCPConnector(ssl=tls_context(tls or TlsSettings()), limit=limit)
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout or timeout),
-        trust_env=True,
+        trust_env=netrc,
         headers={"User-Agent": USER_AGENT},
     )
+
+
+def env_proxy(url: str) -> EnvProxy | None:
+    """The proxy ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` pick for ``url`` (as ``trust_env`` would); None: direct."""
+    try:
+        proxy, auth = get_env_proxy_for_url(URL(url))
+    except (LookupError, ValueError):
+        return None
+    address = proxy.with_user(None)
+    with_login = address.with_user(auth.login).with_password(auth.password) if auth is not None else address
+    return EnvProxy(str(address), str(with_login))
+
+
+def redact_env_proxies(redact: Redactor) -> Redactor:
+    """Teach ``redact`` the credentials inside every proxy URL of the environment."""
+    for value in urllib.request.getproxies().values():
+        redact.add_url(value if "://" in value else f"http://{value}")
+    return redact

@@ -3,6 +3,7 @@
     smoke.py    a handful of MCP sessions at a low rate, every step timed; the TLS gate
     tls.py      the server certificate's days to expiry, read with the standard library
     monitor.py  poll a status API (AliveMCP's, or any JSON endpoint) until it says "up"
+    jsonpath.py where in its JSON document the status is
     verbs.py    the ``smoke`` and ``monitor`` subcommands
 
 Each check returns a plain report; rendering (text, JSON, Markdown) is a pure function of

@@ -18,8 +18,13 @@ the ones after it), so there are at most ``ceil(timeout / interval)`` polls, and
 request is bounded by ``request_timeout`` and by what is left of ``wait + timeout``.
 
 The token is sent only as ``Authorization: Bearer ...`` to the URL given (redirects are
-reported, never followed) and never appears in a report: notes are redacted as they are
-recorded, and every renderer redacts again.
+reported, never followed: the token would travel with them) and never appears in a report:
+notes are redacted as they are recorded, and every renderer redacts again.
+
+The API is not measured MCP traffic, so aiohttp asks it (``support.web``): ``HTTP_PROXY``,
+``HTTPS_PROXY`` and ``NO_PROXY`` choose a proxy as for any CLI (its credentials are redacted
+too), ``SSL_CERT_FILE`` and ``tls.ca_file`` add trusted roots; ``~/.netrc`` is left out, so
+no second credential goes with the token.
 """
 
 from __future__ import annotations
@@ -27,26 +32,44 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
+import aiohttp
+
 from mcpgate.app.postdeploy import MARK_FAIL, MARK_OK, md_cell
+from mcpgate.app.postdeploy.jsonpath import parse_path, resolve, scalar_text
 from mcpgate.config.target import check_url
-from mcpgate.protocol.http import HttpSettings, body_excerpt, classify_exception, make_http
+from mcpgate.protocol.http import body_excerpt
 from mcpgate.protocol.outcome import shorten
-from mcpgate.protocol.wire.connection import Response
-from mcpgate.protocol.wire.pool import Pool
 from mcpgate.support.durations import format_duration
 from mcpgate.support.errors import UsageError
 from mcpgate.support.jsonvalues import kind
 from mcpgate.support.redact import Redactor
+from mcpgate.support.tls import TlsSettings, tls_context
+from mcpgate.support.web import EnvProxy, env_proxy, redact_env_proxies, web_session
+from mcpgate.support.webfail import web_failure
+
+__all__ = [  # the path helpers are the monitor's own as well
+    "MonitorReport",
+    "MonitorSpec",
+    "Poll",
+    "monitor_dict",
+    "monitor_redactor",
+    "parse_path",
+    "poll_count",
+    "render_monitor_markdown",
+    "render_monitor_text",
+    "resolve",
+    "run_monitor",
+    "scalar_text",
+]
 
 MAX_BODY: Final = 1024 * 1024  # a status document is small; more than this is not one
 MAX_POLLS: Final = 10_000
 MARKDOWN_POLLS: Final = 20  # the job summary shows the last polls only
-FATAL_STATUSES: Final = frozenset({401, 403})  # the token is refused: polling on cannot help
+FATAL_STATUSES: Final = frozenset({401, 403, 407})  # credentials refused: polling on cannot help
 
 Sleep = Callable[[float], Awaitable[Any]]
 
@@ -62,6 +85,7 @@ class MonitorSpec:
     timeout: float = 300.0  # how long to keep polling after the wait
     request_timeout: float = 10.0
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    tls: TlsSettings = field(default_factory=TlsSettings)  # a private CA, or no verification, for an https API
 
     def __post_init__(self) -> None:
         """Bad values raise UsageError naming the field; the CLI and the action rename it."""
@@ -85,6 +109,18 @@ class MonitorSpec:
                 raise UsageError("headers", f"{name} holds a line break")
             if self.token is not None and name.lower() == "authorization":
                 raise UsageError("token", "an Authorization header is also given; keep one")
+        _check_tls(self.tls)
+
+
+def _check_tls(tls: TlsSettings) -> None:
+    """A CA or certificate file that cannot be loaded is bad input, named before any poll."""
+    for name, settings in (("ca_file", TlsSettings(ca_file=tls.ca_file)), ("client_cert", tls)):
+        if settings.ca_file is None and settings.client_cert is None:
+            continue
+        try:
+            tls_context(settings)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise UsageError(name, f"cannot load it: {shorten(str(exc), 120)}") from None
 
 
 class Poll(NamedTuple):
@@ -108,15 +144,16 @@ class MonitorReport:
     wait: float = 0.0
     interval: float = 0.0
     timeout: float = 0.0
+    proxy: str | None = None  # the proxy the environment chose, shown without its credentials
 
 
 def monitor_redactor(spec: MonitorSpec, redact: Redactor | None = None) -> Redactor:
-    """A redactor that knows the spec's secrets (token, credential headers, URL credentials)."""
+    """A redactor that knows the spec's secrets (token, credential headers, URL and proxy credentials)."""
     redact = redact if redact is not None else Redactor()
     redact.add(spec.token.strip() if spec.token else None)
     redact.add_headers(spec.headers)
     redact.add_url(spec.url)
-    return redact
+    return redact_env_proxies(redact)
 
 
 def poll_count(spec: MonitorSpec) -> int:
@@ -130,17 +167,16 @@ async def run_monitor(
     """Poll until ok, refused or out of time. ``sleep`` and ``clock`` (monotonic seconds) are for tests."""
     redact = monitor_redactor(spec)
     keys = parse_path(spec.path)
+    proxy = env_proxy(spec.url)
     report = MonitorReport(
         spec.url, spec.path, spec.expected, wait=spec.wait, interval=spec.interval, timeout=spec.timeout
     )
-    headers = {"Accept": "application/json", **spec.headers}
-    if spec.token:
-        headers["Authorization"] = f"Bearer {spec.token.strip()}"
+    report.proxy = proxy.address if proxy is not None else None
     now = clock if clock is not None else asyncio.get_running_loop().time
-    t0 = now()
-    deadline = t0 + spec.wait + spec.timeout
-    fatal = False
-    async with make_http(HttpSettings(connect_timeout=spec.request_timeout)) as http:
+    last_status: int | None = None
+    async with web_session(timeout=spec.request_timeout, tls=spec.tls, limit=1, netrc=False) as http:
+        t0 = now()  # the schedule starts once the session is ready (loading the roots takes a while)
+        deadline = t0 + spec.wait + spec.timeout
         for k in range(poll_count(spec)):
             delay = t0 + spec.wait + k * spec.interval - now()
             if delay > 0:
@@ -149,47 +185,70 @@ async def run_monitor(
             if left <= 0:
                 break
             sent = now() - t0
-            status, observed, note = await _poll(http, spec, headers, keys, min(spec.request_timeout, left))
-            report.history.append(Poll(sent, status, observed, redact(note)))
+            request = _Request(http, spec, _headers(spec), proxy, min(spec.request_timeout, left))
+            last_status, observed, note = await _poll(request, keys)
+            report.history.append(Poll(sent, last_status, observed, redact(note)))
             report.polls += 1
             report.observed = observed
             if observed == spec.expected:
                 report.ok = True
                 break
-            if status in FATAL_STATUSES:
-                fatal = True
+            if last_status in FATAL_STATUSES:
                 break
     report.elapsed_s = now() - t0
     if not report.ok:
-        last = report.history[-1].note if report.history else "no poll was made"
-        if fatal:
-            report.reason = f"{last} (not retried: the API refuses these credentials)"
-        else:
-            took = format_duration(round(report.elapsed_s, 3))
-            report.reason = f"{last} (last of {report.polls} poll(s); gave up after {took})"
+        report.reason = _reason(report, last_status)
     return report
 
 
-async def _poll(
-    http: Pool,
-    spec: MonitorSpec,
-    headers: Mapping[str, str],
-    keys: tuple[str, ...],
-    bound: float,
-) -> tuple[int | None, str | None, str]:
+def _headers(spec: MonitorSpec) -> dict[str, str]:
+    headers = {"Accept": "application/json", **spec.headers}
+    if spec.token:
+        headers["Authorization"] = f"Bearer {spec.token.strip()}"
+    return headers
+
+
+def _reason(report: MonitorReport, last_status: int | None) -> str:
+    """Why a monitor that did not see the expected value failed: its last poll, and why it stopped."""
+    last = report.history[-1].note if report.history else "no poll was made"
+    if last_status in FATAL_STATUSES:
+        if last_status == 407:
+            who = "the proxy"
+        else:  # some proxies answer a bad login with 401 too, so with one in the way either may refuse
+            who = f"the API or the proxy {report.proxy}" if report.proxy else "the API"
+        return f"{last} (not retried: {who} refuses these credentials)"
+    took = format_duration(round(report.elapsed_s, 3))
+    return f"{last} (last of {report.polls} poll(s); gave up after {took})"
+
+
+class _Request(NamedTuple):
+    http: aiohttp.ClientSession
+    spec: MonitorSpec
+    headers: Mapping[str, str]
+    proxy: EnvProxy | None
+    bound: float  # seconds this request may take, all told
+
+
+async def _poll(request: _Request, keys: tuple[str, ...]) -> tuple[int | None, str | None, str]:
     """One GET: (HTTP status, the value at the path, a note for people)."""
+    spec, proxy, bound = request.spec, request.proxy, request.bound
     answered: int | None = None
     try:
         async with asyncio.timeout(bound):
-            async with http.get(spec.url, headers=headers) as resp:
+            async with request.http.get(
+                spec.url,
+                headers=request.headers,
+                allow_redirects=False,
+                proxy=proxy.url if proxy is not None else None,
+                timeout=aiohttp.ClientTimeout(total=bound, sock_connect=bound),
+            ) as resp:
                 status = answered = resp.status
                 body, cut = await _read_capped(resp, MAX_BODY)
                 content_type = resp.content_type
                 location = resp.headers.get("Location")
                 reason = resp.reason or ""
     except Exception as exc:
-        outcome = classify_exception(exc, HttpSettings(timeout=bound, connect_timeout=bound)).outcome
-        return outcome.http_status or answered, None, outcome.reason
+        return answered, None, web_failure(exc, timeout=bound, proxy=proxy.address if proxy is not None else None)
     if 300 <= status < 400:
         to = f" to {shorten(location, 100)!r}" if location else ""
         return status, None, f"HTTP {status} redirect{to} (not followed: the token stays with the URL given)"
@@ -198,24 +257,31 @@ async def _poll(
         return status, None, shorten(f"HTTP {status} {reason}".rstrip() + detail)
     if cut:
         return status, None, f"HTTP {status} but the body is larger than {MAX_BODY} bytes"
+    return status, *_judge(spec, keys, status, body, content_type)
+
+
+def _judge(
+    spec: MonitorSpec, keys: tuple[str, ...], status: int, body: bytes, content_type: str
+) -> tuple[str | None, str]:
+    """A whole 2xx body: (the value at the path, a note for people)."""
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):
-        return status, None, f"HTTP {status} but the body is not JSON: {body_excerpt(body, content_type)}"
+        return None, f"HTTP {status} but the body is not JSON: {body_excerpt(body, content_type)}"
     try:
         value = resolve(document, keys)
     except LookupError as exc:
-        return status, None, str(exc.args[0])
+        return None, str(exc.args[0])
     where = spec.path or "the document"
     if isinstance(value, dict | list):
-        return status, None, f"{where} is {kind(value)}, not a value to compare"
+        return None, f"{where} is {kind(value)}, not a value to compare"
     observed = scalar_text(value)
     if observed == spec.expected:
-        return status, observed, f"{where} is {_quoted(observed)}"
-    return status, observed, f"{where} is {_quoted(observed)}, expected {_quoted(spec.expected)}"
+        return observed, f"{where} is {_quoted(observed)}"
+    return observed, f"{where} is {_quoted(observed)}, expected {_quoted(spec.expected)}"
 
 
-async def _read_capped(resp: Response, cap: int) -> tuple[bytes, bool]:
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
     """At most ``cap`` bytes of the body, and whether there was more."""
     chunks: list[bytes] = []
     total = 0
@@ -225,49 +291,6 @@ async def _read_capped(resp: Response, cap: int) -> tuple[bytes, bool]:
         if total > cap:
             return b"".join(chunks)[:cap], True
     return b"".join(chunks), False
-
-
-# -- the JSON path -----------------------------------------------------------------------------
-
-_INDEX: Final = re.compile(r"\[(\d+)\]")
-
-
-def parse_path(path: str) -> tuple[str, ...]:
-    """ "data.status", "monitors.0.status", jq's ".monitors[0].status"; "" or "." is the whole document."""
-    text = _INDEX.sub(r".\1", path.strip())
-    text = text.removeprefix("$").removeprefix(".")
-    if not text:
-        return ()
-    parts = tuple(text.split("."))
-    if any(not part.strip() for part in parts):
-        raise ValueError(f"expected a dotted path like status, data.status or monitors.0.status, got {path!r}")
-    return parts
-
-
-def resolve(document: Any, keys: tuple[str, ...]) -> Any:
-    """The value at ``keys``; LookupError with a one-line message saying where the path broke."""
-    here = document
-    for depth, key in enumerate(keys):
-        where = ".".join(keys[:depth]) or "the top level"
-        if isinstance(here, dict):
-            if key not in here:
-                has = ", ".join(shorten(str(k), 40) for k in list(here)[:8]) or "nothing"
-                raise LookupError(f"no {key!r} in the object at {where} (it has: {has})")
-            here = here[key]
-        elif isinstance(here, list):
-            if not key.isdigit():
-                raise LookupError(f"{where} is an array; {key!r} is not an index")
-            if int(key) >= len(here):
-                raise LookupError(f"{where} has {len(here)} item(s), no index {key}")
-            here = here[int(key)]
-        else:
-            raise LookupError(f"{where} is {kind(here)}, it has no {key!r}")
-    return here
-
-
-def scalar_text(value: Any) -> str:
-    """A string as itself; true/false/null and numbers as JSON writes them."""
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _quoted(text: str) -> str:
@@ -289,6 +312,7 @@ def monitor_dict(report: MonitorReport, redact: Redactor) -> dict[str, Any]:
         "wait_ms": round(report.wait * 1000, 3),
         "interval_ms": round(report.interval * 1000, 3),
         "timeout_ms": round(report.timeout * 1000, 3),
+        "proxy": redact.url(report.proxy) if report.proxy is not None else None,
         "reason": redact(report.reason) if report.reason is not None else None,
         "history": [
             {
@@ -307,6 +331,7 @@ def render_monitor_text(report: MonitorReport, redact: Redactor) -> str:
         f"mcpgate monitor {redact.url(report.url)}",
         f"  expect    {report.path or '.'} == {_quoted(redact(report.expected))}",
         f"  schedule  {_schedule(report)}",
+        *([f"  proxy     {redact.url(report.proxy)}"] if report.proxy is not None else []),
         "",
     ]
     for number, poll in enumerate(report.history, 1):
@@ -330,7 +355,8 @@ def render_monitor_markdown(report: MonitorReport, redact: Redactor) -> str:
         head = f"### ✅ Monitor: {expect} after {_polls(report)} ({report.elapsed_s:.1f}s)"
     else:
         head = f"### ❌ Monitor: {md_cell(redact(report.reason or 'unknown'))}"
-    lines = [head, "", f"`{md_cell(redact.url(report.url))}` · {md_cell(_schedule(report))}", ""]
+    through = f" · through the proxy `{md_cell(redact.url(report.proxy))}`" if report.proxy is not None else ""
+    lines = [head, "", f"`{md_cell(redact.url(report.url))}` · {md_cell(_schedule(report))}{through}", ""]
     shown = report.history[-MARKDOWN_POLLS:]
     skipped = len(report.history) - len(shown)
     if shown:
