@@ -51,6 +51,7 @@ def connect_spec(target: TargetConfig) -> tuple[ConnectSpec, Redactor]:
     settings = HttpSettings(
         timeout=target.timeout,
         connect_timeout=min(target.connect_timeout, target.timeout),
+        cookies=target.cookies,
         max_response_bytes=target.max_response_bytes,
         headers=headers,
         verify_tls=not target.insecure,

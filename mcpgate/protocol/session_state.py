@@ -35,6 +35,7 @@ class SessionState:
     tools: dict[str, ToolInfo]
     warnings: list[str]
     reinits: int  # in the current session
+    redirects: int  # same-origin 307/308 hops followed, over all of this client's sessions
     server_messages: Counter[str]
     _http: Pool
     _settings: HttpSettings

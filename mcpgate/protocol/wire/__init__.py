@@ -10,6 +10,6 @@ and gzip/deflate undone (``body``), TCP and TLS through the standard ``ssl`` mod
 ``http.classify_exception`` can name it. Measured on one core against the same
 stub: about three times the request rate of aiohttp's client.
 
-No redirects are followed, no cookies kept and no proxy used: an MCP client
-does none of these.
+The pool follows no redirects and keeps no cookies: each MCP session does both
+for itself (``protocol.session_http``). No proxy is used: an MCP client uses none.
 """
