@@ -21,6 +21,8 @@ from email.utils import mktime_tz, parsedate_tz
 from http.cookies import CookieError, Morsel, SimpleCookie
 from urllib.parse import urlsplit
 
+from mcpgate.support.redact import Redactor
+
 MAX_COOKIES = 50  # per session: more is a server gone wrong, not a load balancer
 MAX_COOKIE_BYTES = 4096  # name and value, as browsers bound them
 
@@ -36,13 +38,14 @@ class _Cookie:
 class CookieJar:
     """The cookies of one session's origin, and the ``Cookie`` value each request path gets."""
 
-    __slots__ = ("_cookies", "_host", "_lines", "_next_expiry")
+    __slots__ = ("_cookies", "_host", "_lines", "_masks", "_next_expiry")
 
     def __init__(self, url: str) -> None:
         self._host = (urlsplit(url).hostname or "").lower()
         self._cookies: dict[tuple[str, str], _Cookie] = {}  # (name, path)
         self._lines: dict[str, str] = {}  # request URL -> its Cookie value, until the jar changes
         self._next_expiry = float("inf")
+        self._masks: Redactor | None = None  # every value this session was given, once it was given one
 
     def __bool__(self) -> bool:
         return bool(self._cookies)
@@ -57,8 +60,15 @@ class CookieJar:
             parsed = _parse(field)
             if parsed is not None:
                 self._store(parsed[0], parsed[1], url, now)
+        self._changed()
+
+    def _changed(self) -> None:
         self._lines.clear()
         self._next_expiry = min((c.expires for c in self._cookies.values() if c.expires is not None), default=_INF)
+
+    def mask(self, text: str) -> str:
+        """``text`` without the values this jar holds or held: a server may echo them in an error."""
+        return self._masks(text) if self._masks is not None else text
 
     def _store(self, name: str, morsel: Morsel[str], url: str, now: float) -> None:
         domain = morsel["domain"].lstrip(".").lower()
@@ -74,6 +84,9 @@ class CookieJar:
         if len(pair) > MAX_COOKIE_BYTES or (key not in self._cookies and len(self._cookies) >= MAX_COOKIES):
             return
         self._cookies[key] = _Cookie(pair, path, bool(morsel["secure"]), expires)
+        masks = self._masks = self._masks or Redactor()
+        masks.add(morsel.value)
+        masks.add(morsel.coded_value)
 
     def value(self, url: str) -> str:
         """The ``Cookie`` value for a request to ``url`` ("" for none): cached until the jar changes."""
@@ -92,8 +105,7 @@ class CookieJar:
     def _expire(self) -> None:
         now = time.time()
         self._cookies = {k: c for k, c in self._cookies.items() if c.expires is None or c.expires > now}
-        self._lines.clear()
-        self._next_expiry = min((c.expires for c in self._cookies.values() if c.expires is not None), default=_INF)
+        self._changed()
 
 
 _INF = float("inf")

@@ -110,7 +110,7 @@ class Opening(Listening):
         transport: Transport
         t = self.target
         # A fresh jar per MCP session, as the official SDK's client has one HTTP client per session.
-        jar = CookieJar(t.url) if self._settings.cookies else None
+        jar = self._jar = CookieJar(t.url) if self._settings.cookies else None
         http = SessionHttp(self._http, jar, headers=self._settings.headers, on_redirect=self._redirected)
         if t.transport == LEGACY_SSE:
             transport = LegacySseTransport(http, t.url, self._settings, t.quirks)

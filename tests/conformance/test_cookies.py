@@ -206,3 +206,23 @@ async def test_cookie_values_never_reach_the_probe_report() -> None:
     assert server.requests[-1].header("cookie") == f"SRV={secret}"  # it was kept and sent back
     assert secret not in out
     assert secret not in err
+
+
+async def test_a_server_echoing_the_cookie_in_an_error_does_not_reveal_it(http: Pool) -> None:
+    secret = "st1cky-9c1e77"
+
+    def reply(req: RawRequest) -> bytes:
+        if rpc(req).get("method") == "tools/call":  # a debug page that shows the request's headers
+            return response(500, f"<html><title>cookie {req.header('cookie')}</title></html>".encode(), reason="Oops")
+        return answer(req, f'Set-Cookie: SRV="{secret}"') if rpc(req).get("method") == "initialize" else answer(req)
+
+    steps: list[Step] = []
+    with serving(serve_all(reply)) as server:
+        mcp = session(http, server.url(), steps)
+        assert (await mcp.open()).ok
+        outcome = await mcp.call_tool("echo", {})
+        mcp.abandon()
+    assert server.requests[-1].header("cookie") == f'SRV="{secret}"'
+    assert (outcome.kind, outcome.http_status) == (Kind.HTTP_ERROR, 500)
+    assert outcome.reason == "HTML page 'cookie SRV=***'"
+    assert secret not in repr(steps)
