@@ -15,7 +15,7 @@ a response without ``Set-Cookie`` costs one attribute test.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import mktime_tz, parsedate_tz
 from http.cookies import CookieError, Morsel, SimpleCookie
@@ -25,6 +25,7 @@ from mcpgate.support.redact import Redactor
 
 MAX_COOKIES = 50  # per session: more is a server gone wrong, not a load balancer
 MAX_COOKIE_BYTES = 4096  # name and value, as browsers bound them
+_INF = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +39,16 @@ class _Cookie:
 class CookieJar:
     """The cookies of one session's origin, and the ``Cookie`` value each request path gets."""
 
-    __slots__ = ("_cookies", "_host", "_lines", "_masks", "_next_expiry")
+    __slots__ = ("_base", "_cookies", "_host", "_lines", "_masks", "_next_expiry", "count")
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, base: str | None = None) -> None:
         self._host = (urlsplit(url).hostname or "").lower()
+        self._base = f"{base}; " if base else ""  # the user's own Cookie header, sent first
         self._cookies: dict[tuple[str, str], _Cookie] = {}  # (name, path)
-        self._lines: dict[str, str] = {}  # request URL -> its Cookie value, until the jar changes
-        self._next_expiry = float("inf")
+        self._lines: dict[str, tuple[str, bytes]] = {}  # request URL -> its Cookie header, until the jar changes
+        self._next_expiry = _INF
+        self.count = 0  # cookies held: a plain attribute, read before every request
         self._masks: Redactor | None = None  # every value this session was given, once it was given one
-
-    def __bool__(self) -> bool:
-        return bool(self._cookies)
-
-    def __len__(self) -> int:
-        return len(self._cookies)
 
     def take(self, set_cookies: Iterable[str], url: str) -> None:
         """Store what a response to ``url`` set (its ``Set-Cookie`` fields, each one cookie)."""
@@ -64,6 +61,7 @@ class CookieJar:
 
     def _changed(self) -> None:
         self._lines.clear()
+        self.count = len(self._cookies)
         self._next_expiry = min((c.expires for c in self._cookies.values() if c.expires is not None), default=_INF)
 
     def mask(self, text: str) -> str:
@@ -88,19 +86,21 @@ class CookieJar:
         masks.add(morsel.value)
         masks.add(morsel.coded_value)
 
-    def value(self, url: str) -> str:
-        """The ``Cookie`` value for a request to ``url`` ("" for none): cached until the jar changes."""
-        if self._next_expiry <= time.time():
+    def header(self, url: str) -> tuple[str, bytes]:
+        """The ``Cookie`` value for a request to ``url``, and its header line encoded ("", b"": none
+        from the jar); the user's own cookie goes first. Cached until the jar changes."""
+        if self._next_expiry != _INF and self._next_expiry <= time.time():
             self._expire()
-        line = self._lines.get(url)
-        if line is None:
+        header = self._lines.get(url)
+        if header is None:
             parts = urlsplit(url)
             https = parts.scheme == "https"
             path = parts.path or "/"
             chosen = [c for c in self._cookies.values() if (https or not c.secure) and _path_match(path, c.path)]
             chosen.sort(key=lambda c: -len(c.path))  # longer paths first, as RFC 6265 asks
-            line = self._lines[url] = "; ".join(c.pair for c in chosen)
-        return line
+            value = self._base + "; ".join(c.pair for c in chosen) if chosen else ""
+            header = self._lines[url] = (value, f"Cookie: {value}\r\n".encode("latin-1") if value else b"")
+        return header
 
     def _expire(self) -> None:
         now = time.time()
@@ -108,7 +108,9 @@ class CookieJar:
         self._changed()
 
 
-_INF = float("inf")
+def user_cookie(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """The user's own Cookie header (name as written, value), if the headers hold one."""
+    return next(((k, v) for k, v in headers.items() if k.lower() == "cookie"), None)
 
 
 def _parse(field: str) -> tuple[str, Morsel[str]] | None:

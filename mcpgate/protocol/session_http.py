@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from mcpgate.protocol.cookies import CookieJar
+from mcpgate.protocol.cookies import CookieJar, user_cookie
 from mcpgate.protocol.outcome import Kind, fail, shorten
 from mcpgate.protocol.wire.connection import Response
 from mcpgate.protocol.wire.errors import WireError
@@ -34,7 +34,7 @@ def _nothing() -> None:
 class SessionHttp:
     """What the transports send through: ``post``/``get``/``delete`` as on ``Pool``, per session."""
 
-    __slots__ = ("_on_redirect", "_pool", "_user_cookie", "_user_line", "jar")
+    __slots__ = ("_on_redirect", "_pool", "_user_line", "jar")
 
     def __init__(
         self,
@@ -48,8 +48,7 @@ class SessionHttp:
         self.jar = jar
         self._on_redirect = on_redirect
         # A Cookie header of the user's own is joined with the jar's into one, as RFC 6265 asks.
-        given = next(((k, v) for k, v in (headers or {}).items() if k.lower() == "cookie"), None)
-        self._user_cookie = given[1] if given else None
+        given = user_cookie(headers or {})
         self._user_line = f"{given[0]}: {given[1]}\r\n".encode("latin-1") if given else b""
 
     def post(self, url: str, *, data: bytes, headers: RequestHeaders = None, deadline: float | None = None) -> Exchange:
@@ -65,7 +64,7 @@ class SessionHttp:
         self, method: str, url: str, headers: RequestHeaders, body: bytes | None, deadline: float | None
     ) -> Response:
         jar = self.jar
-        sent = self._with_cookies(url, headers) if jar else headers
+        sent = self._with_cookies(url, headers) if jar is not None and jar.count else headers
         response = await self._pool.send(method, url, sent, body, deadline)
         if jar is not None and response.headers.cookies is not None:
             jar.take(response.headers.cookies, url)
@@ -99,7 +98,11 @@ class SessionHttp:
             self._on_redirect()
             jar = self.jar
             response = await self._pool.send(
-                method, url, self._with_cookies(url, headers) if jar else headers, body, deadline
+                method,
+                url,
+                self._with_cookies(url, headers) if jar is not None and jar.count else headers,
+                body,
+                deadline,
             )
             if jar is not None and response.headers.cookies is not None:
                 jar.take(response.headers.cookies, url)
@@ -108,15 +111,11 @@ class SessionHttp:
     def _with_cookies(self, url: str, headers: RequestHeaders) -> RequestHeaders:
         """The request's headers and its Cookie header: bytes appended, or a mapping merged."""
         assert self.jar is not None
-        value = self.jar.value(url)
+        value, line = self.jar.header(url)
         if not value:
             return headers
-        if self._user_cookie is not None:
-            value = f"{self._user_cookie}; {value}"
         if isinstance(headers, bytes):
-            if self._user_line:
-                headers = headers.replace(self._user_line, b"", 1)
-            return headers + f"Cookie: {value}\r\n".encode("latin-1")
+            return (headers.replace(self._user_line, b"", 1) if self._user_line else headers) + line
         merged = {k: v for k, v in headers.items() if k.lower() != "cookie"} if headers else {}
         merged["Cookie"] = value
         return merged
