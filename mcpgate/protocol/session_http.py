@@ -63,6 +63,7 @@ class SessionHttp:
     async def send(
         self, method: str, url: str, headers: RequestHeaders, body: bytes | None, deadline: float | None
     ) -> Response:
+        # Written out, not a call to a helper: this runs for every request of the load.
         jar = self.jar
         sent = self._with_cookies(url, headers) if jar is not None and jar.count else headers
         response = await self._pool.send(method, url, sent, body, deadline)
@@ -96,16 +97,18 @@ class SessionHttp:
             hops += 1
             url = target
             self._on_redirect()
-            jar = self.jar
-            response = await self._pool.send(
-                method,
-                url,
-                self._with_cookies(url, headers) if jar is not None and jar.count else headers,
-                body,
-                deadline,
-            )
-            if jar is not None and response.headers.cookies is not None:
-                jar.take(response.headers.cookies, url)
+            response = await self._hop(method, url, headers, body, deadline)
+        return response
+
+    async def _hop(
+        self, method: str, url: str, headers: RequestHeaders, body: bytes | None, deadline: float | None
+    ) -> Response:
+        """One request of a redirect chain, as ``send`` makes the first."""
+        jar = self.jar
+        sent = self._with_cookies(url, headers) if jar is not None and jar.count else headers
+        response = await self._pool.send(method, url, sent, body, deadline)
+        if jar is not None and response.headers.cookies is not None:
+            jar.take(response.headers.cookies, url)
         return response
 
     def _with_cookies(self, url: str, headers: RequestHeaders) -> RequestHeaders:
