@@ -33,6 +33,7 @@ class ProbeReport:
     warnings: list[str] = field(default_factory=list)
     server_messages: dict[str, int] = field(default_factory=dict)
     reinits: int = 0
+    redirects: int = 0  # same-origin 307/308 hops followed
 
     @property
     def failed_step(self) -> Step | None:
@@ -67,6 +68,7 @@ async def run_probe(
         report.warnings = list(session.warnings)
         report.server_messages = dict(session.server_messages)
         report.reinits = session.reinits
+        report.redirects = session.redirects
     return report
 
 
@@ -108,6 +110,7 @@ def report_dict(report: ProbeReport, redact: Redactor) -> dict[str, Any]:
         "warnings": [redact(w) for w in report.warnings],
         "server_messages": report.server_messages,
         "reinits": report.reinits,
+        "redirects": report.redirects,
         "reason": None if report.ok else redact(failure_line(report)),
     }
 
@@ -148,6 +151,8 @@ def render_text(report: ProbeReport, redact: Redactor) -> str:
         lines.append(redact(f"  tools ({len(report.tools)}): {', '.join(report.tools)}"))
     if report.reinits:
         lines.append(f"  sessions re-initialized after the server lost them: {report.reinits}")
+    if report.redirects:
+        lines.append(f"  redirects followed (307/308 on the same origin): {report.redirects}")
     for warning in report.warnings:
         lines.append(f"  warning: {redact(warning)}")
     lines.append("")

@@ -109,6 +109,7 @@ TARGET_OPTIONS: tuple[Option, ...] = (
     Option("bearer-token", f"sent as 'Authorization: Bearer …'; prefer the {TOKEN_ENV} variable", str),
     Option("timeout", "per request, until its response (default 10s)", values.duration, typed=True),
     Option("connect-timeout", "TCP+TLS connect (default 5s)", values.duration, typed=True),
+    Option("no-cookies", "keep no cookies (by default each session keeps its own, as sticky load balancers need)"),
     Option(
         "max-response-bytes",
         f"largest response read before failing it (default {DEFAULT_MAX_RESPONSE_BYTES})",
@@ -262,6 +263,7 @@ class RunRequest(Judged):
     bearer_token: str | None = None
     timeout: float | None = None
     connect_timeout: float | None = None
+    no_cookies: bool = False
     max_response_bytes: int | None = None
     insecure: bool = False
     ca_file: Path | None = None

@@ -109,6 +109,8 @@ def overrides(request: RunRequest) -> Overrides:
         value = getattr(request, key)
         if value is not None:
             target[key] = value
+    if request.no_cookies:
+        target["cookies"] = False
     if request.max_response_bytes is not None:
         target["max_response_bytes"] = request.max_response_bytes
     if request.insecure:
@@ -211,6 +213,7 @@ def connect_target(url: str, request: RunRequest) -> tuple[ConnectSpec, Redactor
         "bearer_token": token,
         "timeout": request.timeout,
         "connect_timeout": request.connect_timeout,
+        "cookies": False if request.no_cookies else None,
         "max_response_bytes": request.max_response_bytes,
         "insecure": request.insecure,
         "ca_file": str(request.path(request.ca_file)) if request.ca_file is not None else None,

@@ -92,6 +92,7 @@ class TargetConfig(Model):
     bearer_token: str | None = Field(None, description="Sent as 'Authorization: Bearer'; use ${ENV_VAR}")
     timeout: Duration = Field(10.0, description="Per request, until its JSON-RPC response is in")
     connect_timeout: Duration = 5.0
+    cookies: bool = Field(True, description="Keep each session's cookies (a load balancer's sticky-session cookie)")
     max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=1024, le=INT64_MAX)
     insecure: bool = Field(False, description="Do not verify TLS certificates")
     ca_file: str | None = Field(None, description="A CA bundle (PEM) to trust as well, for a private CA")

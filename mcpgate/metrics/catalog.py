@@ -56,6 +56,7 @@ _ALL = [
     _m("dropped_iterations", C, "", "arrival-rate iterations that could not start on time (no free VU)"),
     _m("mcp_init_errors", C, "", "sessions that could not be opened (initialize or server/discover not ok)"),
     _m("mcp_session_reinit", C, "", "sessions re-initialized after the server answered 404"),
+    _m("mcp_redirects", C, "", "same-origin 307/308 redirects followed (each hop counts)"),
     _m("template_errors", C, "", "tool calls not sent because their argument template failed for that call"),
     _m("internal_errors", C, "", "iterations ended by an unexpected error inside mcpgate (please report them)"),
     _m("data_sent", C, "bytes", "request body bytes sent"),

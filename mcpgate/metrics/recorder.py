@@ -90,6 +90,7 @@ class Recorder:
         self._session_duration = m.trend("mcp_session_duration", tags)
         self._init_errors = m.counter("mcp_init_errors", tags)
         self._reinit = m.counter("mcp_session_reinit", tags)
+        self._redirects: CounterSeries | None = None
         self._dropped = m.counter("dropped_iterations", tags)
         self._template_errors = m.counter("template_errors", tags)
         self._internal_errors = m.counter("internal_errors", tags)
@@ -177,6 +178,11 @@ class Recorder:
 
     def session_reinitialized(self) -> None:
         self._reinit.add()
+
+    def redirect_followed(self) -> None:
+        if self._redirects is None:  # made on the first: a run without redirects reports none
+            self._redirects = self._m.counter("mcp_redirects", self._tags)
+        self._redirects.add()
 
     def iteration(self, seconds: float) -> None:
         self._iterations.add()

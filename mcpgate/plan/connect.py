@@ -55,6 +55,7 @@ def connect_spec(target: TargetConfig, environ: Mapping[str, str] | None = None)
     settings = HttpSettings(
         timeout=target.timeout,
         connect_timeout=min(target.connect_timeout, target.timeout),
+        cookies=target.cookies,
         max_response_bytes=target.max_response_bytes,
         headers=headers,
         proxy=_proxy(target, redact, os.environ if environ is None else environ),  # its secrets first

@@ -46,6 +46,7 @@ class HttpSettings:
 
     timeout: float = 10.0  # total per request, until its JSON-RPC response is in
     connect_timeout: float = 5.0
+    cookies: bool = True  # a cookie jar per session (a load balancer's sticky-session cookie)
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     headers: Mapping[str, str] = field(default_factory=dict)
     # How long to wait for a server to end an SSE response stream after the
@@ -180,7 +181,12 @@ async def status_failure(resp: Response, request_id: RequestId | None, wait: flo
     if 300 <= status < 400:
         where = resp.headers.get("Location")
         to = f" to {shorten(where, 100)!r}" if where else ""
-        return fail(Kind.HTTP_ERROR, f"redirect{to} (MCP clients do not follow redirects)", http_status=status)
+        why = (
+            "on another origin: not followed"
+            if status in (307, 308)
+            else "only 307/308 to the same origin are followed"
+        )
+        return fail(Kind.HTTP_ERROR, f"redirect{to} ({why})", http_status=status)
     body = b""
     with contextlib.suppress(Failure, WireError, OSError, TimeoutError):
         async with asyncio.timeout(wait):

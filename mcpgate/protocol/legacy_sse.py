@@ -28,6 +28,7 @@ from mcpgate.protocol.http import (
 )
 from mcpgate.protocol.jsonrpc import RequestId, decode, is_notification, is_request, is_response
 from mcpgate.protocol.outcome import Failure, Kind, Outcome, protocol_error
+from mcpgate.protocol.session_http import SessionHttp
 from mcpgate.protocol.sse import SSEError, SSEEvent, SSEParser
 from mcpgate.protocol.stream import HeldStream
 from mcpgate.protocol.transport import (
@@ -42,7 +43,6 @@ from mcpgate.protocol.transport import (
 )
 from mcpgate.protocol.wire.connection import Response
 from mcpgate.protocol.wire.errors import WireError
-from mcpgate.protocol.wire.pool import Pool
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -55,7 +55,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 class LegacySseTransport:
     name = LEGACY_SSE
 
-    def __init__(self, http: Pool, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
+    def __init__(self, http: SessionHttp, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
         self._http = http
         self.url = url
         self._settings = settings

@@ -56,6 +56,7 @@ class McpSession(Opening):
         self._ending = False
         self.modern = is_modern(target.version)
         self._meta = modern.meta(target.version, target.client_info) if self.modern else None
+        self.redirects = 0
         self._transport = self._new_transport()
         self._used = False
         self.identity = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mcpgate.protocol import modern
 from mcpgate.protocol.http import classify_exception
@@ -62,6 +62,8 @@ class Exchanging(ServerMessages):
             outcome = judge_era(self.modern, method, result)
             if outcome.ok and judge is not None:
                 outcome = judge(result)
+            if not outcome.ok:
+                outcome = self._private(outcome)
         except Exception as exc:
             outcome = self._classify(exc)
             if outcome.kind is Kind.TIMEOUT and not self.modern:
@@ -112,8 +114,16 @@ class Exchanging(ServerMessages):
         self.sink(step)
         return outcome
 
+    def _private(self, outcome: Outcome) -> Outcome:
+        """A failure without the session's cookie values in its reason: a server may echo them back."""
+        jar = self._jar
+        if jar is None or not outcome.reason:
+            return outcome
+        reason = jar.mask(outcome.reason)
+        return outcome if reason == outcome.reason else replace(outcome, reason=reason)
+
     def _classify(self, exc: Exception) -> Outcome:
-        outcome = classify_exception(exc, self._settings).outcome
+        outcome = self._private(classify_exception(exc, self._settings).outcome)
         transport = self._transport
         if (
             outcome.kind is Kind.TIMEOUT

@@ -17,12 +17,14 @@ from collections.abc import Callable
 from functools import partial
 
 from mcpgate.protocol import modern
+from mcpgate.protocol.cookies import CookieJar, user_cookie
 from mcpgate.protocol.jsonrpc import JSONObject, encode_notification
 from mcpgate.protocol.judging import judge_discover, judge_initialize
 from mcpgate.protocol.legacy_sse import LegacySseTransport
 from mcpgate.protocol.outcome import OK, Kind, Outcome
 from mcpgate.protocol.records import ServerIdentity, Step
 from mcpgate.protocol.session_exchange import Answer
+from mcpgate.protocol.session_http import SessionHttp
 from mcpgate.protocol.session_listen import Listening
 from mcpgate.protocol.streamable_http import StreamableHttpTransport
 from mcpgate.protocol.transport import LEGACY_SSE, SSE_CONNECT, Reply, Transport
@@ -107,10 +109,14 @@ class Opening(Listening):
     def _new_transport(self) -> Transport:
         transport: Transport
         t = self.target
+        # A fresh jar per MCP session, as the official SDK's client has one HTTP client per session.
+        user = user_cookie(self._settings.headers)
+        jar = self._jar = CookieJar(t.url, base=user[1] if user else None) if self._settings.cookies else None
+        http = SessionHttp(self._http, jar, headers=self._settings.headers, on_redirect=self._redirected)
         if t.transport == LEGACY_SSE:
-            transport = LegacySseTransport(self._http, t.url, self._settings, t.quirks)
+            transport = LegacySseTransport(http, t.url, self._settings, t.quirks)
         else:
-            streamable = StreamableHttpTransport(self._http, t.url, self._settings, t.quirks)
+            streamable = StreamableHttpTransport(http, t.url, self._settings, t.quirks)
             streamable.on_stream_end = lambda outcome, resume, retry: self._stream_ended(
                 streamable, outcome, resume, retry
             )
@@ -119,6 +125,10 @@ class Opening(Listening):
         transport.meter = self.meter
         transport.stream_idle = self.streams.idle_timeout
         return transport
+
+    def _redirected(self) -> None:
+        self.redirects += 1
+        self.meter.redirect_followed()
 
     async def _request(
         self,

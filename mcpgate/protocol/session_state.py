@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+from mcpgate.protocol.cookies import CookieJar
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.jsonrpc import IdSource, JSONObject
 from mcpgate.protocol.records import ServerIdentity, StepSink, Target, ToolInfo
@@ -35,12 +36,14 @@ class SessionState:
     tools: dict[str, ToolInfo]
     warnings: list[str]
     reinits: int  # in the current session
+    redirects: int  # same-origin 307/308 hops followed, over all of this client's sessions
     server_messages: Counter[str]
     _http: Pool
     _settings: HttpSettings
     _ids: IdSource
     _meta: JSONObject | None  # the ``_meta`` every modern request carries
     _transport: Transport
+    _jar: CookieJar | None  # the current session's cookies (None: kept none)
     _used: bool  # open() was called: the next one needs a fresh transport
     _ending: bool  # close() or abandon() has begun: streams that end now are not reopened
     _relisten: asyncio.TimerHandle | None  # a GET stream reconnect, waiting

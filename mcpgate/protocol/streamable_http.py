@@ -29,6 +29,7 @@ from mcpgate.protocol.http import (
 )
 from mcpgate.protocol.jsonrpc import RequestId, decode, is_notification, is_request, is_response, same_id
 from mcpgate.protocol.outcome import Failure, Outcome, protocol_error
+from mcpgate.protocol.session_http import SessionHttp
 from mcpgate.protocol.sse import SSEError, SSEEvent, SSEParser
 from mcpgate.protocol.stream import HeldStream
 from mcpgate.protocol.streamable_headers import SESSION_HEADER, fixed_headers, session_headers
@@ -45,7 +46,7 @@ from mcpgate.protocol.transport import (
 from mcpgate.protocol.versions import is_modern
 from mcpgate.protocol.wire.connection import Response
 from mcpgate.protocol.wire.errors import RequestTimeout, WireError
-from mcpgate.protocol.wire.pool import Pool, RequestHeaders, header_lines
+from mcpgate.protocol.wire.pool import RequestHeaders, header_lines
 
 MAX_RESUMES = 8  # GET + Last-Event-ID attempts for one request
 MAX_RETRY_WAIT = 5.0  # seconds: a server's retry: field is obeyed up to this
@@ -58,7 +59,7 @@ StreamEndHandler = Callable[[Outcome, str | None, int | None], None]
 class StreamableHttpTransport:
     name = STREAMABLE_HTTP
 
-    def __init__(self, http: Pool, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
+    def __init__(self, http: SessionHttp, url: str, settings: HttpSettings, quirks: ServerQuirks) -> None:
         self._http = http
         self.url = url
         self._settings = settings

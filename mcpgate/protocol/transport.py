@@ -43,7 +43,7 @@ class Streams:
 
 class SessionMeter(Protocol):
     """What a run measures about a session besides its steps (the recorder): its held streams,
-    the messages the server sends, and re-initializations as they happen."""
+    the messages the server sends, re-initializations and followed redirects as they happen."""
 
     def stream_opened(self, method: str) -> None: ...
 
@@ -54,6 +54,8 @@ class SessionMeter(Protocol):
     def server_message(self, method: str, request: bool) -> None: ...
 
     def session_reinitialized(self) -> None: ...
+
+    def redirect_followed(self) -> None: ...
 
 
 class NoMeter:
@@ -72,6 +74,9 @@ class NoMeter:
         return None
 
     def session_reinitialized(self) -> None:
+        return None
+
+    def redirect_followed(self) -> None:
         return None
 
 

@@ -169,6 +169,9 @@ def _total_rows(results: Results) -> list[str]:
     reinit = results.metrics.get("mcp_session_reinit")
     if reinit is not None and reinit.values["count"]:
         rows.append(("mcp_session_reinit", count(reinit.values["count"])))
+    redirects = results.metrics.get("mcp_redirects")
+    if redirects is not None and redirects.values["count"]:
+        rows.append(("mcp_redirects", count(redirects.values["count"])))
     sent, received = results.metrics.get("data_sent"), results.metrics.get("data_received")
     if sent is not None and received is not None:
         rows.append(("data", f"sent {size(sent.values['count'])}, received {size(received.values['count'])}"))

@@ -117,6 +117,8 @@ def _totals(results: Results) -> list[tuple[str, str]]:
         rows.append(("checks", f"{pct(checks)} ok of {count(total)}"))
     if reinit := v("mcp_session_reinit", "count"):
         rows.append(("sessions re-initialized", count(reinit)))
+    if redirects := v("mcp_redirects", "count"):
+        rows.append(("redirects followed", count(redirects)))
     sent, received = v("data_sent", "count"), v("data_received", "count")
     if sent is not None and received is not None:
         rows.append(("data", f"sent {size(sent)}, received {size(received)}"))

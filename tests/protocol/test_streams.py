@@ -65,6 +65,10 @@ class Log:
         self.events.append(("reinit", "", None))
         self.changed.set()
 
+    def redirect_followed(self) -> None:
+        self.events.append(("redirect", "", None))
+        self.changed.set()
+
     def methods(self) -> list[str]:
         return [s.method for s in self.steps]
 

@@ -11,5 +11,6 @@ once per origin, so a direct run pays nothing for it), and every failure raised 
 the exceptions in ``errors``, so ``http.classify_exception`` can name it. Measured on one
 core against the same stub: about three times the request rate of aiohttp's client.
 
-No redirects are followed and no cookies kept: an MCP client does neither.
+The pool follows no redirects and keeps no cookies: each MCP session does both
+for itself (``protocol.session_http``).
 """

@@ -16,15 +16,25 @@ LOW_WATER = 64 * 1024
 
 
 class Headers:
-    """Response headers, case-insensitive; repeated fields joined with ", "."""
+    """Response headers, case-insensitive; repeated fields joined with ", ".
 
-    __slots__ = ("_fields",)
+    ``Set-Cookie`` fields are also kept one by one (``cookies``), since a cookie's Expires holds
+    a comma; None when the response set none, so a session's jar costs one test per response.
+    """
+
+    __slots__ = ("_fields", "cookies")
 
     def __init__(self) -> None:
         self._fields: dict[str, str] = {}
+        self.cookies: list[str] | None = None
 
     def add(self, name: str, value: str) -> None:
         key = name.lower()
+        if key == "set-cookie":
+            if self.cookies is None:
+                self.cookies = [value]
+            else:
+                self.cookies.append(value)
         old = self._fields.get(key)
         self._fields[key] = value if old is None else f"{old}, {value}"
 

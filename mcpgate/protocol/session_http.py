@@ -1,0 +1,172 @@
+"""One MCP session's view of the shared pool: its cookie jar, and the redirects it follows.
+
+As the official SDK's client does, a 307 or 308 to the same origin (scheme, host and port) is
+followed with the same method, body and headers, at most ``MAX_REDIRECTS`` hops; each hop is
+counted. A redirect to another origin, and 301/302/303 (which would turn a POST into a GET), are
+left to the transport to report. Cookies set on any response, a redirect's included, go into the
+session's jar and come back on its later requests (cookies.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Generator, Mapping
+from types import TracebackType
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from mcpgate.protocol.cookies import CookieJar, user_cookie
+from mcpgate.protocol.outcome import Kind, fail, shorten
+from mcpgate.protocol.wire.connection import Response
+from mcpgate.protocol.wire.errors import WireError
+from mcpgate.protocol.wire.pool import Pool, RequestHeaders
+
+MAX_REDIRECTS = 5
+REDIRECT_BODY_BYTES = 64 * 1024  # a redirect's body is read (so its connection is reused) up to this
+_FOLLOWED = (307, 308)
+_Args = tuple[str, str, RequestHeaders, bytes | None, float | None]  # method, URL, headers, body, deadline
+
+
+def _nothing() -> None:
+    return None
+
+
+class SessionHttp:
+    """What the transports send through: ``post``/``get``/``delete`` as on ``Pool``, per session."""
+
+    __slots__ = ("_on_redirect", "_pool", "_user_line", "jar")
+
+    def __init__(
+        self,
+        pool: Pool,
+        jar: CookieJar | None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        on_redirect: Callable[[], None] = _nothing,
+    ) -> None:
+        self._pool = pool
+        self.jar = jar
+        self._on_redirect = on_redirect
+        # A Cookie header of the user's own is joined with the jar's into one, as RFC 6265 asks.
+        given = user_cookie(headers or {})
+        self._user_line = f"{given[0]}: {given[1]}\r\n".encode("latin-1") if given else b""
+
+    def post(self, url: str, *, data: bytes, headers: RequestHeaders = None, deadline: float | None = None) -> Exchange:
+        return Exchange(self, ("POST", url, headers, data, deadline))
+
+    def get(self, url: str, *, headers: RequestHeaders = None, deadline: float | None = None) -> Exchange:
+        return Exchange(self, ("GET", url, headers, None, deadline))
+
+    def delete(self, url: str, *, headers: RequestHeaders = None, deadline: float | None = None) -> Exchange:
+        return Exchange(self, ("DELETE", url, headers, None, deadline))
+
+    async def send(
+        self, method: str, url: str, headers: RequestHeaders, body: bytes | None, deadline: float | None
+    ) -> Response:
+        # Written out, not a call to a helper: this runs for every request of the load.
+        jar = self.jar
+        sent = self._with_cookies(url, headers) if jar is not None and jar.count else headers
+        response = await self._pool.send(method, url, sent, body, deadline)
+        if jar is not None and response.headers.cookies is not None:
+            jar.take(response.headers.cookies, url)
+        if response.status in _FOLLOWED:
+            return await self._follow(response, (method, url, headers, body, deadline))
+        return response
+
+    async def _follow(self, response: Response, args: _Args) -> Response:
+        """Follow same-origin 307/308 hops; the first answer that is not one is the request's."""
+        method, url, headers, body, deadline = args
+        origin = _origin(url)
+        hops = 0
+        while response.status in _FOLLOWED:
+            location = response.headers.get("location")
+            if not location:
+                return response
+            try:
+                target = urljoin(url, location.strip())
+                elsewhere = _origin(target) != origin
+            except ValueError:
+                return response  # not a usable URL: reported as the redirect it is
+            if elsewhere:
+                return response  # another origin: reported as a redirect, never followed
+            if hops == MAX_REDIRECTS:
+                response.close()
+                reason = f"too many redirects: {MAX_REDIRECTS} followed, the next to {shorten(target, 100)!r}"
+                raise fail(Kind.HTTP_ERROR, reason, http_status=response.status)
+            await _discard(response)
+            hops += 1
+            url = target
+            self._on_redirect()
+            response = await self._hop(method, url, headers, body, deadline)
+        return response
+
+    async def _hop(
+        self, method: str, url: str, headers: RequestHeaders, body: bytes | None, deadline: float | None
+    ) -> Response:
+        """One request of a redirect chain, as ``send`` makes the first."""
+        jar = self.jar
+        sent = self._with_cookies(url, headers) if jar is not None and jar.count else headers
+        response = await self._pool.send(method, url, sent, body, deadline)
+        if jar is not None and response.headers.cookies is not None:
+            jar.take(response.headers.cookies, url)
+        return response
+
+    def _with_cookies(self, url: str, headers: RequestHeaders) -> RequestHeaders:
+        """The request's headers and its Cookie header: bytes appended, or a mapping merged."""
+        assert self.jar is not None
+        value, line = self.jar.header(url)
+        if not value:
+            return headers
+        if isinstance(headers, bytes):
+            return (headers.replace(self._user_line, b"", 1) if self._user_line else headers) + line
+        merged = {k: v for k, v in headers.items() if k.lower() != "cookie"} if headers else {}
+        merged["Cookie"] = value
+        return merged
+
+
+class Exchange:
+    """What ``SessionHttp.post`` returns: await it, or use it as ``async with ... as response``."""
+
+    __slots__ = ("_args", "_client", "_response")
+
+    def __init__(self, client: SessionHttp, args: _Args) -> None:
+        self._client = client
+        self._args = args
+        self._response: Response | None = None
+
+    def __await__(self) -> Generator[Any, None, Response]:
+        return self._client.send(*self._args).__await__()
+
+    async def __aenter__(self) -> Response:
+        self._response = await self._client.send(*self._args)
+        return self._response
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._response is not None:
+            if exc is None:
+                self._response.release()
+            else:
+                self._response.close()
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(parts.scheme)
+
+
+async def _discard(response: Response) -> None:
+    """Read a redirect's short body so its connection is reused; close it if it is long or fails."""
+    length = response.content_length
+    if length is None or length > REDIRECT_BODY_BYTES:
+        response.close()
+        return
+    with contextlib.suppress(WireError, OSError):
+        await response.read()
+        response.release()
+        return
+    response.close()
