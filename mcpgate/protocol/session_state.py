@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+from mcpgate.protocol.auth import TokenProvider
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.jsonrpc import IdSource, JSONObject
 from mcpgate.protocol.records import ServerIdentity, StepSink, Target, ToolInfo
@@ -36,6 +37,8 @@ class SessionState:
     warnings: list[str]
     reinits: int  # in the current session
     server_messages: Counter[str]
+    auth: TokenProvider | None  # OAuth: this virtual user's access tokens
+    _bearer: str | None  # the access token the transport sends now
     _http: Pool
     _settings: HttpSettings
     _ids: IdSource

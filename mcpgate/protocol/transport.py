@@ -55,6 +55,10 @@ class SessionMeter(Protocol):
 
     def session_reinitialized(self) -> None: ...
 
+    def auth_token(self, seconds: float | None, ok: bool) -> None: ...
+
+    def auth_refreshed(self) -> None: ...
+
 
 class NoMeter:
     """For sessions nobody measures (probe, preflight, negotiation)."""
@@ -72,6 +76,12 @@ class NoMeter:
         return None
 
     def session_reinitialized(self) -> None:
+        return None
+
+    def auth_token(self, seconds: float | None, ok: bool) -> None:
+        return None
+
+    def auth_refreshed(self) -> None:
         return None
 
 
@@ -110,6 +120,10 @@ class Transport(Protocol):
 
     def set_version(self, version: str | None) -> None:
         """The protocol version later requests declare (MCP-Protocol-Version)."""
+        ...
+
+    def authorize(self, value: str) -> None:
+        """The Authorization header of later requests (an OAuth access token, replaced as it expires)."""
         ...
 
     async def listen(self, deadline: float, resume: str | None = None) -> int | None:

@@ -1,0 +1,105 @@
+"""One token request (RFC 6749 section 4.4 and 6, with RFC 8707's ``resource``) and its answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import aiohttp
+import orjson
+
+from mcpgate.protocol.auth.grant import BASIC, POST, REFRESH_TOKEN, AuthSpec, Credentials
+from mcpgate.protocol.outcome import shorten
+
+MAX_ANSWER_BYTES = 256 * 1024
+
+
+class TokenError(Exception):
+    """The authorization server gave no token; the message says what it answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAnswer:
+    access_token: str
+    expires_in: float | None
+    refresh_token: str | None
+
+
+async def request_token(
+    http: aiohttp.ClientSession, endpoint: str, spec: AuthSpec, credentials: Credentials, refresh_token: str | None
+) -> TokenAnswer:
+    form, auth = token_form(spec, credentials, refresh_token)
+    try:
+        async with http.post(endpoint, data=form, auth=auth, headers={"Accept": "application/json"}) as resp:
+            status = resp.status
+            body = await resp.content.read(MAX_ANSWER_BYTES + 1)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else shorten(str(exc) or type(exc).__name__, 120)
+        raise TokenError(f"token request to {endpoint} failed: {reason}") from None
+    return parse_answer(endpoint, status, body)
+
+
+def token_form(
+    spec: AuthSpec, credentials: Credentials, refresh_token: str | None
+) -> tuple[dict[str, str], aiohttp.BasicAuth | None]:
+    """The form to POST, and the Basic credentials when the client authenticates that way."""
+    form = {"grant_type": spec.grant}
+    if spec.grant == REFRESH_TOKEN:
+        form["refresh_token"] = refresh_token or ""
+    if spec.scope:
+        form["scope"] = spec.scope
+    if spec.resource:
+        form["resource"] = spec.resource
+    client_id, secret = credentials.client_id, credentials.client_secret
+    if spec.client_auth == BASIC and client_id is not None:
+        # RFC 6749 2.3.1: both are form-encoded before they are joined
+        return form, aiohttp.BasicAuth(quote(client_id, safe=""), quote(secret or "", safe=""))
+    if client_id is not None:
+        form["client_id"] = client_id
+    if spec.client_auth == POST and secret is not None:
+        form["client_secret"] = secret
+    return form, None
+
+
+def parse_answer(endpoint: str, status: int, body: bytes) -> TokenAnswer:
+    doc = _json(body)
+    access = doc.get("access_token") if doc is not None else None
+    if status != 200 or doc is None or not isinstance(access, str) or not access:
+        raise TokenError(f"token endpoint {endpoint} answered {status}: {_refusal(status, doc, body)}")
+    kind = doc.get("token_type")
+    if isinstance(kind, str) and kind.lower() not in ("bearer", "dpop"):
+        raise TokenError(f"token endpoint {endpoint} issued a {shorten(kind, 40)!r} token, not a Bearer token")
+    expires = doc.get("expires_in")
+    if isinstance(expires, str):
+        try:
+            expires = float(expires)
+        except ValueError:
+            expires = None
+    lifetime = float(expires) if isinstance(expires, int | float) and not isinstance(expires, bool) else None
+    refresh = doc.get("refresh_token")
+    return TokenAnswer(
+        access,
+        lifetime if lifetime is not None and lifetime > 0 else None,
+        refresh if isinstance(refresh, str) and refresh else None,
+    )
+
+
+def _refusal(status: int, doc: dict[str, object] | None, body: bytes) -> str:
+    if doc is not None and isinstance(doc.get("error"), str):
+        error = shorten(str(doc["error"]), 60)
+        description = doc.get("error_description")
+        return f"{error}: {shorten(str(description), 160)}" if isinstance(description, str) else error
+    if status == 200:
+        return "no access_token in the answer"
+    text = body[:200].decode("utf-8", "replace").strip()
+    return repr(shorten(text, 100)) if text else "an empty body"
+
+
+def _json(body: bytes) -> dict[str, object] | None:
+    if len(body) > MAX_ANSWER_BYTES:
+        return None
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
