@@ -9,11 +9,21 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mcpgate.support import exitcodes
-from tests.parts.oauth import CLIENT_ID, CLIENT_SECRET, Protected, protected  # noqa: F401
+from tests.parts.oauth import (  # noqa: F401
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
+    AuthServer,
+    Protected,
+    authorization_server,
+    protected,
+    protected_server,
+)
 from tests.run.helpers import config_file
 from tests.test_cli_probe import mcpgate
 
@@ -119,3 +129,96 @@ async def test_each_client_authentication_method(
     assert code == exitcodes.OK, out + err
     [request] = protected.auth.requests()
     assert (request["method"], request["scope"], request["ok"]) == (sent, "mcp:read", True)
+
+
+async def test_a_refresh_token_is_turned_into_access_tokens(tmp_path: Path) -> None:
+    with authorization_server(clients={}, refresh=(REFRESH_TOKEN,)) as auth, protected_server(auth) as server:
+        code, out, err = await mcpgate(
+            "probe", server.url, "--auth", "refresh_token", "--call", "get_record", "--args", '{"id": "rec_2"}',
+            env={**os.environ, "MCPGATE_REFRESH_TOKEN": REFRESH_TOKEN},
+        )  # fmt: skip
+        assert code == exitcodes.OK, out + err
+        config = oauth_config(server.url, {"type": "refresh_token", "refresh_token": "${RT}"}, vus=2, duration="1s")
+        path = config_file(tmp_path / "mcpgate.yaml", config)
+        code, out2, err2 = await mcpgate(
+            "run", "-c", str(path), "--no-progress", "--workers", "1", "--out", str(tmp_path / "results.json"),
+            env={**os.environ, "RT": REFRESH_TOKEN},
+        )  # fmt: skip
+        assert code == exitcodes.OK, out2 + err2
+        requests = auth.requests()
+    assert [(r["grant"], r["ok"]) for r in requests] == [("refresh_token", True)] * 2  # the probe's, the run's
+    assert REFRESH_TOKEN not in artefacts(tmp_path, out, err, out2, err2)
+
+
+async def test_a_spent_refresh_token_is_a_named_failure(tmp_path: Path) -> None:
+    with authorization_server(clients={}) as auth, protected_server(auth) as server:
+        code, out, err = await mcpgate(
+            "probe", server.url, "--auth", "refresh_token", "--refresh-token", "rt-spent-0e4b77", env=dict(os.environ)
+        )
+    assert code == exitcodes.CHECK_FAILED
+    assert "auth_error: token endpoint" in out
+    assert "answered 400: invalid_grant: refresh token revoked" in out
+    assert "rt-spent-0e4b77" not in out + err
+
+
+async def run_expiring(tmp_path: Path, *, ttl: int, life: int) -> tuple[dict[str, Any], list[dict[str, object]]]:
+    """A 5-second run against tokens the server announces for ``ttl`` seconds and that live ``life``."""
+    with authorization_server(ttl=ttl, life=life) as auth, protected_server(auth) as server:
+        config = oauth_config(server.url, client_credentials(), vus=3, duration="5s")
+        path = config_file(tmp_path / "mcpgate.yaml", config)
+        out = tmp_path / "results.json"
+        code, stdout, stderr = await mcpgate(
+            "run", "-c", str(path), "--no-progress", "--workers", "1", "--out", str(out), env=env()
+        )
+        assert code == exitcodes.OK, stdout + stderr
+        metrics: dict[str, Any] = json.loads(out.read_text())["metrics"]
+        seen = artefacts(tmp_path, stdout, stderr)
+        for secret in (CLIENT_SECRET, *issued(server)):
+            assert secret not in seen
+        return metrics, auth.requests()
+
+
+def failed_steps(metrics: dict[str, Any]) -> float:
+    return float(sum(m["values"]["count"] for name, m in metrics.items() if name.startswith("mcp_errors_")))
+
+
+async def test_tokens_are_replaced_before_they_expire(tmp_path: Path) -> None:
+    metrics, requests = await run_expiring(tmp_path, ttl=3, life=5)
+    # Asked for again each time 4/5 of the announced 3 s had passed: the preflight's, then 2 or 3 more.
+    assert len(requests) >= 3
+    assert metrics["mcp_auth_duration"]["values"]["count"] == len(requests) - 1  # the preflight's is not the run's
+    assert metrics["mcp_auth_refresh"]["values"]["count"] == 0  # never refused: replaced in time
+    assert (failed_steps(metrics), metrics["http_req_failed"]["values"]["rate"]) == (0, 0.0)
+
+
+async def test_a_token_refused_mid_run_is_replaced_and_the_request_sent_again(tmp_path: Path) -> None:
+    # Announced for an hour, dead after 2 s: the MCP server's 401 is the only sign.
+    metrics, requests = await run_expiring(tmp_path, ttl=3600, life=2)
+    refreshed = metrics["mcp_auth_refresh"]["values"]["count"]
+    assert refreshed >= 1
+    assert len(requests) >= 2
+    # Every refused request was sent again with the new token and answered: no failed MCP step.
+    assert failed_steps(metrics) == 0
+    assert metrics["checks"]["values"]["rate"] == 1.0
+    # The refused requests are counted as the failed HTTP requests they were, never hidden.
+    failed = metrics["http_req_failed"]["values"]
+    assert round(failed["rate"] * metrics["http_reqs"]["values"]["count"]) == refreshed
+
+
+async def test_each_vu_acts_as_its_own_tenant(tmp_path: Path) -> None:
+    tenants = {"tenant-a": "secret-a-3c9d1e", "tenant-b": "secret-b-8e2f4a"}
+    rows = [{"client_id": name, "client_secret": secret} for name, secret in tenants.items()]
+    (tmp_path / "tenants.json").write_text(json.dumps(rows))
+    with authorization_server(clients=tenants) as auth, protected_server(auth) as server:
+        config = oauth_config(server.url, {"type": "client_credentials", "credentials": "tenants"}, vus=4)
+        config["datasets"] = {"tenants": {"file": "tenants.json"}}
+        path = config_file(tmp_path / "mcpgate.yaml", config)
+        code, out, err = await mcpgate("run", "-c", str(path), "--no-progress", "--workers", "1", env=env())
+        assert code == exitcodes.OK, out + err
+        requests, accepted = auth.requests(), server.accepted()
+    # VUs 1 and 3 are tenant-a (as the preflight was: the first row), 2 and 4 tenant-b:
+    # one token each, shared by its VUs.
+    assert [r["client"] for r in requests] == ["tenant-a", "tenant-b"]
+    assert {a["client"] for a in accepted} == set(tenants)
+    for secret in tenants.values():
+        assert secret not in out + err

@@ -83,8 +83,8 @@ class AuthSource:
         return self.provider(tenants[(number - 1) % len(tenants)] if tenants else None)
 
     def provider(self, credentials: Credentials | None = None) -> TokenProvider:
-        """The provider for these credentials (the spec's own when None), made once."""
-        key = credentials or self.spec.credentials
+        """The provider for these credentials (when None: the first tenant's, or the spec's own), made once."""
+        key = credentials or (self.tenants[0] if self.tenants else self.spec.credentials)
         found = self._providers.get(key)
         if found is None:
             for secret in (key.client_secret, key.refresh_token):
