@@ -78,6 +78,8 @@ def _check_credentials(grant: str, credentials: Credentials, client_auth: str, w
     """Credentials complete for the grant; ``where`` names the field (or the dataset row)."""
     if grant == "client_credentials" and not credentials.client_id:
         raise UsageError(f"{where}.client_id", "required with type: client_credentials")
+    if grant == "client_credentials" and not credentials.client_secret:
+        raise UsageError(f"{where}.client_secret", "required with type: client_credentials")
     if grant == "client_credentials" and client_auth == "none":
         raise UsageError(f"{where}.client_auth", "a confidential client: client_secret_basic or client_secret_post")
     if client_auth != "none" and not credentials.client_secret:

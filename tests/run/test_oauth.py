@@ -75,14 +75,16 @@ async def test_probe_finds_the_token_endpoint_from_the_401(protected: Protected)
     assert str(request["token"]) not in out + err
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 async def test_a_run_with_client_credentials_has_no_errors_and_shows_no_secret(
     tmp_path: Path,
     protected: Protected,  # noqa: F811
+    workers: int,
 ) -> None:
     config = config_file(tmp_path / "mcpgate.yaml", oauth_config(protected.url, client_credentials()))
     out = tmp_path / "out"
     code, stdout, stderr = await mcpgate(
-        "run", "-c", str(config), "--workers", "1", "--no-progress",
+        "run", "-c", str(config), "--workers", str(workers), "--no-progress",
         "--out", str(out / "results.json"), "--markdown", str(out / "summary.md"), "--junit", str(out / "junit.xml"),
         env=env(),
     )  # fmt: skip
@@ -94,8 +96,11 @@ async def test_a_run_with_client_credentials_has_no_errors_and_shows_no_secret(
     assert metrics["mcp_auth_errors"]["values"]["count"] == 0
     assert metrics["mcp_auth_refresh"]["values"]["count"] == 0
     assert metrics["mcp_errors_auth_error"]["values"]["count"] == 0
-    # One token for the preflight and the run's three VUs: cached, not asked for per request.
-    assert len(protected.auth.requests()) == 1
+    # One token for the preflight and the run's three VUs, and one more for each worker process
+    # of its own: cached, not asked for per request.
+    assert len(protected.auth.requests()) == (1 if workers == 1 else 1 + workers)
+    durations = metrics.get("mcp_auth_duration", {"values": {"count": 0}})  # a trend with no sample is not shown
+    assert durations["values"]["count"] == (0 if workers == 1 else workers)
     assert metrics["iterations"]["values"]["count"] > 10
     seen = artefacts(tmp_path, stdout, stderr)
     for secret in (CLIENT_SECRET, *issued(protected)):

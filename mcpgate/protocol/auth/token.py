@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -28,9 +29,9 @@ class TokenAnswer:
 async def request_token(
     http: aiohttp.ClientSession, endpoint: str, spec: AuthSpec, credentials: Credentials, refresh_token: str | None
 ) -> TokenAnswer:
-    form, auth = token_form(spec, credentials, refresh_token)
+    form, headers = token_form(spec, credentials, refresh_token)
     try:
-        async with http.post(endpoint, data=form, auth=auth, headers={"Accept": "application/json"}) as resp:
+        async with http.post(endpoint, data=form, headers={"Accept": "application/json", **headers}) as resp:
             status = resp.status
             body = await resp.content.read(MAX_ANSWER_BYTES + 1)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
@@ -41,8 +42,8 @@ async def request_token(
 
 def token_form(
     spec: AuthSpec, credentials: Credentials, refresh_token: str | None
-) -> tuple[dict[str, str], aiohttp.BasicAuth | None]:
-    """The form to POST, and the Basic credentials when the client authenticates that way."""
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The form to POST, and its Authorization header when the client authenticates with Basic."""
     form = {"grant_type": spec.grant}
     if spec.grant == REFRESH_TOKEN:
         form["refresh_token"] = refresh_token or ""
@@ -53,12 +54,13 @@ def token_form(
     client_id, secret = credentials.client_id, credentials.client_secret
     if spec.client_auth == BASIC and client_id is not None:
         # RFC 6749 2.3.1: both are form-encoded before they are joined
-        return form, aiohttp.BasicAuth(quote(client_id, safe=""), quote(secret or "", safe=""))
+        joined = f"{quote(client_id, safe='')}:{quote(secret or '', safe='')}"
+        return form, {"Authorization": "Basic " + base64.b64encode(joined.encode()).decode("ascii")}
     if client_id is not None:
         form["client_id"] = client_id
     if spec.client_auth == POST and secret is not None:
         form["client_secret"] = secret
-    return form, None
+    return form, {}
 
 
 def parse_answer(endpoint: str, status: int, body: bytes) -> TokenAnswer:
