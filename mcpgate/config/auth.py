@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 AuthType = Literal["bearer", "client_credentials", "refresh_token"]
-ClientAuth = Literal["client_secret_basic", "client_secret_post", "none"]
+ClientAuth = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 
 class AuthConfig(BaseModel):
@@ -30,8 +30,12 @@ class AuthConfig(BaseModel):
     client_auth: ClientAuth | None = Field(
         None,
         description="How the client authenticates to the token endpoint "
-        "(default: client_secret_basic with a secret, else none)",
+        "(default: private_key_jwt with a private key, client_secret_basic with a secret, else none)",
     )
+    private_key: str | None = Field(
+        None, description="private_key_jwt: the client's PEM private key (RSA, EC or Ed25519); use ${ENV_VAR}"
+    )
+    key_id: str | None = Field(None, description="private_key_jwt: the key's kid, when the server asks for one")
     refresh_token: str | None = Field(None, description="refresh_token: the token issued beforehand; use ${ENV_VAR}")
     token_url: str | None = Field(None, description="The token endpoint (default: discovered from the MCP server)")
     resource: str | None = Field(None, description="RFC 8707 resource indicator (default: target.url)")

@@ -17,6 +17,7 @@ from mcpgate.config.auth import AuthConfig
 from mcpgate.config.models import TargetConfig
 from mcpgate.config.target import check_url
 from mcpgate.protocol.auth import AuthSource, AuthSpec, Credentials
+from mcpgate.protocol.auth.assertion import algorithm
 from mcpgate.support.errors import UsageError
 from mcpgate.support.redact import Redactor
 from mcpgate.support.tls import TlsSettings
@@ -40,11 +41,23 @@ def target_auth(target: TargetConfig, redact: Redactor) -> tuple[str | None, str
 
 
 def _spec(target: TargetConfig, auth: AuthConfig, redact: Redactor) -> AuthSpec:
-    own = ("client_id", "client_secret", "client_auth", "token_url", "resource", "scope", "credentials")
+    own = (
+        *("client_id", "client_secret", "client_auth", "private_key", "key_id"),
+        *("token_url", "resource", "scope", "credentials"),
+    )
     _only(auth, (*own, "refresh_token") if auth.type == "refresh_token" else own, auth.type)
-    credentials = Credentials(auth.client_id, auth.client_secret, auth.refresh_token)
+    credentials = Credentials(auth.client_id, auth.client_secret, auth.refresh_token, auth.private_key, auth.key_id)
     secrets = auth.client_secret is not None or (auth.credentials is not None and auth.type == "client_credentials")
-    client_auth = auth.client_auth or ("client_secret_basic" if secrets else "none")
+    client_auth = auth.client_auth or (
+        "private_key_jwt" if auth.private_key else "client_secret_basic" if secrets else "none"
+    )
+    if auth.private_key is not None:
+        try:
+            algorithm(auth.private_key)
+        except ValueError as exc:
+            raise UsageError(f"{_FIELD}.private_key", str(exc)) from None
+        if client_auth != "private_key_jwt":
+            raise UsageError(f"{_FIELD}.private_key", "applies to client_auth: private_key_jwt only")
     if auth.credentials is None:
         _check_credentials(auth.type, credentials, client_auth, _FIELD)
     for key in ("token_url", "resource"):
@@ -78,11 +91,18 @@ def _check_credentials(grant: str, credentials: Credentials, client_auth: str, w
     """Credentials complete for the grant; ``where`` names the field (or the dataset row)."""
     if grant == "client_credentials" and not credentials.client_id:
         raise UsageError(f"{where}.client_id", "required with type: client_credentials")
-    if grant == "client_credentials" and not credentials.client_secret:
+    if client_auth == "private_key_jwt":
+        if not credentials.private_key:
+            raise UsageError(f"{where}.private_key", "required with client_auth: private_key_jwt")
+        if not credentials.client_id:
+            raise UsageError(f"{where}.client_id", "required with client_auth: private_key_jwt")
+    elif grant == "client_credentials" and not credentials.client_secret:
         raise UsageError(f"{where}.client_secret", "required with type: client_credentials")
     if grant == "client_credentials" and client_auth == "none":
-        raise UsageError(f"{where}.client_auth", "a confidential client: client_secret_basic or client_secret_post")
-    if client_auth != "none" and not credentials.client_secret:
+        raise UsageError(
+            f"{where}.client_auth", "a confidential client: client_secret_basic, client_secret_post or private_key_jwt"
+        )
+    if client_auth not in ("none", "private_key_jwt") and not credentials.client_secret:
         raise UsageError(f"{where}.client_secret", f"required with client_auth: {client_auth}")
     if grant == "refresh_token" and not credentials.refresh_token:
         raise UsageError(f"{where}.refresh_token", "required with type: refresh_token")
@@ -95,6 +115,11 @@ def _check_credentials(grant: str, credentials: Credentials, client_auth: str, w
 def _register(credentials: Credentials, redact: Redactor) -> None:
     redact.add(credentials.client_secret)
     redact.add(credentials.refresh_token)
+    if credentials.private_key is not None:
+        redact.add(credentials.private_key.strip())
+        for line in credentials.private_key.splitlines():  # a line of it, quoted alone
+            if not line.startswith("-----"):
+                redact.add(line.strip())
     if credentials.client_id is not None and credentials.client_secret is not None:
         # As Basic auth sends them: a server echoing that header must not reveal them either.
         joined = f"{quote(credentials.client_id, safe='')}:{quote(credentials.client_secret, safe='')}"
@@ -118,10 +143,13 @@ def tenants(
         for key, value in given.items():
             if value is not None and not isinstance(value, str):
                 raise UsageError(f"{where}.{key}", "must be a string")
+        own = source.spec.credentials
         credentials = Credentials(
-            given["client_id"] or source.spec.credentials.client_id,
-            given["client_secret"] or source.spec.credentials.client_secret,
-            given["refresh_token"] or source.spec.credentials.refresh_token,
+            given["client_id"] or own.client_id,
+            given["client_secret"] or own.client_secret,
+            given["refresh_token"] or own.refresh_token,
+            own.private_key,
+            own.key_id,
         )
         _check_credentials(source.spec.grant, credentials, source.spec.client_auth, where)
         _register(credentials, redact)

@@ -50,6 +50,14 @@ def plan(tmp_path: Path, target: dict[str, Any], **more: Any) -> Any:
             "target.auth: an Authorization header is set too",
         ),
         ({"auth": {"credentials": "nope"}}, "target.auth.credentials: no dataset named 'nope'"),
+        (
+            {"auth": {"client_id": "c", "private_key": "-----BEGIN PRIVATE KEY-----\ns3cr\n"}},
+            "target.auth.private_key: not an unencrypted PEM private key",
+        ),
+        (
+            {"auth": {"client_id": "c", "client_secret": "s3cr", "client_auth": "private_key_jwt"}},
+            "target.auth.private_key: required with client_auth: private_key_jwt",
+        ),
     ],
 )
 def test_each_mistake_names_its_key(tmp_path: Path, target: dict[str, Any], message: str) -> None:
@@ -100,12 +108,12 @@ def test_flags_override_the_config_and_the_environment_fills_in(tmp_path: Path) 
 
 def test_the_token_form_for_each_client_authentication() -> None:
     spec = AuthSpec("client_credentials", URL, Credentials("id:1", "p@ss w"), scope="a b", resource=URL)
-    form, headers = token_form(spec, spec.credentials, None)
+    form, headers = token_form(spec, spec.credentials, None, "http://as/token")
     assert form == {"grant_type": "client_credentials", "scope": "a b", "resource": URL}
     scheme, _, encoded = headers["Authorization"].partition(" ")
     assert (scheme, base64.b64decode(encoded)) == ("Basic", b"id%3A1:p%40ss%20w")  # RFC 6749 2.3.1
     post = AuthSpec("refresh_token", URL, Credentials("pub", None, "rt-5"), client_auth="none")
-    form, headers = token_form(post, post.credentials, "rt-6")
+    form, headers = token_form(post, post.credentials, "rt-6", "http://as/token")
     assert (form, headers) == ({"grant_type": "refresh_token", "refresh_token": "rt-6", "client_id": "pub"}, {})
 
 

@@ -5,6 +5,7 @@
 // TTL: the expires_in announced; LIFE (default TTL): the seconds each token really lives (its exp). CLIENTS: JSON {"client_id": "secret", ...};
 // any other client, or a wrong secret, gets 401 invalid_client. Refresh tokens: JSON {"refresh:<token>": ...}
 // entries in CLIENTS name the refresh tokens accepted. LOG: one JSON line per token request.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 
 const where = process.env.OAUTH2_MOCK_SERVER ?? new URL('../../.peers/node/node_modules/oauth2-mock-server/dist/index.mjs', import.meta.url).href;
@@ -18,7 +19,21 @@ const server = new OAuth2Server();
 await server.issuer.keys.generate('RS256');
 server.issuer.url = `http://127.0.0.1:${port}`;
 
+// private_key_jwt (RFC 7523): the assertion's signature checked with the client's public key
+// ("jwt:<client_id>" in CLIENTS), its aud the token endpoint, its exp ahead.
+function assertion(req) {
+  const [head, body, signature] = String(req.body.client_assertion).split('.');
+  const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
+  const publicKey = clients[`jwt:${claims.iss}`];
+  const header = JSON.parse(Buffer.from(head, 'base64url').toString());
+  const verified = publicKey !== undefined && header.alg === 'RS256' && crypto.verify(
+    'RSA-SHA256', Buffer.from(`${head}.${body}`), publicKey, Buffer.from(signature, 'base64url'));
+  const fresh = claims.exp > Date.now() / 1000 && claims.aud === `${server.issuer.url}/token` && claims.sub === claims.iss;
+  return { id: claims.iss, ok: Boolean(verified && fresh), method: 'private_key_jwt' };
+}
+
 function caller(req) {
+  if (req.body.client_assertion !== undefined) return assertion(req);
   const basic = /^Basic (.+)$/i.exec(req.headers.authorization || '');
   if (basic) {
     const [id, secret] = Buffer.from(basic[1], 'base64').toString().split(':').map(decodeURIComponent);
@@ -40,7 +55,7 @@ server.service.on('beforeResponse', (response, req) => {
     ok = clients[`refresh:${req.body.refresh_token}`] !== undefined;
     if (!ok) response.body = { error: 'invalid_grant', error_description: 'refresh token revoked' };
   } else {
-    ok = who.id !== undefined && clients[who.id] === who.secret;
+    ok = who.method === 'private_key_jwt' ? who.ok : who.id !== undefined && clients[who.id] === who.secret;
     if (!ok) response.body = { error: 'invalid_client', error_description: `client ${who.id} is unknown or revoked` };
   }
   if (ok) {

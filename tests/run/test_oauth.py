@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from mcpgate.support import exitcodes
 from tests.parts.oauth import (  # noqa: F401
@@ -227,3 +229,38 @@ async def test_each_vu_acts_as_its_own_tenant(tmp_path: Path) -> None:
     assert {a["client"] for a in accepted} == set(tenants)
     for secret in tenants.values():
         assert secret not in out + err
+
+
+def rsa_pair() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    public = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+async def test_private_key_jwt_signs_for_the_client(tmp_path: Path) -> None:
+    private, public = rsa_pair()
+    other, _ = rsa_pair()
+    with authorization_server(clients={"jwt:key-client": public}) as auth, protected_server(auth) as server:
+        config = oauth_config(
+            server.url, {"client_id": "key-client", "private_key": "${KEY}"}, vus=2, duration="1s"
+        )  # client_auth: private_key_jwt, implied by the key
+        path = config_file(tmp_path / "mcpgate.yaml", config)
+        code, out, err = await mcpgate(
+            "run", "-c", str(path), "--no-progress", "--workers", "1", "--out", str(tmp_path / "results.json"),
+            env={**os.environ, "KEY": private},
+        )  # fmt: skip
+        assert code == exitcodes.OK, out + err
+        bad, bad_out, bad_err = await mcpgate(
+            "run", "-c", str(path), "--no-progress", "--workers", "1", env={**os.environ, "KEY": other}
+        )
+        requests = auth.requests()
+    assert [(r["method"], r["client"], r["ok"]) for r in requests] == [
+        ("private_key_jwt", "key-client", True),
+        ("private_key_jwt", "key-client", False),  # signed with a key the server does not know
+    ]
+    assert bad == exitcodes.COULD_NOT_START
+    assert "invalid_client: client key-client is unknown or revoked" in bad_out
+    seen = artefacts(tmp_path, out, err, bad_out, bad_err)
+    for line in (*private.splitlines()[1:-1], *other.splitlines()[1:-1]):
+        assert line not in seen

@@ -12,17 +12,20 @@ GRANTS = (CLIENT_CREDENTIALS, REFRESH_TOKEN)
 
 BASIC = "client_secret_basic"
 POST = "client_secret_post"
+PRIVATE_KEY_JWT = "private_key_jwt"  # a JWT signed with the client's key (RFC 7523), no shared secret
 NONE = "none"  # a public client: its id in the form, no secret (a refresh token's usual case)
-CLIENT_AUTH_METHODS = (BASIC, POST, NONE)
+CLIENT_AUTH_METHODS = (BASIC, POST, PRIVATE_KEY_JWT, NONE)
 
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """Who asks: a client (id and secret), and for the refresh_token grant the token it holds."""
+    """Who asks: a client (id, and secret or private key), and for the refresh_token grant the token it holds."""
 
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)  # PEM, for private_key_jwt
+    key_id: str | None = None  # the kid the authorization server knows the key by
 
 
 @dataclass(frozen=True, slots=True)

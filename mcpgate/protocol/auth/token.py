@@ -9,7 +9,8 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
-from mcpgate.protocol.auth.grant import BASIC, POST, REFRESH_TOKEN, AuthSpec, Credentials
+from mcpgate.protocol.auth.assertion import ASSERTION_TYPE, client_assertion
+from mcpgate.protocol.auth.grant import BASIC, POST, PRIVATE_KEY_JWT, REFRESH_TOKEN, AuthSpec, Credentials
 from mcpgate.protocol.outcome import shorten
 
 MAX_ANSWER_BYTES = 256 * 1024
@@ -29,7 +30,7 @@ class TokenAnswer:
 async def request_token(
     http: aiohttp.ClientSession, endpoint: str, spec: AuthSpec, credentials: Credentials, refresh_token: str | None
 ) -> TokenAnswer:
-    form, headers = token_form(spec, credentials, refresh_token)
+    form, headers = token_form(spec, credentials, refresh_token, endpoint)
     try:
         async with http.post(endpoint, data=form, headers={"Accept": "application/json", **headers}) as resp:
             status = resp.status
@@ -41,7 +42,7 @@ async def request_token(
 
 
 def token_form(
-    spec: AuthSpec, credentials: Credentials, refresh_token: str | None
+    spec: AuthSpec, credentials: Credentials, refresh_token: str | None, endpoint: str
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The form to POST, and its Authorization header when the client authenticates with Basic."""
     form = {"grant_type": spec.grant}
@@ -60,6 +61,9 @@ def token_form(
         form["client_id"] = client_id
     if spec.client_auth == POST and secret is not None:
         form["client_secret"] = secret
+    if spec.client_auth == PRIVATE_KEY_JWT and client_id is not None and credentials.private_key is not None:
+        form["client_assertion_type"] = ASSERTION_TYPE
+        form["client_assertion"] = client_assertion(client_id, credentials.private_key, endpoint, credentials.key_id)
     return form, {}
 
 
