@@ -50,9 +50,11 @@ class Protected:
     mcp: Server
     log: Path
 
+    transport: str = "streamable-http"
+
     @property
     def url(self) -> str:
-        return self.mcp.url("/mcp")
+        return self.mcp.url("/sse" if self.transport == "sse" else "/mcp")
 
     def accepted(self) -> list[dict[str, object]]:
         """Every token the MCP server accepted: the client each was issued to."""
@@ -82,15 +84,15 @@ def authorization_server(
 
 
 @contextlib.contextmanager
-def protected_server(auth: AuthServer) -> Iterator[Protected]:
+def protected_server(auth: AuthServer, transport: str = "streamable-http") -> Iterator[Protected]:
     folder = Path(tempfile.mkdtemp(prefix="mcpgate-protected-"))
     log = folder / "accepted.jsonl"
     port = free_port()
     script = ROOT / "tests" / "peers" / "protected_server.py"
     cmd = [sys.executable, str(script), "--port", str(port), "--issuer", auth.issuer, "--log", str(log)]
     try:
-        with running(cmd, port) as server:
-            yield Protected(auth, server, log)
+        with running([*cmd, "--transport", transport], port) as server:
+            yield Protected(auth, server, log, transport)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -49,9 +49,11 @@ def main() -> None:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--issuer", required=True)
     p.add_argument("--log", help="a JSON line per accepted token")
+    p.add_argument("--transport", choices=["streamable-http", "sse"], default="streamable-http")
     args = p.parse_args()
     base = f"http://127.0.0.1:{args.port}"
-    settings = AuthSettings(issuer_url=args.issuer, resource_server_url=f"{base}/mcp", validate_token_resource=False)
+    path = "/sse" if args.transport == "sse" else "/mcp"
+    settings = AuthSettings(issuer_url=args.issuer, resource_server_url=base + path, validate_token_resource=False)
     app: MCPServer[Any] = MCPServer(
         "mcpgate-protected", version="1.0.0", token_verifier=JwksVerifier(args.issuer, args.log), auth=settings
     )
@@ -61,7 +63,10 @@ def main() -> None:
         """Read one record by id (e.g. rec_42)."""
         return {"id": id, "title": f"Record {id}"}
 
-    app.run("streamable-http", host="127.0.0.1", port=args.port, streamable_http_path="/mcp")
+    if args.transport == "sse":
+        app.run("sse", host="127.0.0.1", port=args.port)
+    else:
+        app.run("streamable-http", host="127.0.0.1", port=args.port, streamable_http_path="/mcp")
 
 
 if __name__ == "__main__":

@@ -264,3 +264,16 @@ async def test_private_key_jwt_signs_for_the_client(tmp_path: Path) -> None:
     seen = artefacts(tmp_path, out, err, bad_out, bad_err)
     for line in (*private.splitlines()[1:-1], *other.splitlines()[1:-1]):
         assert line not in seen
+
+
+async def test_the_legacy_sse_transport_carries_the_token_on_its_stream_and_its_posts() -> None:
+    with authorization_server() as auth, protected_server(auth, "sse") as server:
+        code, out, err = await mcpgate(
+            "probe", server.url, "--transport", "sse", "--auth", "client_credentials", "--client-id", CLIENT_ID,
+            "--call", "get_record", "--args", '{"id": "rec_3"}',
+            env={**os.environ, "MCPGATE_CLIENT_SECRET": CLIENT_SECRET},
+        )  # fmt: skip
+        assert code == exitcodes.OK, out + err
+        assert [r["resource"] for r in auth.requests()] == [server.url]
+    assert "✓ sse/connect" in out
+    assert "✓ tools/call get_record" in out
