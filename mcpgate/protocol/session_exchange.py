@@ -49,7 +49,8 @@ class Exchanging(ServerMessages):
         """Send one request and judge its answer; the caller emits the step.
 
         With OAuth, a 401 to a token is answered once: the token replaced (counted) and the
-        request sent again, its first step told as retried; a second 401 is the request's answer.
+        request sent again, its first step told as retried. A second 401, or no new token to
+        send, leaves the 401 as the request's answer.
         """
         try:
             await self._authorize()
@@ -58,14 +59,17 @@ class Exchanging(ServerMessages):
         answer, reply = await self._exchange_once(method, params, tool, judge, headers)
         if self.auth is None or answer.outcome.kind is not Kind.HTTP_ERROR or answer.outcome.http_status != 401:
             return answer, reply
+        refused = self._bearer
+        try:
+            await self._authorize(refused=refused)
+        except Failure:
+            return answer, reply  # counted in mcp_auth_errors; the server's 401 is the answer
+        if self._bearer == refused:
+            return answer, reply
         answer.step.note = "401: access token replaced and the request sent again"
         answer.step.retried = True
         self.sink(answer.step)
         self.meter.auth_refreshed()
-        try:
-            await self._authorize(refused=self._bearer)
-        except Failure as failure:
-            return _unsent(method, tool, failure.outcome), None
         return await self._exchange_once(method, params, tool, judge, headers)
 
     async def _authorize(self, refused: str | None = None) -> None:

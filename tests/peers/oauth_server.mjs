@@ -44,6 +44,7 @@ function caller(req) {
 
 server.service.on('beforeTokenSigning', (token, req) => {
   token.payload.exp = token.payload.iat + life;
+  token.payload.jti = crypto.randomUUID(); // two tokens issued in one second differ, as real ones do
   if (req.body.grant_type !== 'refresh_token') token.payload.client_id = caller(req).id;
 });
 

@@ -119,3 +119,12 @@ async def test_many_users_needing_a_token_at_once_make_one_request(site: Site) -
     again = await asyncio.gather(*(provider.token(refused="at-1-xyz") for _ in range(50)))  # fifty 401s at once
     assert set(again) == {"at-2-xyz"}
     assert site.tokens == 2
+
+
+async def test_a_token_refused_again_at_once_is_not_replaced_again(site: Site) -> None:
+    provider = source(site, token_url=f"{site.base}/tenant1/token").provider()
+    first = await provider.token()
+    second = await provider.token(refused=first)
+    assert second != first
+    assert await provider.token(refused=second) == second  # within a second: the server's 401 stands
+    assert site.tokens == 2

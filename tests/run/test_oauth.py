@@ -199,8 +199,8 @@ async def test_tokens_are_replaced_before_they_expire(tmp_path: Path) -> None:
 
 
 async def test_a_token_refused_mid_run_is_replaced_and_the_request_sent_again(tmp_path: Path) -> None:
-    # Announced for an hour, dead after 2 s: the MCP server's 401 is the only sign.
-    metrics, requests = await run_expiring(tmp_path, ttl=3600, life=2)
+    # Announced for an hour, dead after 3 s: the MCP server's 401 is the only sign.
+    metrics, requests = await run_expiring(tmp_path, ttl=3600, life=3)
     refreshed = metrics["mcp_auth_refresh"]["values"]["count"]
     assert refreshed >= 1
     assert len(requests) >= 2
@@ -277,3 +277,22 @@ async def test_the_legacy_sse_transport_carries_the_token_on_its_stream_and_its_
         assert [r["resource"] for r in auth.requests()] == [server.url]
     assert "✓ sse/connect" in out
     assert "✓ tools/call get_record" in out
+
+
+async def test_a_server_that_refuses_every_token_gets_one_retry_not_a_storm() -> None:
+    with authorization_server(life=-60) as auth, protected_server(auth) as server:  # issued expired
+        code, out, err = await mcpgate(
+            "probe", server.url, "--auth", "client_credentials", "--client-id", CLIENT_ID,
+            env={**os.environ, "MCPGATE_CLIENT_SECRET": CLIENT_SECRET},
+        )  # fmt: skip
+        requests = auth.requests()
+    assert code == exitcodes.CHECK_FAILED, out + err
+    assert "FAILED: http_error 401: Authentication required" in out
+    # server/discover refused, its token replaced and refused again; initialize refused at once:
+    # the first token and its one replacement, however many requests the server refuses.
+    assert [line.split()[1] for line in out.splitlines() if "401" in line and line.startswith("  ")] == [
+        "server/discover",
+        "server/discover",
+        "initialize",
+    ]
+    assert len(requests) == 2

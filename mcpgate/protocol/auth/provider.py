@@ -2,8 +2,10 @@
 
 A token is used until shortly before its ``expires_in`` runs out, then a new one is asked for by the
 first virtual user that needs it while the others wait for the same answer. A token the MCP server
-refused (401) is replaced once, unless another virtual user has replaced it already. A failed token
-request is remembered for a moment, so a broken authorization server is not asked by every user at once.
+refused (401) is replaced once, unless another virtual user has replaced it already, and a token asked
+for after a 401 is not replaced again within a second: a server that refuses every token gets its 401s,
+not a token request for each. A failed token request is remembered for a moment, so a broken
+authorization server is not asked by every user at once.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mcpgate.support.web import web_session
 
 MAX_MARGIN = 30.0  # seconds before expiry a token is replaced, at most
 FAILURE_HOLD = 1.0  # seconds a failed token request answers for itself
+REFUSAL_GAP = 1.0  # seconds: a token asked for after a 401 is not replaced after another 401 sooner
 
 
 class AuthMeter(Protocol):
@@ -125,6 +128,7 @@ class TokenProvider:
         self._token: _Token | None = None
         self._fetching: asyncio.Future[str] | None = None
         self._failed: tuple[Failure, float] | None = None
+        self._after_refusal: tuple[str, float] | None = None  # the token asked for after a 401, and when
 
     def fresh(self) -> str | None:
         """The cached token while it is good to send; None when a new one is due."""
@@ -138,12 +142,20 @@ class TokenProvider:
         current = self.fresh()
         if current is not None and current != refused:
             return current
+        last = self._after_refusal
+        if refused is not None and last is not None and last[0] == refused and time.monotonic() < last[1] + REFUSAL_GAP:
+            return refused  # just replaced, and refused again: the server's answer stands
         if self._failed is not None and time.monotonic() < self._failed[1] + FAILURE_HOLD:
             raise self._failed[0].fresh()
         if self._fetching is None or self._fetching.done():
-            self._fetching = asyncio.ensure_future(self._fetch(meter))
+            self._fetching = asyncio.ensure_future(self._fetch(meter) if refused is None else self._replace(meter))
             self._fetching.add_done_callback(_retrieved)
         return await asyncio.shield(self._fetching)
+
+    async def _replace(self, meter: AuthMeter) -> str:
+        token = await self._fetch(meter)
+        self._after_refusal = (token, time.monotonic())
+        return token
 
     async def _fetch(self, meter: AuthMeter) -> str:
         source = self._source
