@@ -16,8 +16,7 @@ from urllib.parse import quote
 from mcpgate.config.auth import AuthConfig
 from mcpgate.config.models import TargetConfig
 from mcpgate.config.target import check_url
-from mcpgate.protocol.auth import AuthSource, AuthSpec, Credentials
-from mcpgate.protocol.auth.assertion import algorithm
+from mcpgate.protocol.auth import AuthSource, AuthSpec, Credentials, key_algorithm
 from mcpgate.support.errors import UsageError
 from mcpgate.support.redact import Redactor
 from mcpgate.support.tls import TlsSettings
@@ -53,7 +52,7 @@ def _spec(target: TargetConfig, auth: AuthConfig, redact: Redactor) -> AuthSpec:
     )
     if auth.private_key is not None:
         try:
-            algorithm(auth.private_key)
+            key_algorithm(auth.private_key)
         except ValueError as exc:
             raise UsageError(f"{_FIELD}.private_key", str(exc)) from None
         if client_auth != "private_key_jwt":

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from mcpgate.config.assemble import Overrides, merged_auth
+from mcpgate.protocol.auth.errors import TokenError
 from mcpgate.protocol.auth.grant import AuthSpec, Credentials
-from mcpgate.protocol.auth.token import TokenError, parse_answer, token_form
+from mcpgate.protocol.auth.token import parse_answer, token_form
 from mcpgate.support.errors import UsageError
 from tests.run.helpers import plan_from
 

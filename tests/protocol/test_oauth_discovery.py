@@ -7,6 +7,8 @@ RFC 8414 metadata for an issuer with a path, and a 401 that names no resource me
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -128,3 +130,10 @@ async def test_a_token_refused_again_at_once_is_not_replaced_again(site: Site) -
     assert second != first
     assert await provider.token(refused=second) == second  # within a second: the server's 401 stands
     assert site.tokens == 2
+
+
+def test_a_process_loads_the_oauth_network_code_only_when_it_asks_for_a_token() -> None:
+    # aiohttp and the JWT signer cost a third of a second per process: every worker is a new interpreter.
+    probe = "import sys, mcpgate.doors.cli, mcpgate.engine.worker; print(sorted({'aiohttp', 'jwt'} & set(sys.modules)))"
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert found.stdout.strip() == "[]"

@@ -7,6 +7,15 @@ the measured wire client: they are not MCP traffic, and are measured apart.
 """
 
 from mcpgate.protocol.auth.grant import CLIENT_AUTH_METHODS, GRANTS, AuthSpec, Credentials
-from mcpgate.protocol.auth.provider import AuthMeter, AuthSource, TokenProvider
+from mcpgate.protocol.auth.provider import AuthMeter, AuthSource, TokenProvider, key_algorithm
 
-__all__ = ["CLIENT_AUTH_METHODS", "GRANTS", "AuthMeter", "AuthSource", "AuthSpec", "Credentials", "TokenProvider"]
+__all__ = [
+    "CLIENT_AUTH_METHODS",
+    "GRANTS",
+    "AuthMeter",
+    "AuthSource",
+    "AuthSpec",
+    "Credentials",
+    "TokenProvider",
+    "key_algorithm",
+]

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import orjson
 
+from mcpgate.protocol.auth.errors import DiscoveryError
 from mcpgate.protocol.outcome import shorten
 
 MAX_METADATA_BYTES = 256 * 1024  # a metadata document is a few KB
@@ -29,10 +30,6 @@ _PROBE = orjson.dumps(
     }
 )
 _RESOURCE_METADATA = re.compile(r'resource_metadata\s*=\s*(?:"([^"]*)"|([^\s,]+))', re.IGNORECASE)
-
-
-class DiscoveryError(Exception):
-    """No token endpoint could be found; the message says where mcpgate looked."""
 
 
 async def token_endpoint(http: aiohttp.ClientSession, mcp_url: str) -> str:

@@ -42,3 +42,12 @@ class AuthSpec:
     timeout: float = 10.0
     connect_timeout: float = 5.0
     tls: TlsSettings = field(default_factory=TlsSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAnswer:
+    """What a token endpoint issued."""
+
+    access_token: str = field(repr=False)
+    expires_in: float | None
+    refresh_token: str | None = field(repr=False)

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import time
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Protocol
 
-from mcpgate.protocol.auth.discovery import DiscoveryError, token_endpoint
-from mcpgate.protocol.auth.grant import AuthSpec, Credentials
-from mcpgate.protocol.auth.token import TokenError, request_token
+from mcpgate.protocol.auth.errors import DiscoveryError, TokenError
+from mcpgate.protocol.auth.grant import AuthSpec, Credentials, TokenAnswer
 from mcpgate.protocol.outcome import Failure, Kind, Outcome
 from mcpgate.support.redact import Redactor
-from mcpgate.support.web import web_session
 
 MAX_MARGIN = 30.0  # seconds before expiry a token is replaced, at most
 FAILURE_HOLD = 1.0  # seconds a failed token request answers for itself
@@ -47,6 +47,21 @@ class NoAuthMeter:
 
 
 NO_AUTH_METER = NoAuthMeter()
+
+
+def network() -> ModuleType:
+    """The code that talks to authorization servers (``network.py``), loaded when first needed.
+
+    aiohttp and the JWT signer take a third of a second to import, and every worker process is a
+    new interpreter: a run without OAuth would pay that at each start (and the load start later).
+    """
+    return importlib.import_module("mcpgate.protocol.auth.network")
+
+
+def key_algorithm(pem: str) -> str:
+    """The JWS algorithm a private key signs with; ``ValueError`` says what is wrong with the key."""
+    found: str = network().algorithm(pem)
+    return found
 
 
 def auth_failure(reason: str) -> Failure:
@@ -108,14 +123,14 @@ class AuthSource:
         spec = self.spec
         try:
             async with self.web() as http:
-                self._endpoint = await token_endpoint(http, spec.mcp_url)
+                self._endpoint = await network().token_endpoint(http, spec.mcp_url)
         except DiscoveryError as exc:
             raise auth_failure(f"OAuth discovery failed: {exc}") from None
         return self._endpoint
 
     def web(self) -> Any:
         spec = self.spec
-        return web_session(timeout=spec.timeout, connect_timeout=spec.connect_timeout, tls=spec.tls, limit=4)
+        return network().web_session(timeout=spec.timeout, connect_timeout=spec.connect_timeout, tls=spec.tls, limit=4)
 
 
 class TokenProvider:
@@ -168,7 +183,8 @@ class TokenProvider:
         started, t0 = time.monotonic(), time.perf_counter()
         try:
             async with source.web() as http:
-                answer = await request_token(http, endpoint, source.spec, self._credentials, self._refresh_token)
+                fetch = network().request_token
+                answer: TokenAnswer = await fetch(http, endpoint, source.spec, self._credentials, self._refresh_token)
         except TokenError as exc:
             meter.auth_token(time.perf_counter() - t0, False)
             refused = auth_failure(str(exc))

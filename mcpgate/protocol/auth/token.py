@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from urllib.parse import quote
 
 import aiohttp
 import orjson
 
 from mcpgate.protocol.auth.assertion import ASSERTION_TYPE, client_assertion
-from mcpgate.protocol.auth.grant import BASIC, POST, PRIVATE_KEY_JWT, REFRESH_TOKEN, AuthSpec, Credentials
+from mcpgate.protocol.auth.errors import TokenError
+from mcpgate.protocol.auth.grant import (
+    BASIC,
+    POST,
+    PRIVATE_KEY_JWT,
+    REFRESH_TOKEN,
+    AuthSpec,
+    Credentials,
+    TokenAnswer,
+)
 from mcpgate.protocol.outcome import shorten
 
 MAX_ANSWER_BYTES = 256 * 1024
-
-
-class TokenError(Exception):
-    """The authorization server gave no token; the message says what it answered."""
-
-
-@dataclass(frozen=True, slots=True)
-class TokenAnswer:
-    access_token: str
-    expires_in: float | None
-    refresh_token: str | None
 
 
 async def request_token(
