@@ -70,6 +70,23 @@ def bearer_token(token: str | None, headers: dict[str, str]) -> str | None:
     return token
 
 
+_AUTH_FLAGS = {
+    "auth": "type",
+    "client_id": "client_id",
+    "client_secret": "client_secret",
+    "refresh_token": "refresh_token",
+    "token_url": "token_url",
+    "scope": "scope",
+    "resource": "resource",
+}
+
+
+def auth_flags(request: RunRequest) -> dict[str, str]:
+    """The ``target.auth`` keys the OAuth options give (only those given)."""
+    given = {key: getattr(request, field) for field, key in _AUTH_FLAGS.items()}
+    return {key: value for key, value in given.items() if value is not None}
+
+
 def check_outputs(request: Judged) -> list[Path]:
     """The files the request writes, each with somewhere to go; as absolute paths."""
     paths = []

@@ -28,6 +28,9 @@ from mcpgate.verdict.baseline import DEFAULT_MAX_REGRESSION
 from mcpgate.verdict.drift import DEFAULT_MAX_DRIFT
 
 TOKEN_ENV = "MCPGATE_BEARER_TOKEN"
+CLIENT_SECRET_ENV = "MCPGATE_CLIENT_SECRET"
+REFRESH_TOKEN_ENV = "MCPGATE_REFRESH_TOKEN"
+AUTH_TYPES = ("client_credentials", "refresh_token")
 MONITOR_TOKEN_ENV = "MCPGATE_MONITOR_TOKEN"
 
 
@@ -107,6 +110,13 @@ TARGET_OPTIONS: tuple[Option, ...] = (
         metavar="NAME:VALUE",
     ),
     Option("bearer-token", f"sent as 'Authorization: Bearer …'; prefer the {TOKEN_ENV} variable", str),
+    Option("auth", "OAuth: ask for access tokens with this grant", _choices(AUTH_TYPES), choices=AUTH_TYPES),
+    Option("client-id", "OAuth client id", str),
+    Option("client-secret", f"OAuth client secret; prefer the {CLIENT_SECRET_ENV} variable", str),
+    Option("refresh-token", f"OAuth refresh token (--auth refresh_token); prefer {REFRESH_TOKEN_ENV}", str),
+    Option("token-url", "OAuth token endpoint (default: discovered from the server's 401)", str, metavar="URL"),
+    Option("scope", "OAuth scopes to ask for, space-separated", str),
+    Option("resource", "OAuth resource indicator (default: the MCP URL)", str, metavar="URL"),
     Option("timeout", "per request, until its response (default 10s)", values.duration, typed=True),
     Option("connect-timeout", "TCP+TLS connect (default 5s)", values.duration, typed=True),
     Option("no-cookies", "keep no cookies (by default each session keeps its own, as sticky load balancers need)"),
@@ -261,6 +271,13 @@ class RunRequest(Judged):
     expect_protocol_version: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     bearer_token: str | None = None
+    auth: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    refresh_token: str | None = None
+    token_url: str | None = None
+    scope: str | None = None
+    resource: str | None = None
     timeout: float | None = None
     connect_timeout: float | None = None
     no_cookies: bool = False
@@ -289,6 +306,7 @@ class RunRequest(Judged):
     # How the door runs it (not options): the environment's token, and whether the process ends
     # with the run (the CLI: signals after the results are out are ignored).
     env_token: str | None = None
+    env_auth: tuple[tuple[str, str], ...] = ()  # MCPGATE_CLIENT_SECRET, MCPGATE_REFRESH_TOKEN: auth keys they fill in
     last_act: bool = False
 
 

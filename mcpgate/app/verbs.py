@@ -14,6 +14,7 @@ from typing import TextIO
 
 from mcpgate.app.checks import (
     Notice,
+    auth_flags,
     bearer_token,
     check_outputs,
     check_ranges,
@@ -28,7 +29,7 @@ from mcpgate.app.merge import Merged, expand, judged, read_shard
 from mcpgate.app.merge import merge as merge_shards
 from mcpgate.app.requests import Judged, MergeRequest, RunRequest
 from mcpgate.app.run import RunOptions, run_plan
-from mcpgate.config.assemble import Overrides, assemble
+from mcpgate.config.assemble import Overrides, assemble, merged_auth
 from mcpgate.config.models import TargetConfig
 from mcpgate.config.target import check_url
 from mcpgate.plan.build import Plan, build_plan, production_guard, shard_guard
@@ -136,6 +137,8 @@ def overrides(request: RunRequest) -> Overrides:
         thresholds=request.thresholds,
         seed=request.seed,
         env_token=request.env_token,
+        auth=auth_flags(request),
+        env_auth=dict(request.env_auth),
         tools=_tools(request),
         min_breaking_point=request.min_breaking_point,
         breakpoint=breakpoint_section(request.breakpoint, "breakpoint"),
@@ -211,6 +214,7 @@ def connect_target(url: str, request: RunRequest) -> tuple[ConnectSpec, Redactor
         "expect_protocol_version": request.expect_protocol_version,
         "headers": headers,
         "bearer_token": token,
+        "auth": merged_auth({}, flags, dict(request.env_auth)) if (flags := auth_flags(request)) else None,
         "timeout": request.timeout,
         "connect_timeout": request.connect_timeout,
         "cookies": False if request.no_cookies else None,

@@ -38,6 +38,8 @@ class Overrides:
     thresholds: tuple[str, ...] = ()
     seed: int | None = None
     env_token: str | None = None  # MCPGATE_BEARER_TOKEN: used when neither the flags nor the config give one
+    auth: dict[str, Any] = field(default_factory=dict)  # target.auth keys set by flags
+    env_auth: dict[str, Any] = field(default_factory=dict)  # target.auth secrets the environment fills in
     tools: tuple[dict[str, Any], ...] | None = None  # replaces flow.tools (the action's `tools` input)
     min_breaking_point: float | None = None  # --min-breaking-point: breakpoint.min_breaking_point
     breakpoint: dict[str, Any] | None = None  # keys of the breakpoint section (the action's `breakpoint` input)
@@ -103,6 +105,8 @@ def _target(data: dict[str, Any], lines: LineMap, source: str, flags: Overrides,
             headers.update(flags.headers)
     if flags.env_token and not target.get("bearer_token"):
         target["bearer_token"] = flags.env_token  # the environment fills in; the config's own token wins
+    if flags.auth or isinstance(target.get("auth"), dict):
+        target["auth"] = merged_auth(target.get("auth") or {}, flags.auth, flags.env_auth)
     if flags.seed is not None:
         data["seed"] = flags.seed
     if flags.tools is not None:
@@ -230,3 +234,13 @@ def _scale(scenarios: dict[str, Any], flags: Overrides) -> UsageError | None:
             scenarios.update(before)
             return UsageError(flag, f"cannot scale the scenarios: {exc}")
     return None
+
+
+def merged_auth(config: dict[str, Any], given: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
+    """``target.auth`` with the flags over it, and the environment's secrets where that grant takes them."""
+    own = {**config, **given}
+    kind = own.get("type") or ("refresh_token" if "refresh_token" in own else "bearer" if "token" in own else None)
+    if kind == "bearer":
+        return own
+    env = {k: v for k, v in env.items() if k != "refresh_token" or kind == "refresh_token"}
+    return {**env, **own}

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from mcpgate.config.auth import AuthConfig
 from mcpgate.config.profiles import PROFILES
 from mcpgate.protocol.http import DEFAULT_MAX_RESPONSE_BYTES
 from mcpgate.protocol.transport import DEFAULT_STREAM_IDLE
@@ -90,6 +91,7 @@ class TargetConfig(Model):
     expect_protocol_version: Version | None = None
     headers: dict[str, str] = Field(default_factory=dict, description="Extra headers on every request")
     bearer_token: str | None = Field(None, description="Sent as 'Authorization: Bearer'; use ${ENV_VAR}")
+    auth: AuthConfig | None = Field(None, description="A bearer token, or OAuth access tokens (see the README)")
     timeout: Duration = Field(10.0, description="Per request, until its JSON-RPC response is in")
     connect_timeout: Duration = 5.0
     cookies: bool = Field(True, description="Keep each session's cookies (a load balancer's sticky-session cookie)")

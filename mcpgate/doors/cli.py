@@ -22,8 +22,10 @@ from mcpgate.app import saved
 from mcpgate.app import verbs as app
 from mcpgate.app.probe import render_text, report_dict, run_probe
 from mcpgate.app.requests import (
+    CLIENT_SECRET_ENV,
     MERGE_OPTIONS,
     MONITOR_TOKEN_ENV,
+    REFRESH_TOKEN_ENV,
     RUN_OPTIONS,
     TARGET_OPTIONS,
     TOKEN_ENV,
@@ -55,7 +57,15 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
 def connect_spec(args: argparse.Namespace, url: str) -> tuple[ConnectSpec, Redactor]:
     """Target flags -> the same target a run's config would give, checked by the same code."""
     fields = read_options(args, TARGET_OPTIONS)
-    return app.connect_target(url, RunRequest(**fields, env_token=os.environ.get(TOKEN_ENV) or None))
+    return app.connect_target(
+        url, RunRequest(**fields, env_token=os.environ.get(TOKEN_ENV) or None, env_auth=_env_auth())
+    )
+
+
+def _env_auth() -> tuple[tuple[str, str], ...]:
+    """The OAuth secrets the environment holds, out of process listings: they fill in ``target.auth``."""
+    found = {"client_secret": os.environ.get(CLIENT_SECRET_ENV), "refresh_token": os.environ.get(REFRESH_TOKEN_ENV)}
+    return tuple((key, value) for key, value in found.items() if value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,7 +152,7 @@ def _probe(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     fields = read_options(args, RUN_OPTIONS)
-    request = RunRequest(**fields, env_token=os.environ.get(TOKEN_ENV) or None, last_act=True)
+    request = RunRequest(**fields, env_token=os.environ.get(TOKEN_ENV) or None, env_auth=_env_auth(), last_act=True)
     results = app.run(request)
     for sig in (signal.SIGINT, signal.SIGTERM):  # the results are out: a late signal changes nothing now
         signal.signal(sig, signal.SIG_IGN)

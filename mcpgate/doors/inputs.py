@@ -128,7 +128,7 @@ class Inputs:
 
     def secrets(self) -> list[str]:
         """The secret inputs as given, before any parsing can fail and print: masked first of all."""
-        found = [self.text("bearer-token"), self.text("monitor-token")]
+        found = [self.text(name) for name in ("bearer-token", "monitor-token", "client-secret", "refresh-token")]
         for line in self.text("headers").splitlines():
             name, sep, value = line.partition(":")
             if sep and sensitive_name(name.strip()) and value.strip():

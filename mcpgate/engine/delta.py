@@ -10,6 +10,7 @@ workers' VU counts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mcpgate.metrics.recorder import ErrorLog
@@ -21,9 +22,10 @@ Delta = dict[str, Any]  # JSON-ready
 class DeltaTaker:
     """Empties a worker's metrics and error log into deltas; announces every series once, even empty."""
 
-    def __init__(self, metrics: Metrics, errors: ErrorLog) -> None:
+    def __init__(self, metrics: Metrics, errors: ErrorLog, redact: Callable[[str], str] = str) -> None:
         self._metrics = metrics
         self._errors = errors
+        self._redact = redact  # a worker's own: it knows the access tokens the worker was issued
         self._announced: set[tuple[str, Tags]] = set()
 
     def take(self) -> Delta:
@@ -46,7 +48,7 @@ class DeltaTaker:
             else:
                 continue
             self._announced.add(key)
-        return {"series": series, "errors": _take_errors(self._errors)}
+        return {"series": series, "errors": _take_errors(self._errors, self._redact)}
 
 
 def _take_trend(s: TrendSeries) -> list[Any]:
@@ -62,10 +64,11 @@ def _take_trend(s: TrendSeries) -> list[Any]:
     return taken
 
 
-def _take_errors(errors: ErrorLog) -> Delta:
+def _take_errors(errors: ErrorLog, redact: Callable[[str], str]) -> Delta:
+    samples = errors.samples.items()
     taken = {
         "counts": dict(errors.counts),
-        "samples": [[kind, *key, n] for kind, seen in errors.samples.items() for key, n in seen.items()],
+        "samples": [[kind, redact(reason), *rest, n] for kind, seen in samples for (reason, *rest), n in seen.items()],
         "other": dict(errors.other),
     }
     errors.counts.clear()

@@ -71,7 +71,7 @@ async def _work(spec: WorkerSpec, reader: asyncio.StreamReader, writer: asyncio.
         worker=shard.rows(),
     )
     metrics, errors, control = Metrics(), ErrorLog(), Control()
-    taker = DeltaTaker(metrics, errors)
+    taker = DeltaTaker(metrics, errors, plan.redact)
     loop = asyncio.get_running_loop()
     async with make_http(spec.target.settings, limit=spec.connections) as http:
         flow = Flow(http, spec.target, resolution.mix, config.flow)

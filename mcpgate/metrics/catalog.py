@@ -73,6 +73,9 @@ _ALL = [
         "",
         "requests the server sent on any stream (ping answered, others refused with -32601), tagged method",
     ),
+    _m("mcp_auth_duration", T, "ms", "one OAuth token request, until its answer (not MCP traffic)"),
+    _m("mcp_auth_errors", C, "", "OAuth token requests that gave no token (refused, unreachable, no endpoint found)"),
+    _m("mcp_auth_refresh", C, "", "requests the MCP server answered 401, sent again with a new access token"),
     *[
         _m(f"mcp_errors_{kind.value}", C, "", f"steps that ended as {kind.value}")
         for kind in Kind

@@ -94,6 +94,7 @@ class Recorder:
         self._dropped = m.counter("dropped_iterations", tags)
         self._template_errors = m.counter("template_errors", tags)
         self._internal_errors = m.counter("internal_errors", tags)
+        self._auth: _AuthHandles | None = None  # with the first token request: a run without OAuth shows none
         for name in _ERROR_COUNTERS:  # zero from the start, so count<1 holds on a clean run
             m.counter(name, tags)
         self._error_counters: dict[tuple[str, str, str | None], CounterSeries] = {}
@@ -191,6 +192,30 @@ class Recorder:
     def dropped(self, n: int = 1) -> None:
         self._dropped.add(n)
 
+    # -- OAuth token requests: not MCP traffic, measured apart ----------------------------------
+
+    def _auth_handles(self) -> _AuthHandles:
+        m, tags = self._m, self._tags
+        self._auth = _AuthHandles(
+            m.trend("mcp_auth_duration", tags), m.counter("mcp_auth_errors", tags), m.counter("mcp_auth_refresh", tags)
+        )
+        return self._auth
+
+    def auth_used(self) -> None:
+        """The run sends OAuth tokens: its auth metrics exist from the start, at 0."""
+        if self._auth is None:
+            self._auth_handles()
+
+    def auth_token(self, seconds: float | None, ok: bool) -> None:
+        handles = self._auth or self._auth_handles()
+        if seconds is not None:
+            handles.duration.add(seconds * 1000.0)
+        if not ok:
+            handles.errors.add()
+
+    def auth_refreshed(self) -> None:
+        (self._auth or self._auth_handles()).refresh.add()
+
     # -- held streams and server messages (the sessions' SessionMeter) -------------------------
 
     def _stream_handles(self) -> _StreamHandles:
@@ -241,3 +266,10 @@ class _StreamHandles:
     duration: TrendSeries
     events: CounterSeries
     checks: dict[str, RateSeries]  # per stream kind (sse/listen, sse/connect)
+
+
+@dataclass(slots=True)
+class _AuthHandles:
+    duration: TrendSeries
+    errors: CounterSeries
+    refresh: CounterSeries

@@ -29,6 +29,7 @@ from mcpgate.config.models import (
 )
 from mcpgate.config.profiles import BREAKPOINT
 from mcpgate.config.thresholds import Threshold, thresholds_from_config
+from mcpgate.plan.auth import tenants
 from mcpgate.plan.breakpoint import GRACE as BREAKPOINT_GRACE
 from mcpgate.plan.breakpoint import SCENARIO as BREAKPOINT_SCENARIO
 from mcpgate.plan.breakpoint import BreakpointPlan, plan_breakpoint, vus_steps
@@ -126,6 +127,11 @@ def build_plan(assembled: Assembled) -> Plan:
     scenarios = _scenarios(assembled, search)
     thresholds = _thresholds(assembled, {s.name for s in scenarios})
     datasets = _datasets(assembled)
+    if connect.auth is not None and config.target.auth is not None:
+        try:
+            tenants(connect.auth, config.target.auth, datasets, redact)
+        except UsageError as exc:
+            raise _located(assembled, exc.field, exc.message) from None
     _check_tools(assembled, datasets)
     think = config.flow.think_time
     return Plan(

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from mcpgate.config.models import TargetConfig
 from mcpgate.config.target import check_url, parse_header
+from mcpgate.plan.auth import target_auth
 from mcpgate.plan.tlsfiles import tls_settings
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.negotiate import ConnectSpec
@@ -32,18 +33,21 @@ def connect_spec(target: TargetConfig, environ: Mapping[str, str] | None = None)
         header, clean = parse_header(f"{name}: {value}", f"target.headers.{name}")
         headers[header] = clean
     has_auth = any(name.lower() == "authorization" for name in headers)
-    if urlsplit(target.url).password is not None and (target.bearer_token or has_auth):
+    given, where, oauth = target_auth(target, redact)
+    if urlsplit(target.url).password is not None and (given or has_auth or oauth):
         # The URL's credentials go as HTTP Basic auth; a second Authorization cannot go too.
         raise UsageError(
             "target.url",
             "has credentials (sent as Basic auth) and a bearer token or Authorization header too; keep one",
         )
-    if target.bearer_token:
+    if oauth is not None and has_auth:
+        raise UsageError(where, "an Authorization header is set too; keep one")
+    if given:
         if has_auth:
-            raise UsageError("target.bearer_token", "an Authorization header is set too; keep one")
-        token = target.bearer_token.strip()
+            raise UsageError(where, "an Authorization header is set too; keep one")
+        token = given.strip()
         if not token or any(c in token for c in "\r\n"):
-            raise UsageError("target.bearer_token", "must be one non-empty line")
+            raise UsageError(where, "must be one non-empty line")
         headers["Authorization"] = f"Bearer {token}"
         redact.add(token)
     redact.add_headers(headers)
@@ -62,7 +66,7 @@ def connect_spec(target: TargetConfig, environ: Mapping[str, str] | None = None)
         tls=tls_settings(target),
     )
     expect = target.expect_protocol_version if target.expect_protocol_version != "auto" else None
-    spec = ConnectSpec(target.url, target.transport, target.protocol_version, settings, expect)
+    spec = ConnectSpec(target.url, target.transport, target.protocol_version, settings, expect, auth=oauth)
     return spec, redact
 
 

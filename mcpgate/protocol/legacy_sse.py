@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
 from mcpgate.protocol.http import (
@@ -82,6 +83,11 @@ class LegacySseTransport:
 
     def set_version(self, version: str | None) -> None:
         return None  # HTTP+SSE has no version header
+
+    def authorize(self, value: str) -> None:
+        headers = {k: v for k, v in self._settings.headers.items() if k.lower() != "authorization"}
+        self._settings = replace(self._settings, headers={**headers, "Authorization": value})
+        self._post_headers = {"Content-Type": "application/json", **self._settings.headers}
 
     async def connect(self, deadline: float) -> int:
         """Open the stream and wait for the endpoint event; return the GET's status."""

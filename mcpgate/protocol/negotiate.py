@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from mcpgate.protocol.auth import AuthSource
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.jsonrpc import HEADER_MISMATCH, MISSING_CLIENT_CAPABILITY, IdSource
 from mcpgate.protocol.outcome import Kind, Outcome
@@ -39,6 +40,7 @@ class ConnectSpec:
     settings: HttpSettings = field(default_factory=HttpSettings)
     expect_version: str | None = None
     client_info: Mapping[str, str] = field(default_factory=lambda: dict(CLIENT_INFO))
+    auth: AuthSource | None = None  # OAuth: access tokens instead of a fixed Authorization header
 
 
 @dataclass(slots=True)
@@ -131,7 +133,7 @@ class _Negotiation:
         # Under auto the expectation is checked once negotiation is over, so an era the
         # server also speaks is not mistaken for a wrong answer.
         expect = spec.expect_version if spec.version != AUTO else None
-        return Target(spec.url, transport, version, spec.settings, expect, spec.client_info)
+        return Target(spec.url, transport, version, spec.settings, expect, spec.client_info, auth=spec.auth)
 
     async def _attempt(self, tgt: Target) -> tuple[McpSession, Outcome]:
         session = McpSession(self._http, tgt, ids=self._ids, sink=self._pending.append)
@@ -170,8 +172,9 @@ class _Negotiation:
 
 
 def _not_an_era_verdict(outcome: Outcome) -> bool:
-    """An outage says nothing about the era; a header or capability rejection proves a modern server."""
-    if outcome.kind in (Kind.TIMEOUT, Kind.CONNECTION_ERROR):
+    """An outage (or no access token) says nothing about the era; a header or capability rejection
+    proves a modern server."""
+    if outcome.kind in (Kind.TIMEOUT, Kind.CONNECTION_ERROR, Kind.AUTH_ERROR):
         return True
     return outcome.kind is Kind.JSONRPC_ERROR and outcome.code in (HEADER_MISMATCH, MISSING_CLIENT_CAPABILITY)
 

@@ -20,6 +20,7 @@ class Kind(StrEnum):
     PROTOCOL_ERROR = "protocol_error"  # the server broke MCP, JSON-RPC, HTTP or SSE rules
     STREAM_CLOSED = "stream_closed"  # the server ended a stream the client meant to keep open
     STREAM_STALLED = "stream_stalled"  # a held stream sent no byte, not even a keepalive, for too long
+    AUTH_ERROR = "auth_error"  # no access token: the authorization server refused, or could not be found
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,8 @@ class McpSession(Opening):
         self.reinits = 0
         self.server_messages = Counter()
         self._background = set()
+        self.auth = target.auth.provider() if target.auth is not None else None
+        self._bearer = None
 
     async def list_tools(self) -> Outcome:
         """tools/list, following nextCursor to the last page."""

@@ -5,6 +5,7 @@ failure, raised anywhere below, becomes the ``Outcome`` it is; nothing raises ou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -14,7 +15,7 @@ from mcpgate.protocol.http import classify_exception
 from mcpgate.protocol.jsonrpc import JSONObject, check_response, encode_notification, encode_request
 from mcpgate.protocol.judging import judge_era
 from mcpgate.protocol.legacy_sse import LegacySseTransport
-from mcpgate.protocol.outcome import OK, Kind, Outcome
+from mcpgate.protocol.outcome import OK, Failure, Kind, Outcome
 from mcpgate.protocol.records import Step
 from mcpgate.protocol.session_replies import ServerMessages
 from mcpgate.protocol.streamable_http import StreamableHttpTransport
@@ -45,7 +46,52 @@ class Exchanging(ServerMessages):
         judge: Callable[[JSONObject], Outcome] | None,
         headers: dict[str, str] | None,
     ) -> tuple[Answer, Reply | None]:
-        """Send one request and judge its answer; the caller emits the step."""
+        """Send one request and judge its answer; the caller emits the step.
+
+        With OAuth, a 401 to a token is answered once: the token replaced (counted) and the
+        request sent again, its first step told as retried. A second 401, or no new token to
+        send, leaves the 401 as the request's answer.
+        """
+        try:
+            await self._authorize()
+        except Failure as failure:
+            return _unsent(method, tool, failure.outcome), None
+        answer, reply = await self._exchange_once(method, params, tool, judge, headers)
+        if self.auth is None or answer.outcome.kind is not Kind.HTTP_ERROR or answer.outcome.http_status != 401:
+            return answer, reply
+        refused = self._bearer
+        try:
+            await self._authorize(refused=refused)
+        except Failure:
+            return answer, reply  # counted in mcp_auth_errors; the server's 401 is the answer
+        if self._bearer == refused:
+            return answer, reply
+        answer.step.note = "401: access token replaced and the request sent again"
+        answer.step.retried = True
+        self.sink(answer.step)
+        self.meter.auth_refreshed()
+        return await self._exchange_once(method, params, tool, judge, headers)
+
+    async def _authorize(self, refused: str | None = None) -> None:
+        """The transport carries a good access token (OAuth); raises the failure when none can be had."""
+        provider = self.auth
+        if provider is None:
+            return
+        token = provider.fresh() if refused is None else None
+        if token is None:
+            token = await provider.token(self.meter, refused=refused)
+        if token != self._bearer:
+            self._bearer = token
+            self._transport.authorize(f"Bearer {token}")
+
+    async def _exchange_once(
+        self,
+        method: str,
+        params: JSONObject,
+        tool: str | None,
+        judge: Callable[[JSONObject], Outcome] | None,
+        headers: dict[str, str] | None,
+    ) -> tuple[Answer, Reply | None]:
         if self._meta is not None:
             params = {**params, "_meta": self._meta}
             mirrored = modern.request_headers(method, params)
@@ -94,6 +140,8 @@ class Exchanging(ServerMessages):
     ) -> Outcome:
         """A wire action that answers with a status, not a JSON-RPC result: timed, judged, and
         bounded by the deadline it is given (``within`` seconds, or the request timeout)."""
+        with contextlib.suppress(Failure):
+            await self._authorize()  # none: the request goes as it is, and the server's answer is told
         t0 = time.perf_counter()
         status: int | None = None
         limit = self._settings.timeout if within is None else min(within, self._settings.timeout)
@@ -153,3 +201,8 @@ class Exchanging(ServerMessages):
         """Tell the server we gave up on a request, as real clients do (handshake era only)."""
         body = encode_notification("notifications/cancelled", {"requestId": request_id, "reason": "client timeout"})
         self._spawn(self._transport.answer(body))
+
+
+def _unsent(method: str, tool: str | None, outcome: Outcome) -> Answer:
+    """A request that never went out: no access token could be had for it."""
+    return Answer(outcome, None, Step(method, outcome, 0.0, tool=tool, note="not sent: no access token", wire=False))

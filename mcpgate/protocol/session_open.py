@@ -124,6 +124,7 @@ class Opening(Listening):
         transport.on_server_message = self._on_server_message
         transport.meter = self.meter
         transport.stream_idle = self.streams.idle_timeout
+        self._bearer = None  # a new transport carries no token yet
         return transport
 
     def _redirected(self) -> None:

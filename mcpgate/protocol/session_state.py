@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+from mcpgate.protocol.auth import TokenProvider
 from mcpgate.protocol.cookies import CookieJar
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.jsonrpc import IdSource, JSONObject
@@ -38,6 +39,8 @@ class SessionState:
     reinits: int  # in the current session
     redirects: int  # same-origin 307/308 hops followed, over all of this client's sessions
     server_messages: Counter[str]
+    auth: TokenProvider | None  # OAuth: this virtual user's access tokens
+    _bearer: str | None  # the access token the transport sends now
     _http: Pool
     _settings: HttpSettings
     _ids: IdSource

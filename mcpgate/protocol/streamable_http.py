@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from mcpgate.protocol.http import (
     ERROR_BODY_BYTES,
@@ -94,6 +95,12 @@ class StreamableHttpTransport:
 
     def set_version(self, version: str | None) -> None:
         self._version = version
+        self._rebuild_headers()
+
+    def authorize(self, value: str) -> None:
+        headers = {k: v for k, v in self._settings.headers.items() if k.lower() != "authorization"}
+        self._settings = replace(self._settings, headers={**headers, "Authorization": value})
+        self._fixed = fixed_headers(self.url, tuple(self._settings.headers.items()))
         self._rebuild_headers()
 
     def _rebuild_headers(self) -> None:

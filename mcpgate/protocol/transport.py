@@ -57,6 +57,10 @@ class SessionMeter(Protocol):
 
     def redirect_followed(self) -> None: ...
 
+    def auth_token(self, seconds: float | None, ok: bool) -> None: ...
+
+    def auth_refreshed(self) -> None: ...
+
 
 class NoMeter:
     """For sessions nobody measures (probe, preflight, negotiation)."""
@@ -77,6 +81,12 @@ class NoMeter:
         return None
 
     def redirect_followed(self) -> None:
+        return None
+
+    def auth_token(self, seconds: float | None, ok: bool) -> None:
+        return None
+
+    def auth_refreshed(self) -> None:
         return None
 
 
@@ -115,6 +125,10 @@ class Transport(Protocol):
 
     def set_version(self, version: str | None) -> None:
         """The protocol version later requests declare (MCP-Protocol-Version)."""
+        ...
+
+    def authorize(self, value: str) -> None:
+        """The Authorization header of later requests (an OAuth access token, replaced as it expires)."""
         ...
 
     async def listen(self, deadline: float, resume: str | None = None) -> int | None:

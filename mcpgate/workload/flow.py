@@ -213,6 +213,9 @@ class Flow:
             session = vu.session = McpSession(
                 self._http, self._target, ids=vu.ids, sink=rec.step, streams=self._streams, meter=rec
             )
+            if self._target.auth is not None:  # OAuth: the VU's own tenant, when a dataset gives them
+                session.auth = self._target.auth.for_vu(vu.number)
+                rec.auth_used()
         vu.opened_at, vu.calls = time.perf_counter(), 0
         opened = await session.open()
         rec.opened(opened.ok)

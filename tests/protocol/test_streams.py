@@ -69,6 +69,12 @@ class Log:
         self.events.append(("redirect", "", None))
         self.changed.set()
 
+    def auth_token(self, seconds: float | None, ok: bool) -> None:
+        return None
+
+    def auth_refreshed(self) -> None:
+        return None
+
     def methods(self) -> list[str]:
         return [s.method for s in self.steps]
 
