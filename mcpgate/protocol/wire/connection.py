@@ -1,7 +1,9 @@
 """One connection: its socket, its llhttp parser, and the one response in flight on it.
 
 The parser's callbacks fill in the ``Response``; one timer per request bounds it (the
-deadline), or, once its body is held, bounds the silence between bytes.
+deadline), or, once its body is held, bounds the silence between bytes. The parser is as
+lenient as aiohttp's (obs-folded and LF-only header lines, spaces after a chunk size) and
+no more; interim (1xx) responses are skipped, and the head is capped in bytes and fields.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ import asyncio
 import contextlib
 import socket
 import struct
-import zlib
 from typing import Protocol, cast
 
 import httptools
 
-from mcpgate.protocol.wire.body import Body, Headers, OnData, OnEnd
+from mcpgate.protocol.wire.body import MAX_HEADER_FIELDS, Body, Headers, OnData, OnEnd, decoder_for
 from mcpgate.protocol.wire.errors import (
     BodyCutOff,
+    HeaderLimit,
     InvalidResponse,
     RequestTimeout,
     ServerDisconnected,
@@ -26,6 +28,10 @@ from mcpgate.protocol.wire.errors import (
 )
 
 Key = tuple[str, str, int]  # scheme, host, port: the connections of one origin
+
+# The whole head (status lines and header fields of the interim responses and the final one):
+# far above any real server's, far below what would let one response hold a VU's memory.
+MAX_HEAD_BYTES = 256 * 1024
 
 
 class Keeper(Protocol):
@@ -98,6 +104,10 @@ class Connection(asyncio.Protocol):
         self.key = key
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
+        # aiohttp's leniencies, set once per connection: nothing per request.
+        self.parser.set_dangerous_leniencies(
+            lenient_headers=True, lenient_optional_cr_before_lf=True, lenient_spaces_after_chunk_size=True
+        )
         self.response: Response | None = None
         self.head: asyncio.Future[None] | None = None
         self.bytes_in = 0  # bytes of the current response so far
@@ -105,6 +115,7 @@ class Connection(asyncio.Protocol):
         self.paused = False
         self.reused = False
         self.until_close = False  # body delimited by the end of the connection
+        self.heading = False  # True from a request's start until its final response's head
         self.complete = True
         self.keep_alive = True
         self.timer: asyncio.TimerHandle | None = None
@@ -129,8 +140,12 @@ class Connection(asyncio.Protocol):
             return  # nobody asked: bytes after a response we gave up on
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(InvalidResponse(f"invalid HTTP response: {exc}"))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            cause = exc.__context__
+            self._fail(cause if isinstance(cause, WireError) else InvalidResponse(f"invalid HTTP response: {exc}"))
+        else:
+            if self.bytes_in > MAX_HEAD_BYTES and self.heading:
+                self._fail(HeaderLimit(f"response head exceeds the {MAX_HEAD_BYTES}-byte limit"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -159,21 +174,39 @@ class Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         response = self.response
         assert response is not None
-        response.status = self.parser.get_status_code()
+        status = response.status = self.parser.get_status_code()
+        if status < 200:
+            self._interim(response)
+            return
+        self.heading = False
+        headers = response.headers
+        if len(headers) > MAX_HEADER_FIELDS or self.bytes_in > MAX_HEAD_BYTES:
+            headers.check(MAX_HEAD_BYTES)
         response.version = self.parser.get_http_version()
         self.keep_alive = self.parser.should_keep_alive()
-        headers = response.headers
         chunked = "chunked" in (headers.get("transfer-encoding") or "").lower()
-        no_body = response.status in (204, 304) or 100 <= response.status < 200
-        self.until_close = not no_body and not chunked and "content-length" not in headers
-        encoding = (headers.get("content-encoding") or "").strip().lower()
-        if encoding in ("gzip", "x-gzip"):
-            response.content.decoder = zlib.decompressobj(wbits=31)
-        elif encoding == "deflate":
-            response.content.decoder = zlib.decompressobj(wbits=47)  # zlib or gzip header, auto
+        self.until_close = not chunked and status not in (204, 304) and "content-length" not in headers
+        encoding = headers.get("content-encoding")
+        if encoding is not None:
+            response.content.decoder = decoder_for(encoding)
         head = self.head
         if head is not None and not head.done():
             head.set_result(None)
+
+    def _interim(self, response: Response) -> None:
+        """A 1xx before the answer (100 Continue, 103 Early Hints): skipped, its headers dropped.
+
+        101 is refused: no request of ours asks to switch protocols, so what follows is not HTTP.
+        """
+        status = response.status
+        if status == 101:
+            raise InvalidResponse("101 Switching Protocols, though no request asks to switch")
+        headers = response.headers
+        if "content-length" in headers or "transfer-encoding" in headers:
+            raise InvalidResponse(f"interim response {status} declares a body")
+        response.headers = Headers()
+        response.reason = ""
+        response.status = 0
 
     def on_body(self, body: bytes) -> None:
         response = self.response
@@ -181,6 +214,8 @@ class Connection(asyncio.Protocol):
             response.content.feed(bytes(body))
 
     def on_message_complete(self) -> None:
+        if self.heading:
+            return  # the end of an interim response: the answer is still to come
         self.complete = True
         if self.response is not None:
             self.response.content.finish()
@@ -213,6 +248,7 @@ class Connection(asyncio.Protocol):
         self.response = response
         self.complete = False
         self.until_close = False
+        self.heading = True
         self.bytes_in = 0
         self.idle = 0.0
         self.head = loop.create_future()
