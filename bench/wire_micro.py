@@ -3,10 +3,17 @@
 The server (a child process, so it does not share the client's interpreter) answers every
 request with the same canned bytes as soon as the request is whole; what is measured is
 what the client spends per request: writing it, parsing the answer, decoding and reading
-the body. One line of JSON per run:
+the body. Two figures: requests per second, and the client process's CPU time per request
+(user + system, the server excluded), which moves far less than the rate on a shared machine.
+One line of JSON per invocation:
 
     .venv/bin/python -m bench.wire_micro --requests 20000 --body cl
     .venv/bin/python -m bench.wire_micro --runs 5 --body gzip     # best and median of 5
+    .venv/bin/python -m bench.wire_micro --feed --requests 200000   # the parse path alone
+
+``--feed`` leaves out the sockets and the loop's I/O: the canned answer is handed straight to
+a connection's ``data_received`` and the body read back, so what remains is the parsing,
+decoding and reading this client adds per response, without the kernel's noise.
 
 ``--body``: ``cl`` (Content-Length), ``chunked``, or ``gzip`` (Content-Length, gzip-encoded).
 Traffic goes only to 127.0.0.1; the server is stopped by its PID when the run ends.
@@ -27,6 +34,7 @@ import sys
 import time
 
 from mcpgate.protocol.http import read_body
+from mcpgate.protocol.wire.connection import Connection, Response
 from mcpgate.protocol.wire.pool import Pool, header_block
 from mcpgate.support.eventloop import run
 
@@ -78,8 +86,9 @@ async def serve(port: int, kind: str, seconds: float) -> None:
         await asyncio.sleep(seconds)  # bounded: never outlives a forgotten client
 
 
-async def drive(url: str, requests: int, concurrency: int) -> float:
-    """Requests per second for ``requests`` POSTs by ``concurrency`` keep-alive workers."""
+async def drive(url: str, requests: int, concurrency: int) -> tuple[float, float]:
+    """Requests per second, and CPU microseconds per request, for ``requests`` POSTs by
+    ``concurrency`` keep-alive workers."""
     block = header_block({"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
     left = requests
 
@@ -96,9 +105,33 @@ async def drive(url: str, requests: int, concurrency: int) -> float:
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))  # warm: connections open
         left = requests
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return requests / (time.perf_counter() - t0)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+        return requests / wall, cpu / requests * 1e6
+
+
+class NoPool:
+    """Where a fed connection's responses would go back: nowhere, nothing is released."""
+
+    def release(self, conn: Connection, *, reusable: bool) -> None:
+        pass
+
+
+async def feed(kind: str, requests: int) -> tuple[float, float]:
+    """Responses per second, and CPU microseconds per response, through the parse path alone."""
+    answer, keeper, loop = canned(kind), NoPool(), asyncio.get_running_loop()
+    conn = Connection(("http", "127.0.0.1", 80))
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for _ in range(requests):
+        resp = Response(keeper, conn)
+        conn.begin(resp, loop, None)
+        conn.data_received(answer)
+        if await resp.read() != BODY:
+            raise RuntimeError("the fed answer did not read back")
+        conn.response = None
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+    return requests / wall, cpu / requests * 1e6
 
 
 def free_port() -> int:
@@ -123,24 +156,37 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--body", choices=("cl", "chunked", "gzip"), default="cl")
+    ap.add_argument("--feed", action="store_true", help="the parse path alone, no sockets")
     ap.add_argument("--serve", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         run(serve(args.serve, args.body, 600.0))
+        return
+    if args.feed:
+        report(
+            {"mode": "feed", "body": args.body, "requests": args.requests},
+            [run(feed(args.body, args.requests)) for _ in range(args.runs)],
+        )
         return
     port = free_port()
     cmd = [sys.executable, "-m", "bench.wire_micro", "--serve", str(port), "--body", args.body]
     server = subprocess.Popen(cmd, env=os.environ.copy())
     try:
         wait_listening(port)
-        rates = [run(drive(f"http://127.0.0.1:{port}/mcp", args.requests, args.concurrency)) for _ in range(args.runs)]
+        url = f"http://127.0.0.1:{port}/mcp"
+        runs = [run(drive(url, args.requests, args.concurrency)) for _ in range(args.runs)]
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(10)
-    report = {"body": args.body, "requests": args.requests, "concurrency": args.concurrency}
-    report |= {"best_rps": round(max(rates)), "median_rps": round(statistics.median(rates)), "runs": len(rates)}
-    report["client"] = sys.modules["mcpgate"].__file__ or ""
-    print(json.dumps(report))
+    report({"mode": "pool", "body": args.body, "requests": args.requests, "concurrency": args.concurrency}, runs)
+
+
+def report(what: dict[str, object], runs: list[tuple[float, float]]) -> None:
+    rates, cpus = [r for r, _ in runs], [c for _, c in runs]
+    out = what | {"best_rps": round(max(rates)), "median_rps": round(statistics.median(rates)), "runs": len(runs)}
+    out |= {"best_cpu_us": round(min(cpus), 3), "median_cpu_us": round(statistics.median(cpus), 3)}
+    out["client"] = sys.modules["mcpgate"].__file__ or ""
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ between segments so each arrives on its own.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from mcpgate.protocol.outcome import Kind
@@ -132,6 +134,28 @@ async def test_what_aiohttp_rejects_is_a_protocol_error(raw: bytes) -> None:
         got = await post_once(server.url())
     assert got.kind is Kind.PROTOCOL_ERROR, got
     assert got.reason.startswith("invalid HTTP response: ")
+
+
+async def test_a_nul_byte_in_a_header_value_is_a_protocol_error() -> None:
+    with serving(segmented(b"HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\nContent-Length: 2\r\n\r\nhi")) as server:
+        got = await post_once(server.url())
+    assert (got.kind, got.reason) == (Kind.PROTOCOL_ERROR, "header 'X-Bad' holds a NUL byte")
+
+
+async def test_control_bytes_other_than_nul_are_taken_as_aiohttp_takes_them() -> None:
+    with serving(segmented(b"HTTP/1.1 200 OK\r\nX-Odd: a\x01b\x7fc\r\nContent-Length: 2\r\n\r\nhi")) as server:
+        got = await post_once(server.url())
+    assert got.headers is not None
+    assert got.headers["x-odd"] == "a\x01b\x7fc"
+
+
+async def test_a_reason_phrase_split_across_segments_is_whole() -> None:
+    raw = response(503, b"busy", reason="Service Temporarily Unavailable")
+    async with Pool() as pool, asyncio.timeout(5):
+        with serving(segmented(raw[:20], raw[20:])) as server:
+            async with pool.post(server.url(), data=b"{}") as resp:
+                assert (resp.status, resp.reason) == (503, "Service Temporarily Unavailable")
+                assert await resp.read() == b"busy"
 
 
 async def test_a_body_until_close_after_an_interim_response() -> None:

@@ -165,10 +165,12 @@ class Connection(asyncio.Protocol):
 
     def on_status(self, status: bytes) -> None:
         assert self.response is not None
-        self.response.reason = status.decode("latin-1")
+        self.response.reason += status.decode("latin-1")  # in pieces when it spans segments
 
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self.response is not None
+        if b"\x00" in value:  # the one byte aiohttp's lenient parsing still refuses in a value
+            raise InvalidResponse(f"header {name.decode('latin-1')[:40]!r} holds a NUL byte")
         self.response.headers.add(name.decode("latin-1"), value.decode("latin-1"))
 
     def on_headers_complete(self) -> None:
