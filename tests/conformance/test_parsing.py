@@ -136,10 +136,30 @@ async def test_what_aiohttp_rejects_is_a_protocol_error(raw: bytes) -> None:
     assert got.reason.startswith("invalid HTTP response: ")
 
 
-async def test_a_nul_byte_in_a_header_value_is_a_protocol_error() -> None:
-    with serving(segmented(b"HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\nContent-Length: 2\r\n\r\nhi")) as server:
+NUL_HEAD = b"HTTP/1.1 200 OK\r\nX-Good: fine\r\nX-Bad: a\x00b\r\nContent-Length: 2\r\n\r\nhi"
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        pytest.param((NUL_HEAD,), id="one-segment"),
+        pytest.param((NUL_HEAD[:39], NUL_HEAD[39:]), id="nul-starts-the-second-segment"),
+        pytest.param((NUL_HEAD[:40], NUL_HEAD[40:]), id="nul-ends-the-first-segment"),
+        pytest.param((NUL_HEAD[:20], NUL_HEAD[20:]), id="split-before-the-field"),
+        pytest.param((HINTS + NUL_HEAD,), id="after-an-interim-response"),
+    ],
+)
+async def test_a_nul_byte_in_a_header_value_is_a_protocol_error(parts: tuple[bytes, ...]) -> None:
+    with serving(segmented(*parts)) as server:
         got = await post_once(server.url())
     assert (got.kind, got.reason) == (Kind.PROTOCOL_ERROR, "header 'X-Bad' holds a NUL byte")
+
+
+async def test_nul_bytes_in_the_body_after_the_head_are_only_body() -> None:
+    body = b"\x00\x01\x00"
+    with serving(segmented(response(200, body, "X-A: 1"), requests=1)) as server:
+        got = await post_once(server.url())
+    assert (got.status, got.body) == (200, body)
 
 
 async def test_control_bytes_other_than_nul_are_taken_as_aiohttp_takes_them() -> None:

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from mcpgate.protocol.wire.errors import BadEncoding, HeaderLimit, UnknownEncoding
+from mcpgate.protocol.wire.errors import BadEncoding, HeaderLimit, InvalidResponse, UnknownEncoding
 
 HIGH_WATER = 256 * 1024  # buffered body bytes before the socket is paused
 LOW_WATER = 64 * 1024
@@ -49,12 +49,33 @@ class Headers:
     def items(self) -> list[tuple[str, str]]:
         return list(self._fields.items())
 
+    def fresh(self) -> Headers:
+        """Empty headers of the same kind: for the next response of the same head."""
+        return type(self)()
+
+    def checked(self) -> Headers:
+        """These headers, and every value added from now on checked for a NUL byte."""
+        strict = NulChecked()
+        strict._fields, strict.repeats = self._fields, self.repeats
+        return strict
+
     def check(self, max_bytes: int) -> None:
         """Fail if there are too many fields, or they weigh more than ``max_bytes``."""
         if len(self) > MAX_HEADER_FIELDS:
             raise HeaderLimit(f"response has more than {MAX_HEADER_FIELDS} header fields")
         if sum(len(k) + len(v) + 4 for k, v in self._fields.items()) > max_bytes:
             raise HeaderLimit(f"response head exceeds the {max_bytes}-byte limit")
+
+
+class NulChecked(Headers):
+    """Headers of a head with a NUL byte somewhere in it (perhaps in the body after it)."""
+
+    __slots__ = ()
+
+    def add(self, name: str, value: str) -> None:
+        if "\x00" in value:
+            raise InvalidResponse(f"header {name[:40]!r} holds a NUL byte")
+        super().add(name, value)
 
 
 OnData = Callable[[bytes], None]

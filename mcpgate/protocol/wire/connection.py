@@ -136,8 +136,14 @@ class Connection(asyncio.Protocol):
         self.bytes_in += len(data)
         if self.idle:
             self.rx_at = asyncio.get_running_loop().time()
-        if self.response is None:
+        response = self.response
+        if response is None:
             return  # nobody asked: bytes after a response we gave up on
+        if self.heading and 0 in data:
+            # A NUL byte, the one aiohttp's lenient parsing still refuses in a value, may be in
+            # the head: from here on each value is checked. One scan per segment of a head,
+            # rather than one per header of every response.
+            response.headers = response.headers.checked()
         try:
             self.parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
@@ -169,8 +175,6 @@ class Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self.response is not None
-        if b"\x00" in value:  # the one byte aiohttp's lenient parsing still refuses in a value
-            raise InvalidResponse(f"header {name.decode('latin-1')[:40]!r} holds a NUL byte")
         self.response.headers.add(name.decode("latin-1"), value.decode("latin-1"))
 
     def on_headers_complete(self) -> None:
@@ -206,7 +210,7 @@ class Connection(asyncio.Protocol):
         headers = response.headers
         if "content-length" in headers or "transfer-encoding" in headers:
             raise InvalidResponse(f"interim response {status} declares a body")
-        response.headers = Headers()
+        response.headers = headers.fresh()
         response.reason = ""
         response.status = 0
 
