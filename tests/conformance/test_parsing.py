@@ -147,6 +147,8 @@ NUL_HEAD = b"HTTP/1.1 200 OK\r\nX-Good: fine\r\nX-Bad: a\x00b\r\nContent-Length:
         pytest.param((NUL_HEAD[:40], NUL_HEAD[40:]), id="nul-ends-the-first-segment"),
         pytest.param((NUL_HEAD[:20], NUL_HEAD[20:]), id="split-before-the-field"),
         pytest.param((HINTS + NUL_HEAD,), id="after-an-interim-response"),
+        pytest.param((NUL_HEAD.replace(b"\r\n", b"\n"),), id="lf-only-head"),
+        pytest.param((NUL_HEAD.replace(b"Length: 2", b"Length: 3") + b"\x00",), id="nul-in-the-body-too"),
     ],
 )
 async def test_a_nul_byte_in_a_header_value_is_a_protocol_error(parts: tuple[bytes, ...]) -> None:

@@ -75,7 +75,7 @@ class NulChecked(Headers):
     def add(self, name: str, value: str) -> None:
         if "\x00" in value:
             raise InvalidResponse(f"header {name[:40]!r} holds a NUL byte")
-        super().add(name, value)
+        Headers.add(self, name, value)
 
 
 OnData = Callable[[bytes], None]

@@ -34,6 +34,13 @@ Key = tuple[str, str, int]  # scheme, host, port: the connections of one origin
 MAX_HEAD_BYTES = 256 * 1024
 
 
+def _nul_in_head(data: bytes) -> bool:
+    """Whether a segment's first NUL byte may be in a head rather than in the body after it (a
+    compressed body has them): yes, unless a blank line comes before it and no response after."""
+    end = data.find(b"\r\n\r\n", 0, data.find(0))
+    return end < 0 or data.startswith(b"HTTP/", end + 4)
+
+
 class Keeper(Protocol):
     """Where a connection goes when its response is done with: the pool."""
 
@@ -139,7 +146,7 @@ class Connection(asyncio.Protocol):
         response = self.response
         if response is None:
             return  # nobody asked: bytes after a response we gave up on
-        if self.heading and 0 in data:
+        if self.heading and 0 in data and _nul_in_head(data):
             # A NUL byte, the one aiohttp's lenient parsing still refuses in a value, may be in
             # the head: from here on each value is checked. One scan per segment of a head,
             # rather than one per header of every response.
