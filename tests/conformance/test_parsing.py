@@ -157,6 +157,30 @@ async def test_a_nul_byte_in_a_header_value_is_a_protocol_error(parts: tuple[byt
     assert (got.kind, got.reason) == (Kind.PROTOCOL_ERROR, "header 'X-Bad' holds a NUL byte")
 
 
+async def test_a_connection_parses_each_response_on_its_own_merits() -> None:
+    # A folded head, then an ordinary one, then a folded one with a NUL, then an ordinary one.
+    folded = b"HTTP/1.1 200 OK\r\nX-F: a\r\n b\r\nContent-Length: 2\r\n\r\nhi"
+    bad = b"HTTP/1.1 200 OK\r\nX-F: a\r\n b\r\nX-Bad: \x00\r\nContent-Length: 2\r\n\r\nhi"
+    answers = [folded[:30], folded[30:]], [response(200, b"ok")], [bad]
+
+    async def case(conn: RawConn) -> None:
+        for parts in answers:
+            if await conn.request() is None:
+                return
+            for part in parts:
+                conn.send(part)
+                await conn.pause(0.02)
+
+    with serving(case) as server:
+        async with Pool() as pool:
+            got = [await post(pool, server.url()) for _ in answers]
+    assert got[0].headers is not None
+    assert (got[0].body, got[0].headers["x-f"]) == (b"hi", "a b")
+    assert got[1].body == b"ok"
+    assert (got[2].kind, got[2].reason) == (Kind.PROTOCOL_ERROR, "header 'X-Bad' holds a NUL byte")
+    assert server.connections == 1
+
+
 async def test_nul_bytes_in_the_body_after_the_head_are_only_body() -> None:
     body = b"\x00\x01\x00"
     with serving(segmented(response(200, body, "X-A: 1"), requests=1)) as server:

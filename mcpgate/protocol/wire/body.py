@@ -53,12 +53,6 @@ class Headers:
         """Empty headers of the same kind: for the next response of the same head."""
         return type(self)()
 
-    def checked(self) -> Headers:
-        """These headers, and every value added from now on checked for a NUL byte."""
-        strict = NulChecked()
-        strict._fields, strict.repeats = self._fields, self.repeats
-        return strict
-
     def check(self, max_bytes: int) -> None:
         """Fail if there are too many fields, or they weigh more than ``max_bytes``."""
         if len(self) > MAX_HEADER_FIELDS:
@@ -68,7 +62,7 @@ class Headers:
 
 
 class NulChecked(Headers):
-    """Headers of a head with a NUL byte somewhere in it (perhaps in the body after it)."""
+    """Headers of a head parsed with lenient values: a NUL byte in one is still refused."""
 
     __slots__ = ()
 

@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import socket
 import struct
+import zlib
 from typing import Protocol, cast
 
 import httptools
 
-from mcpgate.protocol.wire.body import MAX_HEADER_FIELDS, Body, Headers, OnData, OnEnd, decoder_for
+from mcpgate.protocol.wire.body import MAX_HEADER_FIELDS, Body, Headers, NulChecked, OnData, OnEnd, decoder_for
 from mcpgate.protocol.wire.errors import (
     BodyCutOff,
     HeaderLimit,
@@ -34,11 +35,31 @@ Key = tuple[str, str, int]  # scheme, host, port: the connections of one origin
 MAX_HEAD_BYTES = 256 * 1024
 
 
-def _nul_in_head(data: bytes) -> bool:
-    """Whether a segment's first NUL byte may be in a head rather than in the body after it (a
-    compressed body has them): yes, unless a blank line comes before it and no response after."""
-    end = data.find(b"\r\n\r\n", 0, data.find(0))
-    return end < 0 or data.startswith(b"HTTP/", end + 4)
+def response_parser(protocol: object, *, lenient_values: bool) -> httptools.HttpResponseParser:
+    """llhttp with aiohttp's leniencies: LF-only lines and spaces after a chunk size always;
+    its lenient header values (obs-fold, control bytes) only where ``lenient_values``."""
+    parser = httptools.HttpResponseParser(protocol)
+    parser.set_dangerous_leniencies(
+        lenient_headers=lenient_values, lenient_optional_cr_before_lf=True, lenient_spaces_after_chunk_size=True
+    )
+    return parser
+
+
+class _Lenient:
+    """The callbacks of a head parsed again with lenient values: the connection's, with each
+    value checked for a NUL byte (which aiohttp refuses even then), and, once the answer is
+    whole, a strict parser again for the next response."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.on_status, self.on_header = conn.on_status, conn.on_header
+        self.on_headers_complete, self.on_body = conn.on_headers_complete, conn.on_body
+
+    def on_message_complete(self) -> None:
+        conn = self.conn
+        conn.on_message_complete()
+        if not conn.heading:
+            conn.parser = conn.strict = response_parser(conn, lenient_values=False)
 
 
 class Keeper(Protocol):
@@ -110,11 +131,10 @@ class Connection(asyncio.Protocol):
     def __init__(self, key: Key) -> None:
         self.key = key
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
-        # aiohttp's leniencies, set once per connection: nothing per request.
-        self.parser.set_dangerous_leniencies(
-            lenient_headers=True, lenient_optional_cr_before_lf=True, lenient_spaces_after_chunk_size=True
-        )
+        # Strict about header values, which costs nothing; a head that fails so is parsed again
+        # with aiohttp's lenient values (see _misparsed), so only such a head pays for the checks.
+        self.parser = self.strict = response_parser(self, lenient_values=False)
+        self.kept: list[bytes] = []  # the segments of a head not yet over, for parsing it again
         self.response: Response | None = None
         self.head: asyncio.Future[None] | None = None
         self.bytes_in = 0  # bytes of the current response so far
@@ -143,22 +163,49 @@ class Connection(asyncio.Protocol):
         self.bytes_in += len(data)
         if self.idle:
             self.rx_at = asyncio.get_running_loop().time()
-        response = self.response
-        if response is None:
+        if self.response is None:
             return  # nobody asked: bytes after a response we gave up on
-        if self.heading and 0 in data and _nul_in_head(data):
-            # A NUL byte, the one aiohttp's lenient parsing still refuses in a value, may be in
-            # the head: from here on each value is checked. One scan per segment of a head,
-            # rather than one per header of every response.
-            response.headers = response.headers.checked()
         try:
             self.parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
-            cause = exc.__context__
-            self._fail(cause if isinstance(cause, WireError) else InvalidResponse(f"invalid HTTP response: {exc}"))
+            error: Exception = exc
         else:
-            if self.bytes_in > MAX_HEAD_BYTES and self.heading:
-                self._fail(HeaderLimit(f"response head exceeds the {MAX_HEAD_BYTES}-byte limit"))
+            if self.heading:
+                self._keep(data)
+            return
+        self._misparsed(error, data)  # outside the handler: a second parse's errors keep their own cause
+
+    def _keep(self, data: bytes) -> None:
+        """A segment that ends inside the head: kept, in case the head must be parsed again."""
+        if self.bytes_in > MAX_HEAD_BYTES:
+            self._fail(HeaderLimit(f"response head exceeds the {MAX_HEAD_BYTES}-byte limit"))
+        elif self.bytes_in == len(data):
+            self.kept = [data]  # the response's first segment
+        else:
+            self.kept.append(data)
+
+    def _misparsed(self, exc: Exception, data: bytes) -> None:
+        cause = exc.__context__
+        if isinstance(cause, WireError):
+            self._fail(cause)
+            return
+        if self.heading and self.parser is self.strict and not isinstance(exc, httptools.HttpParserUpgrade):
+            # What aiohttp reads leniently (obs-fold, control bytes): this head again, from its start.
+            response = self.response
+            assert response is not None
+            response.status, response.reason, response.headers = 0, "", NulChecked()
+            self.parser = response_parser(_Lenient(self), lenient_values=True)
+            segments = self.kept if self.bytes_in > len(data) else []
+            try:
+                for segment in (*segments, data):
+                    self.parser.feed_data(segment)
+            except (httptools.HttpParserError, httptools.HttpParserUpgrade) as again:
+                exc, cause = again, again.__context__
+            else:
+                if self.heading:
+                    self._keep(data)
+                return
+        self._fail(cause if isinstance(cause, WireError) else InvalidResponse(f"invalid HTTP response: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -200,8 +247,8 @@ class Connection(asyncio.Protocol):
         chunked = "chunked" in (headers.get("transfer-encoding") or "").lower()
         self.until_close = not chunked and status not in (204, 304) and "content-length" not in headers
         encoding = headers.get("content-encoding")
-        if encoding is not None:
-            response.content.decoder = decoder_for(encoding)
+        if encoding is not None:  # gzip, the usual one, without a call to parse a list
+            response.content.decoder = zlib.decompressobj(wbits=31) if encoding == "gzip" else decoder_for(encoding)
         head = self.head
         if head is not None and not head.done():
             head.set_result(None)
