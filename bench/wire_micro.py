@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 from mcpgate.protocol.http import read_body
 from mcpgate.protocol.wire.connection import Connection, Response
@@ -121,7 +122,8 @@ class NoPool:
 async def feed(kind: str, requests: int) -> tuple[float, float]:
     """Responses per second, and CPU microseconds per response, through the parse path alone."""
     answer, keeper, loop = canned(kind), NoPool(), asyncio.get_running_loop()
-    conn = Connection(("http", "127.0.0.1", 80))
+    key: Any = ("http", "127.0.0.1", 80)  # never dialled: the key is not read
+    conn = Connection(key)
     t0, cpu0 = time.perf_counter(), time.process_time()
     for _ in range(requests):
         resp = Response(keeper, conn)
