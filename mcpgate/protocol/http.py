@@ -30,6 +30,7 @@ from mcpgate.protocol.wire.errors import (
     RequestTimeout,
     ServerDisconnected,
     TlsError,
+    UnknownEncoding,
     WireError,
 )
 from mcpgate.protocol.wire.pool import Pool
@@ -133,6 +134,9 @@ def _wire_failure(exc: WireError, settings: HttpSettings) -> Failure:
         return fail(Kind.CONNECTION_ERROR, "server closed the connection before responding")
     if isinstance(exc, BodyCutOff):
         return fail(Kind.CONNECTION_ERROR, f"response cut off: {exc}")
+    if isinstance(exc, UnknownEncoding):
+        coding = shorten(exc.coding, 40)
+        return protocol_error(f"response body has Content-Encoding {coding!r}, which was not offered (gzip, deflate)")
     if isinstance(exc, BadEncoding):
         return protocol_error(f"invalid compressed body: {shorten(str(exc), 100)}")
     return protocol_error(shorten(str(exc), 160))

@@ -1,5 +1,6 @@
 """A response's headers and its body as it arrives: buffered with flow control, or
-pushed to callbacks (a held stream), and gzip/deflate undone on the way."""
+pushed to callbacks (a held stream), and its Content-Encoding undone on the way: gzip and
+deflate (zlib-wrapped or raw), stacked in any order; any other coding is named, never passed on."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from mcpgate.protocol.wire.errors import BadEncoding
+from mcpgate.protocol.wire.errors import BadEncoding, HeaderLimit, InvalidResponse, UnknownEncoding
 
 HIGH_WATER = 256 * 1024  # buffered body bytes before the socket is paused
 LOW_WATER = 64 * 1024
+MAX_HEADER_FIELDS = 128  # aiohttp's limit: far above any real response
 
 
 class Headers:
@@ -22,11 +24,12 @@ class Headers:
     a comma; None when the response set none, so a session's jar costs one test per response.
     """
 
-    __slots__ = ("_fields", "cookies")
+    __slots__ = ("_fields", "cookies", "repeats")
 
     def __init__(self) -> None:
         self._fields: dict[str, str] = {}
         self.cookies: list[str] | None = None
+        self.repeats = 0  # fields whose name came before: capped as they come, joins grow
 
     def add(self, name: str, value: str) -> None:
         key = name.lower()
@@ -36,7 +39,13 @@ class Headers:
             else:
                 self.cookies.append(value)
         old = self._fields.get(key)
-        self._fields[key] = value if old is None else f"{old}, {value}"
+        if old is None:
+            self._fields[key] = value
+            return
+        self.repeats += 1
+        if self.repeats + len(self._fields) > MAX_HEADER_FIELDS:
+            raise HeaderLimit(f"response has more than {MAX_HEADER_FIELDS} header fields")
+        self._fields[key] = f"{old}, {value}"
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._fields.get(name.lower(), default)
@@ -44,8 +53,33 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._fields
 
+    def __len__(self) -> int:
+        return len(self._fields) + self.repeats
+
     def items(self) -> list[tuple[str, str]]:
         return list(self._fields.items())
+
+    def fresh(self) -> Headers:
+        """Empty headers of the same kind: for the next response of the same head."""
+        return type(self)()
+
+    def check(self, max_bytes: int) -> None:
+        """Fail if there are too many fields, or they weigh more than ``max_bytes``."""
+        if len(self) > MAX_HEADER_FIELDS:
+            raise HeaderLimit(f"response has more than {MAX_HEADER_FIELDS} header fields")
+        if sum(len(k) + len(v) + 4 for k, v in self._fields.items()) > max_bytes:
+            raise HeaderLimit(f"response head exceeds the {max_bytes}-byte limit")
+
+
+class NulChecked(Headers):
+    """Headers of a head parsed with lenient values: a NUL byte in one is still refused."""
+
+    __slots__ = ()
+
+    def add(self, name: str, value: str) -> None:
+        if "\x00" in value:
+            raise InvalidResponse(f"header {name[:40]!r} holds a NUL byte")
+        Headers.add(self, name, value)
 
 
 OnData = Callable[[bytes], None]
@@ -196,3 +230,82 @@ class Body:
         except zlib.error as exc:
             raise BadEncoding(f"Content-Encoding does not match the body: {exc}") from None
         return rest
+
+
+class Deflate:
+    """deflate as servers send it: zlib-wrapped (as specified), or raw, as browsers and aiohttp
+    also accept; told apart by the first byte (a zlib header's low nibble is 8, the method)."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self) -> None:
+        self._inner: Any = None
+
+    def decompress(self, data: bytes) -> bytes:
+        inner = self._inner
+        if inner is None:
+            if not data:
+                return b""
+            wrapped = data[0] & 0x0F == 8 or data[0] == 0x1F  # 0x1f: a gzip member, taken too
+            inner = self._inner = zlib.decompressobj(wbits=47 if wrapped else -zlib.MAX_WBITS)
+        out: bytes = inner.decompress(data)
+        return out
+
+    def flush(self) -> bytes:
+        out: bytes = self._inner.flush() if self._inner is not None else b""
+        return out
+
+
+class Stacked:
+    """Several codings, undone last-applied first: each step's output is the next one's input."""
+
+    __slots__ = ("_steps",)
+
+    def __init__(self, steps: list[Any]) -> None:
+        self._steps = steps
+
+    def decompress(self, data: bytes) -> bytes:
+        for step in self._steps:
+            data = step.decompress(data)
+        return data
+
+    def flush(self) -> bytes:
+        data = b""
+        for step in self._steps:
+            data = (step.decompress(data) if data else b"") + step.flush()
+        return data
+
+
+class Refused:
+    """A coding not offered: its body fails as soon as a byte of it is read (an empty one is fine)."""
+
+    __slots__ = ("coding",)
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+
+    def decompress(self, data: bytes) -> bytes:
+        if data:
+            raise UnknownEncoding(self.coding)
+        return b""
+
+    def flush(self) -> bytes:
+        return b""
+
+
+def decoder_for(header: str) -> Any:
+    """What undoes a Content-Encoding header (codings in the order applied), or None for identity."""
+    if header == "gzip":  # the usual one, without parsing a list
+        return zlib.decompressobj(wbits=31)
+    codings = [c.strip().lower() for c in header.split(",")]
+    steps: list[Any] = []
+    for coding in reversed(codings):
+        if coding in ("gzip", "x-gzip"):
+            steps.append(zlib.decompressobj(wbits=31))
+        elif coding == "deflate":
+            steps.append(Deflate())
+        elif coding and coding != "identity":
+            return Refused(coding)
+    if not steps:
+        return None
+    return steps[0] if len(steps) == 1 else Stacked(steps)

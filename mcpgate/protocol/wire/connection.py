@@ -1,7 +1,9 @@
 """One connection: its socket, its llhttp parser, and the one response in flight on it.
 
 The parser's callbacks fill in the ``Response``; one timer per request bounds it (the
-deadline), or, once its body is held, bounds the silence between bytes.
+deadline), or, once its body is held, bounds the silence between bytes. The parser is as
+lenient as aiohttp's (obs-folded and LF-only header lines, spaces after a chunk size) and
+no more; interim (1xx) responses are skipped, and the head is capped in bytes and fields.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
-from mcpgate.protocol.wire.body import Body, Headers, OnData, OnEnd
+from mcpgate.protocol.wire.body import MAX_HEADER_FIELDS, Body, Headers, NulChecked, OnData, OnEnd, decoder_for
 from mcpgate.protocol.wire.errors import (
     BodyCutOff,
+    HeaderLimit,
     InvalidResponse,
     RequestTimeout,
     ServerDisconnected,
@@ -30,6 +33,37 @@ if TYPE_CHECKING:
 
 # scheme, host, port and the proxy (None: direct): the connections of one origin, by one route
 Key = tuple[str, str, int, "Proxy | None"]
+
+# The whole head (status lines and header fields of the interim responses and the final one):
+# far above any real server's, far below what would let one response hold a VU's memory.
+MAX_HEAD_BYTES = 256 * 1024
+
+
+def response_parser(protocol: object, *, lenient_values: bool) -> httptools.HttpResponseParser:
+    """llhttp with aiohttp's leniencies: LF-only lines and spaces after a chunk size always;
+    its lenient header values (obs-fold, control bytes) only where ``lenient_values``."""
+    parser = httptools.HttpResponseParser(protocol)
+    parser.set_dangerous_leniencies(
+        lenient_headers=lenient_values, lenient_optional_cr_before_lf=True, lenient_spaces_after_chunk_size=True
+    )
+    return parser
+
+
+class _Lenient:
+    """The callbacks of a head parsed again with lenient values: the connection's, with each
+    value checked for a NUL byte (which aiohttp refuses even then), and, once the answer is
+    whole, a strict parser again for the next response."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.on_status, self.on_header = conn.on_status, conn.on_header
+        self.on_headers_complete, self.on_body = conn.on_headers_complete, conn.on_body
+
+    def on_message_complete(self) -> None:
+        conn = self.conn
+        conn.on_message_complete()
+        if not conn.heading:
+            conn.parser = conn.strict = response_parser(conn, lenient_values=False)
 
 
 class Keeper(Protocol):
@@ -101,7 +135,10 @@ class Connection(asyncio.Protocol):
     def __init__(self, key: Key) -> None:
         self.key = key
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
+        # Strict about header values, which costs nothing; a head that fails so is parsed again
+        # with aiohttp's lenient values (see _misparsed), so only such a head pays for the checks.
+        self.parser = self.strict = response_parser(self, lenient_values=False)
+        self.kept: list[bytes] = []  # the segments of a head not yet over, for parsing it again
         self.response: Response | None = None
         self.head: asyncio.Future[None] | None = None
         self.bytes_in = 0  # bytes of the current response so far
@@ -109,6 +146,7 @@ class Connection(asyncio.Protocol):
         self.paused = False
         self.reused = False
         self.until_close = False  # body delimited by the end of the connection
+        self.heading = False  # True from a request's start until its final response's head
         self.complete = True
         self.keep_alive = True
         self.timer: asyncio.TimerHandle | None = None
@@ -133,8 +171,45 @@ class Connection(asyncio.Protocol):
             return  # nobody asked: bytes after a response we gave up on
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(InvalidResponse(f"invalid HTTP response: {exc}"))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            error: Exception = exc
+        else:
+            if self.heading:
+                self._keep(data)
+            return
+        self._misparsed(error, data)  # outside the handler: a second parse's errors keep their own cause
+
+    def _keep(self, data: bytes) -> None:
+        """A segment that ends inside the head: kept, in case the head must be parsed again."""
+        if self.bytes_in > MAX_HEAD_BYTES:
+            self._fail(HeaderLimit(f"response head exceeds the {MAX_HEAD_BYTES}-byte limit"))
+        elif self.bytes_in == len(data):
+            self.kept = [data]  # the response's first segment
+        else:
+            self.kept.append(data)
+
+    def _misparsed(self, exc: Exception, data: bytes) -> None:
+        cause = exc.__context__
+        if isinstance(cause, WireError):
+            self._fail(cause)
+            return
+        if self.heading and self.parser is self.strict and not isinstance(exc, httptools.HttpParserUpgrade):
+            # What aiohttp reads leniently (obs-fold, control bytes): this head again, from its start.
+            response = self.response
+            assert response is not None
+            response.status, response.reason, response.headers = 0, "", NulChecked()
+            self.parser = response_parser(_Lenient(self), lenient_values=True)
+            segments = self.kept if self.bytes_in > len(data) else []
+            try:
+                for segment in (*segments, data):
+                    self.parser.feed_data(segment)
+            except (httptools.HttpParserError, httptools.HttpParserUpgrade) as again:
+                exc, cause = again, again.__context__
+            else:
+                if self.heading:
+                    self._keep(data)
+                return
+        self._fail(cause if isinstance(cause, WireError) else InvalidResponse(f"invalid HTTP response: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -154,7 +229,7 @@ class Connection(asyncio.Protocol):
 
     def on_status(self, status: bytes) -> None:
         assert self.response is not None
-        self.response.reason = status.decode("latin-1")
+        self.response.reason += status.decode("latin-1")  # in pieces when it spans segments
 
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self.response is not None
@@ -163,21 +238,39 @@ class Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         response = self.response
         assert response is not None
-        response.status = self.parser.get_status_code()
+        status = response.status = self.parser.get_status_code()
+        if status < 200:
+            self._interim(response)
+            return
+        self.heading = False
+        headers = response.headers
+        if len(headers) > MAX_HEADER_FIELDS or self.bytes_in > MAX_HEAD_BYTES:
+            headers.check(MAX_HEAD_BYTES)
         response.version = self.parser.get_http_version()
         self.keep_alive = self.parser.should_keep_alive()
-        headers = response.headers
         chunked = "chunked" in (headers.get("transfer-encoding") or "").lower()
-        no_body = response.status in (204, 304) or 100 <= response.status < 200
-        self.until_close = not no_body and not chunked and "content-length" not in headers
-        encoding = (headers.get("content-encoding") or "").strip().lower()
-        if encoding in ("gzip", "x-gzip"):
-            response.content.decoder = zlib.decompressobj(wbits=31)
-        elif encoding == "deflate":
-            response.content.decoder = zlib.decompressobj(wbits=47)  # zlib or gzip header, auto
+        self.until_close = not chunked and status not in (204, 304) and "content-length" not in headers
+        encoding = headers.get("content-encoding")
+        if encoding is not None:  # gzip, the usual one, without a call to parse a list
+            response.content.decoder = zlib.decompressobj(wbits=31) if encoding == "gzip" else decoder_for(encoding)
         head = self.head
         if head is not None and not head.done():
             head.set_result(None)
+
+    def _interim(self, response: Response) -> None:
+        """A 1xx before the answer (100 Continue, 103 Early Hints): skipped, its headers dropped.
+
+        101 is refused: no request of ours asks to switch protocols, so what follows is not HTTP.
+        """
+        status = response.status
+        if status == 101:
+            raise InvalidResponse("101 Switching Protocols, though no request asks to switch")
+        headers = response.headers
+        if "content-length" in headers or "transfer-encoding" in headers:
+            raise InvalidResponse(f"interim response {status} declares a body")
+        response.headers = headers.fresh()
+        response.reason = ""
+        response.status = 0
 
     def on_body(self, body: bytes) -> None:
         response = self.response
@@ -185,6 +278,8 @@ class Connection(asyncio.Protocol):
             response.content.feed(bytes(body))
 
     def on_message_complete(self) -> None:
+        if self.heading:
+            return  # the end of an interim response: the answer is still to come
         self.complete = True
         if self.response is not None:
             self.response.content.finish()
@@ -217,6 +312,7 @@ class Connection(asyncio.Protocol):
         self.response = response
         self.complete = False
         self.until_close = False
+        self.heading = True
         self.bytes_in = 0
         self.idle = 0.0
         self.head = loop.create_future()

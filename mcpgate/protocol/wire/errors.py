@@ -64,5 +64,17 @@ class InvalidResponse(WireError):
     """Bytes that are not HTTP/1.1."""
 
 
+class HeaderLimit(InvalidResponse):
+    """A response head larger, or with more fields, than the client holds."""
+
+
 class BadEncoding(WireError):
     """A Content-Encoding the body does not actually have."""
+
+
+class UnknownEncoding(BadEncoding):
+    """A Content-Encoding the client did not offer: the body cannot be read, only named."""
+
+    def __init__(self, coding: str) -> None:
+        super().__init__(f"Content-Encoding {coding!r} was not offered")
+        self.coding = coding
