@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mcpgate.support.redact import Redactor
-from mcpgate.support.web import env_proxy, redact_env_proxies
+from mcpgate.support.redact import Redactor, redact_env_proxies
+from mcpgate.support.web import env_proxy
 
 VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "REQUEST_METHOD")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from mcpgate.config.models import TargetConfig
@@ -66,6 +67,8 @@ def connect_spec(target: TargetConfig, environ: Mapping[str, str] | None = None)
         tls=tls_settings(target),
     )
     expect = target.expect_protocol_version if target.expect_protocol_version != "auto" else None
+    if oauth is not None:  # token requests leave as the MCP requests do: the same proxies and TLS
+        oauth.spec = replace(oauth.spec, proxy=settings.proxy, tls=settings.tls)
     spec = ConnectSpec(target.url, target.transport, target.protocol_version, settings, expect, auth=oauth)
     return spec, redact
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+import urllib.request
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, unquote_plus, urlencode, urlsplit, urlunsplit
@@ -91,3 +92,10 @@ class Redactor:
         if isinstance(value, list):
             return [self.json(v) for v in value]
         return value
+
+
+def redact_env_proxies(redact: Redactor) -> Redactor:
+    """Teach ``redact`` the credentials inside every proxy URL of the environment."""
+    for value in urllib.request.getproxies().values():
+        redact.add_url(value if "://" in value else f"http://{value}")
+    return redact

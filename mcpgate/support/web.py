@@ -14,15 +14,16 @@ so such a caller passes ``env_proxy(url)`` with each request.
 
 from __future__ import annotations
 
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
+from aiohttp.client import _RequestContextManager
 from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from mcpgate import __version__
-from mcpgate.support.redact import Redactor
 from mcpgate.support.tls import TlsSettings, tls_context
 
 USER_AGENT = f"mcpgate/{__version__}"
@@ -54,6 +55,60 @@ def web_session(
     )
 
 
+Route = Callable[[str], str | None]  # a URL -> the proxy URL (credentials included) to send it through; None: direct
+
+
+class RoutedWeb:
+    """A client session whose every request goes through the proxy ``route`` picks for its URL.
+
+    For callers whose proxy comes from the run's own settings (``--proxy``, ``NO_PROXY``), not
+    only from the environment, and who send their own ``Authorization``: the session itself
+    reads neither the environment nor ``~/.netrc``.
+    """
+
+    __slots__ = ("_route", "session")
+
+    def __init__(self, session: aiohttp.ClientSession, route: Route) -> None:
+        self.session = session
+        self._route = route
+
+    def get(self, url: str, **kwargs: Any) -> _RequestContextManager:
+        return self.session.get(url, proxy=self._route(url), **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> _RequestContextManager:
+        return self.session.post(url, proxy=self._route(url), **kwargs)
+
+    async def __aenter__(self) -> RoutedWeb:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.session.close()
+
+
+def routed_session(
+    route: Route,
+    *,
+    timeout: float,
+    connect_timeout: float | None = None,
+    tls: TlsSettings | None = None,
+    limit: int = 16,
+) -> RoutedWeb:
+    session = web_session(timeout=timeout, connect_timeout=connect_timeout, tls=tls, limit=limit, netrc=False)
+    return RoutedWeb(session, route)
+
+
+async def read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes | None:
+    """The whole body, or None once it passes ``cap`` bytes (the excess is never held)."""
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in resp.content.iter_any():
+        total += len(chunk)
+        if total > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def env_proxy(url: str) -> EnvProxy | None:
     """The proxy ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` pick for ``url`` (as ``trust_env`` would); None: direct."""
     try:
@@ -63,10 +118,3 @@ def env_proxy(url: str) -> EnvProxy | None:
     address = proxy.with_user(None)
     with_login = address.with_user(auth.login).with_password(auth.password) if auth is not None else address
     return EnvProxy(str(address), str(with_login))
-
-
-def redact_env_proxies(redact: Redactor) -> Redactor:
-    """Teach ``redact`` the credentials inside every proxy URL of the environment."""
-    for value in urllib.request.getproxies().values():
-        redact.add_url(value if "://" in value else f"http://{value}")
-    return redact

@@ -26,6 +26,7 @@ from tests.parts.oauth import (  # noqa: F401
     protected,
     protected_server,
 )
+from tests.parts.squid import squid
 from tests.run.helpers import config_file
 from tests.test_cli_probe import mcpgate
 
@@ -296,3 +297,26 @@ async def test_a_server_that_refuses_every_token_gets_one_retry_not_a_storm() ->
         "initialize",
     ]
     assert len(requests) == 2
+
+
+async def test_token_requests_leave_through_the_runs_proxy_as_the_mcp_requests_do(protected: Protected) -> None:  # noqa: F811
+    user, password = "gate", "pr0xy-pa55-oauth"
+    with squid(hosts={"localhost": "127.0.0.1"}, users={user: password}) as proxy:
+        code, out, err = await mcpgate(
+            "probe", protected.url, "--proxy", proxy.url(user, password),
+            "--auth", "client_credentials", "--client-id", CLIENT_ID,
+            env={**clean_env(), "MCPGATE_CLIENT_SECRET": CLIENT_SECRET},
+        )  # fmt: skip
+        log = proxy.log()
+    assert code == exitcodes.OK, out + err
+    token_url = f"{protected.auth.issuer}/token"
+    assert f"POST {token_url}" in log  # the token request, through squid with the run's credentials
+    assert f"POST {protected.url}" in log  # and the MCP requests
+    assert user in log
+    assert password not in out + err
+    assert CLIENT_SECRET not in out + err
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without any proxy of its own: the run's ``--proxy`` is the one."""
+    return {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}

@@ -36,8 +36,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
-import aiohttp
-
 from mcpgate.app.postdeploy import MARK_FAIL, MARK_OK, md_cell
 from mcpgate.app.postdeploy.jsonpath import parse_path, resolve, scalar_text
 from mcpgate.config.target import check_url
@@ -46,10 +44,9 @@ from mcpgate.protocol.outcome import shorten
 from mcpgate.support.durations import format_duration
 from mcpgate.support.errors import UsageError
 from mcpgate.support.jsonvalues import kind
-from mcpgate.support.redact import Redactor
+from mcpgate.support.lazy import load
+from mcpgate.support.redact import Redactor, redact_env_proxies
 from mcpgate.support.tls import TlsSettings, tls_context
-from mcpgate.support.web import EnvProxy, env_proxy, redact_env_proxies, web_session
-from mcpgate.support.webfail import web_failure
 
 __all__ = [  # the path helpers are the monitor's own as well
     "MonitorReport",
@@ -164,51 +161,22 @@ def poll_count(spec: MonitorSpec) -> int:
 async def run_monitor(
     spec: MonitorSpec, *, sleep: Sleep = asyncio.sleep, clock: Callable[[], float] | None = None
 ) -> MonitorReport:
-    """Poll until ok, refused or out of time. ``sleep`` and ``clock`` (monotonic seconds) are for tests."""
-    redact = monitor_redactor(spec)
-    keys = parse_path(spec.path)
-    proxy = env_proxy(spec.url)
-    report = MonitorReport(
-        spec.url, spec.path, spec.expected, wait=spec.wait, interval=spec.interval, timeout=spec.timeout
-    )
-    report.proxy = proxy.address if proxy is not None else None
-    now = clock if clock is not None else asyncio.get_running_loop().time
-    last_status: int | None = None
-    async with web_session(timeout=spec.request_timeout, tls=spec.tls, limit=1, netrc=False) as http:
-        t0 = now()  # the schedule starts once the session is ready (loading the roots takes a while)
-        deadline = t0 + spec.wait + spec.timeout
-        for k in range(poll_count(spec)):
-            delay = t0 + spec.wait + k * spec.interval - now()
-            if delay > 0:
-                await sleep(delay)
-            left = deadline - now()
-            if left <= 0:
-                break
-            sent = now() - t0
-            request = _Request(http, spec, _headers(spec), proxy, min(spec.request_timeout, left))
-            last_status, observed, note = await _poll(request, keys)
-            report.history.append(Poll(sent, last_status, observed, redact(note)))
-            report.polls += 1
-            report.observed = observed
-            if observed == spec.expected:
-                report.ok = True
-                break
-            if last_status in FATAL_STATUSES:
-                break
-    report.elapsed_s = now() - t0
-    if not report.ok:
-        report.reason = _reason(report, last_status)
+    """Poll until ok, refused or out of time. ``sleep`` and ``clock`` (monotonic seconds) are for tests.
+
+    The polling half (``monitor_poll``, on aiohttp) loads with the first poll: see ``support.lazy``.
+    """
+    report: MonitorReport = await load("mcpgate.app.postdeploy.monitor_poll").poll_monitor(spec, sleep, clock)
     return report
 
 
-def _headers(spec: MonitorSpec) -> dict[str, str]:
+def request_headers(spec: MonitorSpec) -> dict[str, str]:
     headers = {"Accept": "application/json", **spec.headers}
     if spec.token:
         headers["Authorization"] = f"Bearer {spec.token.strip()}"
     return headers
 
 
-def _reason(report: MonitorReport, last_status: int | None) -> str:
+def failure_reason(report: MonitorReport, last_status: int | None) -> str:
     """Why a monitor that did not see the expected value failed: its last poll, and why it stopped."""
     last = report.history[-1].note if report.history else "no poll was made"
     if last_status in FATAL_STATUSES:
@@ -221,46 +189,7 @@ def _reason(report: MonitorReport, last_status: int | None) -> str:
     return f"{last} (last of {report.polls} poll(s); gave up after {took})"
 
 
-class _Request(NamedTuple):
-    http: aiohttp.ClientSession
-    spec: MonitorSpec
-    headers: Mapping[str, str]
-    proxy: EnvProxy | None
-    bound: float  # seconds this request may take, all told
-
-
-async def _poll(request: _Request, keys: tuple[str, ...]) -> tuple[int | None, str | None, str]:
-    """One GET: (HTTP status, the value at the path, a note for people)."""
-    spec, proxy, bound = request.spec, request.proxy, request.bound
-    answered: int | None = None
-    try:
-        async with asyncio.timeout(bound):
-            async with request.http.get(
-                spec.url,
-                headers=request.headers,
-                allow_redirects=False,
-                proxy=proxy.url if proxy is not None else None,
-                timeout=aiohttp.ClientTimeout(total=bound, sock_connect=bound),
-            ) as resp:
-                status = answered = resp.status
-                body, cut = await _read_capped(resp, MAX_BODY)
-                content_type = resp.content_type
-                location = resp.headers.get("Location")
-                reason = resp.reason or ""
-    except Exception as exc:
-        return answered, None, web_failure(exc, timeout=bound, proxy=proxy.address if proxy is not None else None)
-    if 300 <= status < 400:
-        to = f" to {shorten(location, 100)!r}" if location else ""
-        return status, None, f"HTTP {status} redirect{to} (not followed: the token stays with the URL given)"
-    if not 200 <= status < 300:
-        detail = f": {body_excerpt(body, content_type)}" if body.strip() else ""
-        return status, None, shorten(f"HTTP {status} {reason}".rstrip() + detail)
-    if cut:
-        return status, None, f"HTTP {status} but the body is larger than {MAX_BODY} bytes"
-    return status, *_judge(spec, keys, status, body, content_type)
-
-
-def _judge(
+def judge_body(
     spec: MonitorSpec, keys: tuple[str, ...], status: int, body: bytes, content_type: str
 ) -> tuple[str | None, str]:
     """A whole 2xx body: (the value at the path, a note for people)."""
@@ -279,18 +208,6 @@ def _judge(
     if observed == spec.expected:
         return observed, f"{where} is {_quoted(observed)}"
     return observed, f"{where} is {_quoted(observed)}, expected {_quoted(spec.expected)}"
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
-    """At most ``cap`` bytes of the body, and whether there was more."""
-    chunks: list[bytes] = []
-    total = 0
-    while chunk := await resp.content.readany():
-        chunks.append(chunk)
-        total += len(chunk)
-        if total > cap:
-            return b"".join(chunks)[:cap], True
-    return b"".join(chunks), False
 
 
 def _quoted(text: str) -> str:

@@ -19,6 +19,7 @@ import orjson
 
 from mcpgate.protocol.auth.errors import DiscoveryError
 from mcpgate.protocol.outcome import shorten
+from mcpgate.support.web import RoutedWeb, read_capped
 
 MAX_METADATA_BYTES = 256 * 1024  # a metadata document is a few KB
 _PROBE = orjson.dumps(
@@ -32,7 +33,7 @@ _PROBE = orjson.dumps(
 _RESOURCE_METADATA = re.compile(r'resource_metadata\s*=\s*(?:"([^"]*)"|([^\s,]+))', re.IGNORECASE)
 
 
-async def token_endpoint(http: aiohttp.ClientSession, mcp_url: str) -> str:
+async def token_endpoint(http: RoutedWeb, mcp_url: str) -> str:
     """The token endpoint of the authorization server that protects ``mcp_url``."""
     hint = await _resource_metadata_hint(http, mcp_url)
     candidates = ([hint] if hint else []) + well_known(mcp_url, "oauth-protected-resource", path_only=False)
@@ -81,7 +82,7 @@ def authorization_server_metadata(issuer: str) -> list[str]:
     return urls
 
 
-async def _resource_metadata_hint(http: aiohttp.ClientSession, mcp_url: str) -> str | None:
+async def _resource_metadata_hint(http: RoutedWeb, mcp_url: str) -> str | None:
     """What the MCP server's 401 to a request without a token names, if anything."""
     headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     try:
@@ -95,17 +96,17 @@ async def _resource_metadata_hint(http: aiohttp.ClientSession, mcp_url: str) -> 
     return (m.group(1) or m.group(2)) if m else None
 
 
-async def _document(http: aiohttp.ClientSession, url: str) -> dict[str, object] | None:
+async def _document(http: RoutedWeb, url: str) -> dict[str, object] | None:
     """A JSON object served at ``url`` with 200, or None (not there, not JSON, unreachable)."""
     try:
         async with http.get(url, headers={"Accept": "application/json"}) as resp:
             if resp.status != 200:
                 return None
-            body = await resp.content.read(MAX_METADATA_BYTES + 1)
+            body = await read_capped(resp, MAX_METADATA_BYTES)
     except (aiohttp.ClientError, TimeoutError, ValueError):
         return None
     try:
-        doc = orjson.loads(body) if len(body) <= MAX_METADATA_BYTES else None
+        doc = orjson.loads(body) if body is not None else None
     except orjson.JSONDecodeError:
         return None
     return doc if isinstance(doc, dict) else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mcpgate.protocol.wire.proxy import ProxyRules
 from mcpgate.support.tls import TlsSettings
 
 CLIENT_CREDENTIALS = "client_credentials"
@@ -41,7 +42,8 @@ class AuthSpec:
     scope: str | None = None
     timeout: float = 10.0
     connect_timeout: float = 5.0
-    tls: TlsSettings = field(default_factory=TlsSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)  # the run's: a private CA, a client certificate
+    proxy: ProxyRules | None = None  # the run's proxies: token requests take the same way out
 
 
 @dataclass(frozen=True, slots=True)

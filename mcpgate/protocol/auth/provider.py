@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import time
 from dataclasses import dataclass
 from types import ModuleType
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 from mcpgate.protocol.auth.errors import DiscoveryError, TokenError
 from mcpgate.protocol.auth.grant import AuthSpec, Credentials, TokenAnswer
 from mcpgate.protocol.outcome import Failure, Kind, Outcome
+from mcpgate.support.lazy import load
 from mcpgate.support.redact import Redactor
 
 MAX_MARGIN = 30.0  # seconds before expiry a token is replaced, at most
@@ -55,7 +55,11 @@ def network() -> ModuleType:
     aiohttp and the JWT signer take a third of a second to import, and every worker process is a
     new interpreter: a run without OAuth would pay that at each start (and the load start later).
     """
-    return importlib.import_module("mcpgate.protocol.auth.network")
+    return load("mcpgate.protocol.auth.network")
+
+
+def _direct(url: str) -> str | None:
+    return None
 
 
 def key_algorithm(pem: str) -> str:
@@ -130,7 +134,10 @@ class AuthSource:
 
     def web(self) -> Any:
         spec = self.spec
-        return network().web_session(timeout=spec.timeout, connect_timeout=spec.connect_timeout, tls=spec.tls, limit=4)
+        route = spec.proxy.url_for if spec.proxy is not None else _direct
+        return network().routed_session(
+            route, timeout=spec.timeout, connect_timeout=spec.connect_timeout, tls=spec.tls, limit=4
+        )
 
 
 class TokenProvider:

@@ -20,21 +20,24 @@ from mcpgate.protocol.auth.grant import (
     TokenAnswer,
 )
 from mcpgate.protocol.outcome import shorten
+from mcpgate.support.web import RoutedWeb, read_capped
 
 MAX_ANSWER_BYTES = 256 * 1024
 
 
 async def request_token(
-    http: aiohttp.ClientSession, endpoint: str, spec: AuthSpec, credentials: Credentials, refresh_token: str | None
+    http: RoutedWeb, endpoint: str, spec: AuthSpec, credentials: Credentials, refresh_token: str | None
 ) -> TokenAnswer:
     form, headers = token_form(spec, credentials, refresh_token, endpoint)
     try:
         async with http.post(endpoint, data=form, headers={"Accept": "application/json", **headers}) as resp:
             status = resp.status
-            body = await resp.content.read(MAX_ANSWER_BYTES + 1)
+            body = await read_capped(resp, MAX_ANSWER_BYTES)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else shorten(str(exc) or type(exc).__name__, 120)
         raise TokenError(f"token request to {endpoint} failed: {reason}") from None
+    if body is None:
+        raise TokenError(f"token endpoint {endpoint} answered more than {MAX_ANSWER_BYTES} bytes")
     return parse_answer(endpoint, status, body)
 
 

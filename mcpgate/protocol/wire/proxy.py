@@ -11,7 +11,7 @@ import asyncio
 import base64
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from mcpgate.protocol.wire.connection import Connection
@@ -28,6 +28,7 @@ class Proxy:
     host: str
     port: int
     authorization: str = ""
+    url: str = field(default="", repr=False, compare=False)  # as given, credentials included: for aiohttp
 
     @property
     def where(self) -> str:
@@ -56,7 +57,7 @@ def parse_proxy(url: str) -> Proxy:
     if parts.username is not None or parts.password is not None:
         raw = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()
         authorization = "Basic " + base64.b64encode(raw).decode("ascii")
-    return Proxy(parts.hostname, port, authorization)
+    return Proxy(parts.hostname, port, authorization, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,13 @@ class ProxyRules:
         if proxy is None or bypassed(self.no_proxy, host, port):
             return None
         return proxy
+
+    def url_for(self, url: str) -> str | None:
+        """The proxy URL (credentials included) a request to ``url`` goes through; None: direct."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        proxy = self.route(scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
+        return proxy.url or None if proxy is not None else None
 
 
 def no_proxy_entries(text: str) -> tuple[str, ...]:
