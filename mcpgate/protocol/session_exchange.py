@@ -52,10 +52,11 @@ class Exchanging(ServerMessages):
         request sent again, its first step told as retried. A second 401, or no new token to
         send, leaves the 401 as the request's answer.
         """
-        try:
-            await self._authorize()
-        except Failure as failure:
-            return _unsent(method, tool, failure.outcome), None
+        if self.auth is not None:  # tested here: without OAuth a request pays no call for it
+            try:
+                await self._authorize()
+            except Failure as failure:
+                return _unsent(method, tool, failure.outcome), None
         answer, reply = await self._exchange_once(method, params, tool, judge, headers)
         if self.auth is None or answer.outcome.kind is not Kind.HTTP_ERROR or answer.outcome.http_status != 401:
             return answer, reply
@@ -140,8 +141,9 @@ class Exchanging(ServerMessages):
     ) -> Outcome:
         """A wire action that answers with a status, not a JSON-RPC result: timed, judged, and
         bounded by the deadline it is given (``within`` seconds, or the request timeout)."""
-        with contextlib.suppress(Failure):
-            await self._authorize()  # none: the request goes as it is, and the server's answer is told
+        if self.auth is not None:
+            with contextlib.suppress(Failure):
+                await self._authorize()  # none: the request goes as it is, and the server's answer is told
         t0 = time.perf_counter()
         status: int | None = None
         limit = self._settings.timeout if within is None else min(within, self._settings.timeout)
@@ -164,7 +166,7 @@ class Exchanging(ServerMessages):
 
     def _private(self, outcome: Outcome) -> Outcome:
         """A failure without the session's cookie values in its reason: a server may echo them back."""
-        jar = self._jar
+        jar = self._client.jar
         if jar is None or not outcome.reason:
             return outcome
         reason = jar.mask(outcome.reason)

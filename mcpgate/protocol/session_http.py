@@ -34,22 +34,31 @@ def _nothing() -> None:
 class SessionHttp:
     """What the transports send through: ``post``/``get``/``delete`` as on ``Pool``, per session."""
 
-    __slots__ = ("_on_redirect", "_pool", "_user_line", "jar")
+    __slots__ = ("_headers", "_keep", "_on_redirect", "_pool", "_url", "_user_line", "jar")
 
     def __init__(
         self,
         pool: Pool,
-        jar: CookieJar | None,
+        url: str,
         *,
+        cookies: bool = True,
         headers: Mapping[str, str] | None = None,
         on_redirect: Callable[[], None] = _nothing,
     ) -> None:
         self._pool = pool
-        self.jar = jar
+        self._url = url
+        self._keep = cookies
+        self._headers = headers
+        self.jar: CookieJar | None = None  # made with the first Set-Cookie: most sessions never get one
         self._on_redirect = on_redirect
+        self._user_line = b""
+
+    def _open_jar(self) -> CookieJar:
         # A Cookie header of the user's own is joined with the jar's into one, as RFC 6265 asks.
-        given = user_cookie(headers or {})
+        given = user_cookie(self._headers or {})
         self._user_line = f"{given[0]}: {given[1]}\r\n".encode("latin-1") if given else b""
+        jar = self.jar = CookieJar(self._url, base=given[1] if given else None)
+        return jar
 
     def post(self, url: str, *, data: bytes, headers: RequestHeaders = None, deadline: float | None = None) -> Exchange:
         return Exchange(self, ("POST", url, headers, data, deadline))
@@ -67,8 +76,8 @@ class SessionHttp:
         jar = self.jar
         sent = self._with_cookies(url, headers) if jar is not None and jar.count else headers
         response = await self._pool.send(method, url, sent, body, deadline)
-        if jar is not None and response.headers.cookies is not None:
-            jar.take(response.headers.cookies, url)
+        if response.headers.cookies is not None and self._keep:
+            (jar or self._open_jar()).take(response.headers.cookies, url)
         if response.status in _FOLLOWED:
             return await self._follow(response, (method, url, headers, body, deadline))
         return response
@@ -107,8 +116,8 @@ class SessionHttp:
         jar = self.jar
         sent = self._with_cookies(url, headers) if jar is not None and jar.count else headers
         response = await self._pool.send(method, url, sent, body, deadline)
-        if jar is not None and response.headers.cookies is not None:
-            jar.take(response.headers.cookies, url)
+        if response.headers.cookies is not None and self._keep:
+            (jar or self._open_jar()).take(response.headers.cookies, url)
         return response
 
     def _with_cookies(self, url: str, headers: RequestHeaders) -> RequestHeaders:

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from functools import partial
 
 from mcpgate.protocol import modern
-from mcpgate.protocol.cookies import CookieJar, user_cookie
 from mcpgate.protocol.jsonrpc import JSONObject, encode_notification
 from mcpgate.protocol.judging import judge_discover, judge_initialize
 from mcpgate.protocol.legacy_sse import LegacySseTransport
@@ -110,9 +109,10 @@ class Opening(Listening):
         transport: Transport
         t = self.target
         # A fresh jar per MCP session, as the official SDK's client has one HTTP client per session.
-        user = user_cookie(self._settings.headers)
-        jar = self._jar = CookieJar(t.url, base=user[1] if user else None) if self._settings.cookies else None
-        http = SessionHttp(self._http, jar, headers=self._settings.headers, on_redirect=self._redirected)
+        settings = self._settings
+        http = self._client = SessionHttp(
+            self._http, t.url, cookies=settings.cookies, headers=settings.headers, on_redirect=self._redirected
+        )
         if t.transport == LEGACY_SSE:
             transport = LegacySseTransport(http, t.url, self._settings, t.quirks)
         else:

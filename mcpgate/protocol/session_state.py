@@ -17,10 +17,10 @@ import asyncio
 from collections import Counter
 
 from mcpgate.protocol.auth import TokenProvider
-from mcpgate.protocol.cookies import CookieJar
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.jsonrpc import IdSource, JSONObject
 from mcpgate.protocol.records import ServerIdentity, StepSink, Target, ToolInfo
+from mcpgate.protocol.session_http import SessionHttp
 from mcpgate.protocol.transport import SessionMeter, Streams, Transport
 from mcpgate.protocol.wire.pool import Pool
 
@@ -46,7 +46,7 @@ class SessionState:
     _ids: IdSource
     _meta: JSONObject | None  # the ``_meta`` every modern request carries
     _transport: Transport
-    _jar: CookieJar | None  # the current session's cookies (None: kept none)
+    _client: SessionHttp  # the current session's requests: its cookie jar, its redirects
     _used: bool  # open() was called: the next one needs a fresh transport
     _ending: bool  # close() or abandon() has begun: streams that end now are not reopened
     _relisten: asyncio.TimerHandle | None  # a GET stream reconnect, waiting

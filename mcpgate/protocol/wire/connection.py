@@ -244,7 +244,8 @@ class Connection(asyncio.Protocol):
             return
         self.heading = False
         headers = response.headers
-        if len(headers) > MAX_HEADER_FIELDS or self.bytes_in > MAX_HEAD_BYTES:
+        # the field count read directly: a __len__ call per response costs more than the test
+        if headers.repeats + len(headers._fields) > MAX_HEADER_FIELDS or self.bytes_in > MAX_HEAD_BYTES:
             headers.check(MAX_HEAD_BYTES)
         response.version = self.parser.get_http_version()
         self.keep_alive = self.parser.should_keep_alive()
