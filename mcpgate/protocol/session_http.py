@@ -10,21 +10,18 @@ session's jar and come back on its later requests (cookies.py).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Generator, Mapping
-from types import TracebackType
-from typing import Any
+from collections.abc import Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 from mcpgate.protocol.cookies import CookieJar, user_cookie
 from mcpgate.protocol.outcome import Kind, fail, shorten
 from mcpgate.protocol.wire.connection import Response
 from mcpgate.protocol.wire.errors import WireError
-from mcpgate.protocol.wire.pool import Pool, RequestHeaders
+from mcpgate.protocol.wire.pool import Pool, Request, RequestHeaders, SendArgs
 
 MAX_REDIRECTS = 5
 REDIRECT_BODY_BYTES = 64 * 1024  # a redirect's body is read (so its connection is reused) up to this
 _FOLLOWED = (307, 308)
-_Args = tuple[str, str, RequestHeaders, bytes | None, float | None]  # method, URL, headers, body, deadline
 
 
 def _nothing() -> None:
@@ -60,17 +57,17 @@ class SessionHttp:
         jar = self.jar = CookieJar(self._url, base=given[1] if given else None)
         return jar
 
-    def post(self, url: str, *, data: bytes, headers: RequestHeaders = None, deadline: float | None = None) -> Exchange:
-        return Exchange(self, ("POST", url, headers, data, deadline))
+    def post(self, url: str, *, data: bytes, headers: RequestHeaders = None, deadline: float | None = None) -> Request:
+        return Request(self, ("POST", url, headers, data, deadline))
 
-    def get(self, url: str, *, headers: RequestHeaders = None, deadline: float | None = None) -> Exchange:
-        return Exchange(self, ("GET", url, headers, None, deadline))
+    def get(self, url: str, *, headers: RequestHeaders = None, deadline: float | None = None) -> Request:
+        return Request(self, ("GET", url, headers, None, deadline))
 
-    def delete(self, url: str, *, headers: RequestHeaders = None, deadline: float | None = None) -> Exchange:
-        return Exchange(self, ("DELETE", url, headers, None, deadline))
+    def delete(self, url: str, *, headers: RequestHeaders = None, deadline: float | None = None) -> Request:
+        return Request(self, ("DELETE", url, headers, None, deadline))
 
     async def send(
-        self, method: str, url: str, headers: RequestHeaders, body: bytes | None, deadline: float | None
+        self, method: str, url: str, headers: RequestHeaders, body: bytes | None, deadline: float | None = None
     ) -> Response:
         # Written out, not a call to a helper: this runs for every request of the load.
         jar = self.jar
@@ -82,7 +79,7 @@ class SessionHttp:
             return await self._follow(response, (method, url, headers, body, deadline))
         return response
 
-    async def _follow(self, response: Response, args: _Args) -> Response:
+    async def _follow(self, response: Response, args: SendArgs) -> Response:
         """Follow same-origin 307/308 hops; the first answer that is not one is the request's."""
         method, url, headers, body, deadline = args
         origin = _origin(url)
@@ -131,33 +128,6 @@ class SessionHttp:
         merged = {k: v for k, v in headers.items() if k.lower() != "cookie"} if headers else {}
         merged["Cookie"] = value
         return merged
-
-
-class Exchange:
-    """What ``SessionHttp.post`` returns: await it, or use it as ``async with ... as response``."""
-
-    __slots__ = ("_args", "_client", "_response")
-
-    def __init__(self, client: SessionHttp, args: _Args) -> None:
-        self._client = client
-        self._args = args
-        self._response: Response | None = None
-
-    def __await__(self) -> Generator[Any, None, Response]:
-        return self._client.send(*self._args).__await__()
-
-    async def __aenter__(self) -> Response:
-        self._response = await self._client.send(*self._args)
-        return self._response
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._response is not None:
-            if exc is None:
-                self._response.release()
-            else:
-                self._response.close()
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Generator, Mapping
+from collections.abc import Coroutine, Generator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from mcpgate import __version__
@@ -24,12 +24,24 @@ USER_AGENT = f"mcpgate/{__version__}"
 MAX_IDLE_PER_ORIGIN = 1024
 
 
+RequestHeaders = Mapping[str, str] | bytes | None  # a mapping, or header lines already encoded (the hot path)
+SendArgs = tuple[str, str, RequestHeaders, bytes | None, float | None]  # method, URL, headers, body, deadline
+
+
+class Sender(Protocol):
+    """What sends a request: the pool, or a session's view of it (``protocol.session_http``)."""
+
+    def send(
+        self, method: str, url: str, headers: RequestHeaders, body: bytes | None, deadline: float | None = None
+    ) -> Coroutine[Any, Any, Response]: ...
+
+
 class Request:
-    """What ``Pool.post`` returns: await it, or use it as ``async with ... as response``."""
+    """What ``post``/``get``/``delete`` return: await it, or use it as ``async with ... as response``."""
 
     __slots__ = ("_args", "_pool", "_response")
 
-    def __init__(self, pool: Pool, args: tuple[str, str, RequestHeaders, bytes | None, float | None]) -> None:
+    def __init__(self, pool: Sender, args: SendArgs) -> None:
         self._pool = pool
         self._args = args
         self._response: Response | None = None
@@ -49,9 +61,6 @@ class Request:
                 self._response.release()
             else:
                 self._response.close()
-
-
-RequestHeaders = Mapping[str, str] | bytes | None  # a mapping, or header lines already encoded (the hot path)
 
 
 class _Origin:
