@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mcpgate.app.requests import Judged, RunRequest
-from mcpgate.config.models import MAX_VUS
+from mcpgate.config.base import MAX_VUS
 from mcpgate.engine.shard import MAX_WORKERS
 from mcpgate.protocol.transport import LEGACY_SSE
 from mcpgate.protocol.versions import AUTO, is_modern

@@ -59,7 +59,7 @@ async def run_probe(
         if outcome.ok:
             report.tools = list(session.tools)
             if call is not None:
-                outcome = await session.call_tool(call, arguments or {})
+                outcome = (await session.call_tool(call, arguments or {})).outcome
         closed = await session.close()
         if outcome.ok:
             outcome = closed

@@ -12,72 +12,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    PlainSerializer,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 
 from mcpgate.config.auth import AuthConfig
+from mcpgate.config.base import INT64_MAX, MAX_VUS, Duration, Model
+from mcpgate.config.flow import FlowConfig
 from mcpgate.config.profiles import PROFILES
 from mcpgate.protocol.http import DEFAULT_MAX_RESPONSE_BYTES
-from mcpgate.protocol.transport import DEFAULT_STREAM_IDLE
 from mcpgate.protocol.versions import KNOWN_VERSIONS
-from mcpgate.support.durations import format_duration, parse_duration
-
-
-def _duration(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"expected a duration like 500ms, 30s, 2m or 1h30m, got {value!r}")
-    return parse_duration(value)
-
-
-Duration = Annotated[
-    float,
-    BeforeValidator(_duration),
-    PlainSerializer(format_duration, return_type=str),
-    Field(json_schema_extra={"type": "string", "examples": ["500ms", "30s", "2m", "1h30m"]}),
-]
-
-
-INT64_MAX = 2**63 - 1  # counts and sizes are written to JSON (results, the config digest) as 64-bit integers
-MAX_VUS = 100_000  # far past what one machine runs; a ramp is planned one VU at a time
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class ThinkTime(Model):
-    """Uniform between min and max; written ``0.5s..2s``, or one duration."""
-
-    min: float = 0.0
-    max: float = 0.0
-
-    @model_validator(mode="before")
-    @classmethod
-    def _parse(cls, value: Any) -> Any:
-        if isinstance(value, str) and ".." in value:
-            low, _, high = value.partition("..")
-            value = {"min": _duration(low.strip()), "max": _duration(high.strip())}
-        elif isinstance(value, str | int | float) and not isinstance(value, bool):
-            seconds = _duration(value)
-            value = {"min": seconds, "max": seconds}
-        if isinstance(value, dict):
-            value = {k: _duration(v) if k in ("min", "max") else v for k, v in value.items()}
-            if value.get("min", 0) > value.get("max", 0):
-                raise ValueError("think time min is larger than max")
-        return value
-
-    def __str__(self) -> str:
-        if self.min == self.max:
-            return format_duration(self.min)
-        return f"{format_duration(self.min)}..{format_duration(self.max)}"
-
+from mcpgate.support.durations import format_duration
 
 Transport = Literal["auto", "streamable-http", "sse"]
 Version = Literal["auto", "2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"]
@@ -102,67 +48,6 @@ class TargetConfig(Model):
     client_key: str | None = Field(None, description="The client certificate's private key (PEM)")
     proxy: str | None = Field(None, description="http://[user:password@]host:port; wins over HTTPS_PROXY/HTTP_PROXY")
     no_proxy: str | None = Field(None, description="Hosts reached directly, as NO_PROXY ('*': no proxy at all)")
-
-
-class ToolConfig(Model):
-    name: str = Field(min_length=1)
-    weight: float = Field(1.0, gt=0, allow_inf_nan=False)
-    arguments: dict[str, Any] | Literal["auto"] = Field(
-        default_factory=dict,
-        description="Values may be Jinja templates ({{ randint(0, 999) }}); 'auto' builds them from the tool's "
-        "inputSchema (read-only tools only, unless allow_writes)",
-    )
-    allow_writes: bool = Field(False, description="Allow arguments: auto on a tool not marked readOnlyHint")
-    dataset: str | None = Field(None, description="Name of a dataset whose row is 'row' in templates")
-
-
-class FlowConfig(Model):
-    tools_list: bool = Field(True, description="Call tools/list in each session, as real clients do")
-    think_time: ThinkTime | None = Field(None, description="Pause after each iteration, e.g. 0.5s..2s")
-    calls_per_session: int | None = Field(
-        None,
-        ge=0,
-        le=INT64_MAX,
-        description="tools/call per session (default: 1 with session: per-iteration; no limit with per-vu)",
-    )
-    tools: list[ToolConfig] = Field(
-        default_factory=list, description="Weighted mix; empty: every read-only tool with arguments: auto"
-    )
-    session: Literal["per-iteration", "per-vu"] = Field(
-        "per-iteration",
-        description="per-iteration: a new MCP session each iteration; per-vu: one long session per VU, "
-        "one tools/call per iteration, until calls_per_session or session_lifetime ends it",
-    )
-    session_lifetime: Duration | None = Field(
-        None,
-        description="per-vu: end a session this old at the next iteration (a session with no calls holds this long)",
-    )
-    listen: bool | Literal["auto"] = Field(
-        "auto",
-        description="Hold the standalone GET stream for the session's life: auto as the official clients do "
-        "(Streamable HTTP sessions with a session id; never on 2026-07-28), true, or false",
-    )
-    stream_idle_timeout: Duration = Field(
-        DEFAULT_STREAM_IDLE,
-        description="A held stream with no byte, not even a keepalive, for this long is stream_stalled; 0: off",
-    )
-
-    @field_validator("session_lifetime")
-    @classmethod
-    def _lifetime(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if value is not None:
-            if info.data.get("session", "per-iteration") != "per-vu":
-                raise ValueError("applies to session: per-vu only")
-            if value <= 0:
-                raise ValueError("must be more than 0")
-        return value
-
-    @property
-    def calls(self) -> int | None:
-        """tools/call per session: None for no limit (per-vu by default)."""
-        if self.calls_per_session is not None:
-            return self.calls_per_session
-        return None if self.session == "per-vu" else 1
 
 
 class Stage(Model):

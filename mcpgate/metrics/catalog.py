@@ -93,4 +93,4 @@ AGGREGATIONS: dict[MetricType, tuple[str, ...]] = {
     MetricType.GAUGE: ("value", "min", "max"),
 }
 
-TAG_KEYS = ("scenario", "method", "tool", "check")
+TAG_KEYS = ("scenario", "method", "tool", "name", "check")

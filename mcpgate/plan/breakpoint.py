@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mcpgate.config.models import MAX_VUS, BreakpointConfig
+from mcpgate.config.base import MAX_VUS
+from mcpgate.config.models import BreakpointConfig
 from mcpgate.plan.schedule import ArrivalSchedule, Stage
 from mcpgate.support.durations import format_duration
 

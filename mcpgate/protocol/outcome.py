@@ -21,6 +21,8 @@ class Kind(StrEnum):
     STREAM_CLOSED = "stream_closed"  # the server ended a stream the client meant to keep open
     STREAM_STALLED = "stream_stalled"  # a held stream sent no byte, not even a keepalive, for too long
     AUTH_ERROR = "auth_error"  # no access token: the authorization server refused, or could not be found
+    CHECK_FAILED = "check_failed"  # an answer that arrived whole but is not the one expected (a step's expect:)
+    CAPTURE_ERROR = "capture_error"  # a step's capture: found nothing in its answer; the steps after it are not sent
 
 
 @dataclass(frozen=True, slots=True)

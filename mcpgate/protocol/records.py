@@ -51,9 +51,22 @@ class Step:
     framing: str | None = None  # how the answer came: "json" or "sse" (Streamable HTTP)
     wire: bool = True  # False: never sent (its session could not be re-opened); no HTTP request to count
     allowed_status: bool = False  # a status >= 400 the protocol allows here (405 to the GET stream or a DELETE)
+    name: str | None = None  # what a method other than tools/call acted on: a prompt's name, a resource's uri
 
 
 StepSink = Callable[[Step], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """How one request goes beyond a plain request and answer (a flow step's settings)."""
+
+    timeout: float | None = None  # this request's limit instead of the target's; on expiry the server is told
+    progress: bool = False  # send _meta.progressToken and count the notifications/progress it brings
+    task: bool = False  # a task-augmented tools/call, when the server offers tasks for tools/call
+
+
+PLAIN = CallOptions()
 
 
 def step_label(step: Step) -> str:

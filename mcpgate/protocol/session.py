@@ -14,14 +14,15 @@ A legacy session lives on its held GET stream.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from mcpgate.protocol import modern
 from mcpgate.protocol.jsonrpc import HEADER_MISMATCH, IdSource, JSONObject
 from mcpgate.protocol.judging import judge_tool_result, tool_info
 from mcpgate.protocol.outcome import OK, Kind, Outcome, shorten
-from mcpgate.protocol.records import StepSink, Target, ToolInfo
+from mcpgate.protocol.records import PLAIN, CallOptions, StepSink, Target, ToolInfo
 from mcpgate.protocol.session_exchange import Answer
 from mcpgate.protocol.session_open import Opening
 from mcpgate.protocol.transport import NO_METER, SESSION_DELETE, SessionMeter, Streams
@@ -103,9 +104,34 @@ class McpSession(Opening):
             seen.add(cursor)
             params = {"cursor": cursor}
 
-    async def call_tool(self, name: str, arguments: Mapping[str, Any]) -> Outcome:
+    async def request(
+        self,
+        method: str,
+        params: JSONObject,
+        *,
+        name: str | None = None,
+        judge: Callable[[JSONObject], Outcome] | None = None,
+        options: CallOptions = PLAIN,
+    ) -> Answer:
+        """Any client request, recovered as every request is (a lost session re-opened once), and
+        recorded; ``name`` tags its step (the prompt, the resource) for per-method metrics."""
+        answer = await self._recovering(method, params, None, judge, None)
+        answer.step.name = name
+        self.sink(answer.step)
+        return answer
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any],
+        *,
+        check: Callable[[JSONObject], Outcome] | None = None,
+        options: CallOptions = PLAIN,
+    ) -> Answer:
+        """tools/call; ``check`` judges a result the protocol found good (a step's ``expect:``)."""
         params: JSONObject = {"name": name, "arguments": arguments if isinstance(arguments, dict) else dict(arguments)}
-        answer = await self._call(params, name)
+        judge = judge_tool_result if check is None else partial(_checked, check)
+        answer = await self._call(params, name, judge)
         if self.modern and answer.outcome.kind is Kind.JSONRPC_ERROR and answer.outcome.code == HEADER_MISMATCH:
             # The spec's recovery: the tool's schema may have changed; list again, then retry once.
             answer.step.note = "header mismatch: tools listed again and the call retried"
@@ -113,16 +139,16 @@ class McpSession(Opening):
             self.sink(answer.step)
             listed = await self.list_tools()
             if not listed.ok:
-                return listed
-            answer = await self._call(params, name)
+                return Answer(listed, None, answer.step)
+            answer = await self._call(params, name, judge)
         self.sink(answer.step)
-        return answer.outcome
+        return answer
 
-    async def _call(self, params: JSONObject, name: str) -> Answer:
+    async def _call(self, params: JSONObject, name: str, judge: Callable[[JSONObject], Outcome]) -> Answer:
         extra: dict[str, str] | None = None
         if self.modern and (tool := self.tools.get(name)) is not None and tool.param_headers:
             extra = modern.argument_headers(tool.param_headers, params["arguments"])
-        return await self._recovering("tools/call", params, name, judge_tool_result, extra)
+        return await self._recovering("tools/call", params, name, judge, extra)
 
     async def close(self, within: float | None = None) -> Outcome:
         """End the session on the wire: drop its streams, then DELETE when the server gave a session id.
@@ -145,3 +171,9 @@ class McpSession(Opening):
         for task in self._background:
             task.cancel()
         self._transport.abandon()
+
+
+def _checked(check: Callable[[JSONObject], Outcome], result: JSONObject) -> Outcome:
+    """The protocol's judgement of a tool result first, then the caller's check of its content."""
+    outcome = judge_tool_result(result)
+    return check(result) if outcome.ok else outcome

@@ -28,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcpgate.config.models import DatasetConfig, FlowConfig, ToolConfig
+from mcpgate.config.flow import FlowConfig, ToolConfig
+from mcpgate.config.models import DatasetConfig
 from mcpgate.metrics.recorder import Recorder
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.records import Target, ToolInfo

@@ -39,7 +39,7 @@ async def one_session(http: Pool, url: str, *, settings: HttpSettings = mcpraw.S
     mcp = session(http, url, steps, settings=settings)
     assert (await mcp.open()).ok, steps
     assert (await mcp.list_tools()).ok, steps
-    assert (await mcp.call_tool("echo", {})).ok, steps
+    assert (await mcp.call_tool("echo", {})).outcome.ok, steps
     assert (await mcp.close()).ok, steps
     mcp.abandon()
     return steps
@@ -110,7 +110,7 @@ async def test_a_cookie_that_expires_is_no_longer_sent(http: Pool) -> None:
         assert (await mcp.open()).ok
         assert (await mcp.list_tools()).ok
         await asyncio.sleep(1.1)
-        assert (await mcp.call_tool("echo", {})).ok
+        assert (await mcp.call_tool("echo", {})).outcome.ok
         mcp.abandon()
     assert cookies_sent(server.requests)[2:] == [("tools/list", "brief=1"), ("tools/call", None)]
 
@@ -220,7 +220,7 @@ async def test_a_server_echoing_the_cookie_in_an_error_does_not_reveal_it(http: 
     with serving(serve_all(reply)) as server:
         mcp = session(http, server.url(), steps)
         assert (await mcp.open()).ok
-        outcome = await mcp.call_tool("echo", {})
+        outcome = (await mcp.call_tool("echo", {})).outcome
         mcp.abandon()
     assert server.requests[-1].header("cookie") == f'SRV="{secret}"'
     assert (outcome.kind, outcome.http_status) == (Kind.HTTP_ERROR, 500)

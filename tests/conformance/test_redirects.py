@@ -47,7 +47,7 @@ async def test_a_same_origin_307_or_308_is_followed_with_its_method_body_and_hea
     with serving(serve_all(redirecting(status, "tools/call"))) as server:
         mcp = session(http, server.url(), steps)
         assert (await mcp.open()).ok, steps
-        outcome = await mcp.call_tool("echo", {"x": 1})
+        outcome = (await mcp.call_tool("echo", {"x": 1})).outcome
         mcp.abandon()
     assert outcome.ok, steps
     first, second = server.requests[-2:]

@@ -317,7 +317,7 @@ async def test_header_mismatch_relists_and_retries(faults: FaultServer) -> None:
         session = McpSession(http, target, ids=IdSource(), sink=steps.append)
         assert (await session.open()).ok
         # Called before tools/list: no Mcp-Param-* headers yet, so the server rejects the call once.
-        outcome = await session.call_tool("regional", {"region": "eu", "query": "q"})
+        outcome = (await session.call_tool("regional", {"region": "eu", "query": "q"})).outcome
     assert outcome.ok, steps
     assert [s.method for s in steps] == ["server/discover", "tools/call", "tools/list", "tools/call"]
     assert steps[1].retried
@@ -336,7 +336,7 @@ async def test_session_is_reusable_across_iterations(faults: FaultServer) -> Non
             session = McpSession(http, target, ids=IdSource(), sink=steps.append)
             for _ in range(3):
                 assert (await session.open()).ok, steps
-                assert (await session.call_tool("echo", {"text": "x"})).ok, steps
+                assert (await session.call_tool("echo", {"text": "x"})).outcome.ok, steps
                 assert (await session.close()).ok, steps
     inits = [h for h in faults.headers["reuse"] if h.get("Content-Length") and "Mcp-Session-Id" not in h]
     # Every initialize starts clean: no session id and no version left over from the session before.

@@ -119,7 +119,7 @@ async def test_stateful_sdk_server_holds_the_get_stream_until_the_delete(peer: P
     listen = next(s for s in log.steps if s.method == "sse/listen")
     assert (listen.outcome.kind, listen.http_status) == (Kind.OK, 200)
     assert mcp.holding
-    assert (await mcp.call_tool("get_record", {"id": "rec_7"})).ok  # requests go on beside the stream
+    assert (await mcp.call_tool("get_record", {"id": "rec_7"})).outcome.ok  # requests go on beside the stream
     assert mcp.holding
     assert (await mcp.close()).ok
     mcp.abandon()
@@ -156,7 +156,7 @@ async def test_the_stateless_protocol_has_no_get_stream(peer: PeerFactory, http:
     mcp = session(http, peer("stateful-sse"), log, version="2026-07-28", streams=Streams(listen=True))
     assert (await mcp.open()).ok
     assert (await mcp.list_tools()).ok
-    assert (await mcp.call_tool("get_record", {"id": "rec_1"})).ok
+    assert (await mcp.call_tool("get_record", {"id": "rec_1"})).outcome.ok
     await mcp.close()
     mcp.abandon()
     assert log.methods() == ["server/discover", "tools/list", "tools/call"]
@@ -207,7 +207,7 @@ async def test_everything_server_notifications_arrive_on_the_get_stream(peer: Pe
     assert (await mcp.open()).ok
     assert mcp.holding
     # Its simulated logging sends notifications/message on the GET stream (not on the call's answer).
-    assert (await mcp.call_tool("toggle-simulated-logging", {})).ok
+    assert (await mcp.call_tool("toggle-simulated-logging", {})).outcome.ok
     await log.until(lambda: ("notifications/message", False) in log.messages)
     assert log.sse_events >= 1
     await mcp.close()
@@ -338,7 +338,7 @@ async def test_a_refused_get_stream_is_an_error_and_the_session_works_on(faults:
     assert "Retry-After: 1" in listen.outcome.reason
     assert not listen.allowed_status
     assert mcp.target.quirks.get_stream is None  # not a 405: a later session asks again
-    assert (await mcp.call_tool("echo", {"text": "x"})).ok
+    assert (await mcp.call_tool("echo", {"text": "x"})).outcome.ok
     await mcp.close()
     mcp.abandon()
     assert faults.counts["stream-refused:GET"] == 1
@@ -353,7 +353,7 @@ async def test_legacy_stream_that_goes_silent_is_stalled_and_the_session_reopene
     assert (await mcp.open()).ok
     await log.until(lambda: bool(log.ends()))
     assert log.ends()[0].kind is Kind.STREAM_STALLED
-    assert (await mcp.call_tool("echo", {"text": "after"})).ok
+    assert (await mcp.call_tool("echo", {"text": "after"})).outcome.ok
     assert mcp.reinits == 1
     assert [what for what, _, _ in log.events if what != "step"] == ["opened", "ended", "reinit", "opened"]
     # The call was sent once, on the new session: nothing that never went out is counted as sent.
