@@ -8,23 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="${VENV:-$root/.venv}"
 
-debian_packages=(nginx-light libnginx-mod-http-js wrk)
-missing=()
-for pkg in "${debian_packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
-    missing+=("$pkg")
-  fi
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "setup.sh: need root to install ${missing[*]} (apt-get)" >&2
-    exit 1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # --no-install-recommends: no nginx "core" package pulling in a system service we do not want.
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$root/tests/peers/debian.sh" setup.sh nginx-light libnginx-mod-http-js wrk
 # The Debian package starts a system nginx on port 80 where a service manager runs; the benchmarks
 # never use it (they start their own nginx with their own config), so nothing here touches it.
 
