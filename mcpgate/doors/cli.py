@@ -166,6 +166,8 @@ def _init(args: argparse.Namespace) -> int:
     except InitFailed as exc:
         print(f"mcpgate: error: {exc}", file=sys.stderr)
         return exc.code
+    except UsageError as exc:
+        raise relabeled(exc, [("output", "--output")]) from None
     print(f"wrote {written}: check it with `mcpgate validate {written}`, run it with `mcpgate run -c {written}`")
     return exitcodes.OK
 
