@@ -12,6 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
+from mcpgate.app.init import Found, Given, starter_config
+from mcpgate.config.assemble import Overrides, assemble
+from mcpgate.plan.build import build_plan
+from mcpgate.protocol.records import ToolInfo
 from mcpgate.support import exitcodes
 from tests import servers, writeserver
 from tests.conftest import PeerFactory
@@ -173,3 +177,24 @@ async def test_a_server_without_read_only_tools_gets_an_empty_mix_and_the_run_sa
     results = await _smoke(config, tmp_path)
     assert results["warnings"]
     assert "add_note, delete_note" in results["warnings"][0]
+
+
+def test_server_text_stays_inside_comments_and_values_stay_literal(tmp_path: Path) -> None:
+    """A description with line breaks, a name that YAML would read as something else, a value with ``${``."""
+    q = {"type": "string", "examples": ["${HOME} | yes"]}
+    schema = {"type": "object", "properties": {"q": q}, "required": ["q"]}
+    tools = [
+        ToolInfo("yes", schema, {"readOnlyHint": True}, "first line\nflow: {tools: []}\u2028thresholds: {}"),
+        ToolInfo("drop: table", {}, {}, "writes\r\n- name: evil"),
+    ]
+    text = starter_config(Found(tools=tools, resources=["a://x\nprofile: load"]), Given(url="http://127.0.0.1:1/mcp"))
+    data = yaml.safe_load(text)
+    assert data["profile"] == "smoke"
+    assert data["flow"]["tools"] == [{"name": "yes", "arguments": {"q": "$${HOME} | yes"}}]
+    assert set(data) == {"target", "profile", "flow", "thresholds"}
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    plan = build_plan(assemble(config, Overrides()))
+    tool = plan.config.flow.tools[0]
+    assert tool.name == "yes"
+    assert tool.arguments == {"q": "${HOME} | yes"}  # the loader's own reference syntax, escaped: kept literally

@@ -77,6 +77,7 @@ class Given:
     headers: tuple[str, ...] = ()  # header names; their values go into environment references
     transport: str | None = None
     protocol_version: str | None = None
+    oauth: str | None = None  # the grant asked for (--auth); the file says where its settings go
 
 
 async def discover(spec: ConnectSpec) -> Found:
@@ -169,6 +170,9 @@ def _target(given: Given) -> list[str]:
     if given.token:
         lines.append(f"  # The token is read from the environment when the run starts: export {TOKEN_VAR}=...")
         lines.append(f"  bearer_token: ${{{TOKEN_VAR}}}")
+    if given.oauth:
+        lines.append(f"  # OAuth ({_comment(given.oauth)}) was used to connect: add target.auth (type, client_id,")
+        lines.append("  # token_url, scope); the secrets come from MCPGATE_CLIENT_SECRET or MCPGATE_REFRESH_TOKEN.")
     if given.headers:
         lines.append("  # Header values are read from the environment, never written here.")
         lines.append("  headers:")

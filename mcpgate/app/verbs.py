@@ -247,6 +247,7 @@ def init(url: str, request: RunRequest, output: Path, *, force: bool = False) ->
         headers=tuple(dict.fromkeys(k for k, _ in request.headers)),
         transport=request.transport if request.transport not in (None, AUTO) else None,
         protocol_version=request.protocol_version if request.protocol_version not in (None, AUTO) else None,
+        oauth=request.auth,
     )
     write_checked(path, redact(starter_config(found, given)), given)
     return path
