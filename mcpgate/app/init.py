@@ -206,8 +206,12 @@ def _flow(found: Found) -> list[str]:
         lines.append("  # Read-only tools (readOnlyHint), arguments synthesized from each inputSchema: edit them.")
         lines.append("  tools:")
     else:
-        lines.append("  # No tool is marked readOnlyHint: the run calls none, and says so, until you name one")
-        lines.append("  # here (uncomment one below and drop the []).")
+        if tried:  # an empty mix is every read-only tool with synthesized arguments: these, failing
+            lines.append("  # No read-only tool passed its trial call, and an empty mix calls them all as tried:")
+            lines.append("  # fix the arguments of one below, uncomment it and drop the [].")
+        else:
+            lines.append("  # No tool is marked readOnlyHint: the run calls none, and says so, until you name one")
+            lines.append("  # here (uncomment one below and drop the []).")
         lines.append("  tools: []")
     for tool in readable:
         lines += _tool(tool, "    ")
