@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mcpgate.app.nocalls import no_call_warning
 from mcpgate.plan.build import Plan
 from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.negotiate import Connection, connect
@@ -33,6 +34,7 @@ class Preflight:
     steps: list[Step] = field(default_factory=list)
     mix: ToolMix | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # every report shows them; the run still passes
 
 
 async def preflight(http: Pool, plan: Plan, *, rows: tuple[int, int] = (0, 1)) -> Preflight:
@@ -65,7 +67,13 @@ async def preflight(http: Pool, plan: Plan, *, rows: tuple[int, int] = (0, 1)) -
     resolution = resolve_tools(
         config.flow.tools, session.tools, plan.datasets, config.datasets, plan.max_vus, worker=rows
     )
-    result.notes = [*session.warnings, *resolution.notes, *_stream_notes(plan, session)]
+    warning = no_call_warning(bool(config.flow.tools), len(resolution.mix.choices), session.tools)
+    said = [] if warning is not None else resolution.notes  # the warning says what those notes would
+    result.notes = [*session.warnings, *said, *_stream_notes(plan, session)]
+    if warning is not None:
+        result.warnings.append(warning)
+        if config.flow.require_calls:
+            return _failed(result, exitcodes.COULD_NOT_START, f"require-calls: {warning}")
     problems = [*resolution.problems, *_uncalled(plan, resolution.mix)]
     if problems:
         return _failed(result, exitcodes.COULD_NOT_START, "; ".join(problems))

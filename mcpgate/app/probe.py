@@ -16,6 +16,7 @@ from mcpgate.protocol.jsonrpc import IdSource
 from mcpgate.protocol.negotiate import ConnectSpec, connect
 from mcpgate.protocol.outcome import Outcome
 from mcpgate.protocol.records import Step, first_failure, step_label
+from mcpgate.results.server import capability_line, shorten
 from mcpgate.support.redact import Redactor
 
 
@@ -28,6 +29,8 @@ class ProbeReport:
     transport: str | None = None
     protocol_version: str | None = None
     server_info: dict[str, Any] | None = None
+    capabilities: dict[str, Any] | None = None
+    instructions: str | None = None
     tools: list[str] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -55,6 +58,8 @@ async def run_probe(
             report.transport = identity.transport
             report.protocol_version = identity.protocol_version
             report.server_info = identity.server_info
+            report.capabilities = identity.capabilities
+            report.instructions = identity.instructions
         outcome = await session.list_tools()
         if outcome.ok:
             report.tools = list(session.tools)
@@ -105,6 +110,8 @@ def report_dict(report: ProbeReport, redact: Redactor) -> dict[str, Any]:
         "protocol_version": report.protocol_version,
         "chosen": redact(report.chosen),
         "server_info": redact.json(report.server_info),
+        "capabilities": redact.json(report.capabilities),
+        "instructions": redact(report.instructions) if report.instructions is not None else None,
         "tools": [redact(t) for t in report.tools],
         "steps": [step_dict(s, redact) for s in report.steps],
         "warnings": [redact(w) for w in report.warnings],
@@ -131,6 +138,7 @@ def render_text(report: ProbeReport, redact: Redactor) -> str:
         name = report.server_info.get("name", "?")
         version = report.server_info.get("version", "")
         lines.append(redact(f"  server     {name} {version}".rstrip()))
+    lines.extend(redact(line) for line in server_lines(report.capabilities, report.instructions))
     lines.append("")
     width = max((len(step_label(s)) for s in report.steps), default=10)
     for step in report.steps:
@@ -162,3 +170,13 @@ def render_text(report: ProbeReport, redact: Redactor) -> str:
     else:
         lines.append(f"FAILED: {redact(failure_line(report))}")
     return "\n".join(lines)
+
+
+def server_lines(capabilities: dict[str, Any] | None, instructions: str | None) -> list[str]:
+    """The server's capabilities on one line and its instructions shortened: never a wall of text."""
+    lines = []
+    if capabilities:
+        lines.append(f"  offers     {capability_line(capabilities)}")
+    if instructions and instructions.strip():
+        lines.append(f"  instructs  {shorten(instructions)}")
+    return lines

@@ -29,6 +29,7 @@ from mcpgate.results.schema import (
     ShardInfo,
     TargetInfo,
 )
+from mcpgate.results.server import exercised, unexercised
 from mcpgate.support.startat import LATE_NOTE, iso
 from mcpgate.verdict.breakpoint import StepJudge, breakpoint_section
 from mcpgate.verdict.judge import Judged, RunState
@@ -97,9 +98,10 @@ def build_results(record: RunRecord, verdicts: list[Verdict], judged: Judged) ->
     """The results file of a run, judged."""
     plan, metrics, pre, engine = record.plan, record.metrics, record.preflight, record.engine
     extra = [(t.key.name, t.key.tags) for t in plan.thresholds]
+    series = series_entries(metrics)
     return Results(
         run=_run_info(record, judged),
-        target=_target_info(plan, pre),
+        target=_target_info(plan, pre, exercised(series)),
         scenarios=[
             ScenarioInfo(
                 name=s.name,
@@ -118,8 +120,9 @@ def build_results(record: RunRecord, verdicts: list[Verdict], judged: Judged) ->
         errors=error_classes(record.errors, plan.redact),
         preflight=[step_dict(s, plan.redact) for s in pre.steps],
         timeseries=timeseries(engine.timeline, record.interval) if engine is not None else None,
-        series=series_entries(metrics),
+        series=series,
         breakpoint=_search(record),
+        warnings=[plan.redact(w) for w in pre.warnings],
     )
 
 
@@ -154,8 +157,9 @@ def _run_info(record: RunRecord, judged: Judged) -> RunInfo:
     )
 
 
-def _target_info(plan: Plan, pre: Preflight) -> TargetInfo:
+def _target_info(plan: Plan, pre: Preflight, sent: set[str]) -> TargetInfo:
     redact, identity = plan.redact, pre.identity
+    capabilities = identity.capabilities if identity else None
     return TargetInfo(
         url=redact.url(plan.connect.url),
         transport=identity.transport if identity else None,
@@ -163,6 +167,9 @@ def _target_info(plan: Plan, pre: Preflight) -> TargetInfo:
         server_info=identity.server_info if identity else None,
         chosen=redact(pre.chosen),
         tools=[redact(t) for t in pre.tools],
+        capabilities=redact.json(capabilities) if capabilities is not None else None,
+        instructions=redact(identity.instructions) if identity and identity.instructions is not None else None,
+        unexercised=unexercised(capabilities, sent) if pre.ok else [],
     )
 
 

@@ -162,6 +162,7 @@ RUN_OPTIONS: tuple[Option, ...] = (
         many=True,
         metavar="LINE|FILE",
     ),
+    Option("require-calls", "fail the preflight (exit 103) when the run would call no tool (none is read-only)"),
     Option("seed", "seed the random choices, for repeatable runs", values.integer, typed=True),
     Option("interval", "timeline interval (default: 1-10s by run length)", values.duration, typed=True),
     Option("no-progress", "no progress lines while running"),
@@ -293,6 +294,7 @@ class RunRequest(Judged):
     duration: float | None = None
     thresholds: tuple[str, ...] = ()  # METRIC=EXPR[,EXPR] each
     tools: tuple[str, ...] = ()  # mix lines, or one file
+    require_calls: bool = False
     seed: int | None = None
     interval: float | None = None
     no_progress: bool = False

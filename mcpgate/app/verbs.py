@@ -9,6 +9,7 @@ door spells its own way.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -24,6 +25,7 @@ from mcpgate.app.checks import (
     read_template,
 )
 from mcpgate.app.deliver import Outputs, deliver
+from mcpgate.app.init import TRIAL_TIMEOUT, Given, check_output, discover, starter_config, write_checked
 from mcpgate.app.inline import breakpoint_section, tools
 from mcpgate.app.merge import Merged, expand, judged, read_shard
 from mcpgate.app.merge import merge as merge_shards
@@ -140,6 +142,7 @@ def overrides(request: RunRequest) -> Overrides:
         auth=auth_flags(request),
         env_auth=dict(request.env_auth),
         tools=_tools(request),
+        require_calls=request.require_calls,
         min_breaking_point=request.min_breaking_point,
         breakpoint=breakpoint_section(request.breakpoint, "breakpoint"),
     )
@@ -228,3 +231,23 @@ def connect_target(url: str, request: RunRequest) -> tuple[ConnectSpec, Redactor
     }
     target = TargetConfig.model_validate({k: v for k, v in given.items() if v is not None})
     return target_spec(target)
+
+
+def init(url: str, request: RunRequest, output: Path, *, force: bool = False) -> Path:
+    """``mcpgate init``: one session against ``url``, and the starter config it makes, written to ``output``."""
+    spec, redact = connect_target(url, request)
+    path = request.path(output)
+    check_output(path, force)
+    if request.timeout is None:  # a trial call that takes longer is left out anyway: no need to wait for it
+        spec = replace(spec, settings=replace(spec.settings, timeout=TRIAL_TIMEOUT))
+    found = eventloop.run(discover(spec))
+    given = Given(
+        url=url,
+        token=bool(request.bearer_token or request.env_token),
+        headers=tuple(dict.fromkeys(k for k, _ in request.headers)),
+        transport=request.transport if request.transport not in (None, AUTO) else None,
+        protocol_version=request.protocol_version if request.protocol_version not in (None, AUTO) else None,
+        oauth=request.auth,
+    )
+    write_checked(path, redact(starter_config(found, given)), given)
+    return path

@@ -43,6 +43,7 @@ class Overrides:
     tools: tuple[dict[str, Any], ...] | None = None  # replaces flow.tools (the action's `tools` input)
     min_breaking_point: float | None = None  # --min-breaking-point: breakpoint.min_breaking_point
     breakpoint: dict[str, Any] | None = None  # keys of the breakpoint section (the action's `breakpoint` input)
+    require_calls: bool = False  # --require-calls: flow.require_calls
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ def _target(data: dict[str, Any], lines: LineMap, source: str, flags: Overrides,
         flow_data = data.setdefault("flow", {})
         if isinstance(flow_data, dict):
             flow_data["tools"] = [dict(tool) for tool in flags.tools]
+    if flags.require_calls and isinstance(data.setdefault("flow", {}), dict):
+        data["flow"]["require_calls"] = True
 
 
 def _profile(data: dict[str, Any], lines: LineMap, source: str, flags: Overrides, notes: list[str]) -> str | None:

@@ -58,6 +58,7 @@ class FlowConfig(Model):
         description="Hold the standalone GET stream for the session's life: auto as the official clients do "
         "(Streamable HTTP sessions with a session id; never on 2026-07-28), true, or false",
     )
+    require_calls: bool = Field(False, description="Fail the preflight (exit 103) when the run would call no tool")
     stream_idle_timeout: Duration = Field(
         DEFAULT_STREAM_IDLE,
         description="A held stream with no byte, not even a keepalive, for this long is stream_stalled; 0: off",

@@ -218,7 +218,13 @@ def _smoke(request: RunRequest, step: Step, runner: Runner, out_dir: Path, outco
     spec, redact = app.target_of(request)
     with runner.group("mcpgate: smoke check"):
         report = eventloop.run(
-            run_smoke(spec, sessions=step.smoke_sessions, call="auto", min_cert_days=step.min_cert_days)
+            run_smoke(
+                spec,
+                sessions=step.smoke_sessions,
+                call="auto",
+                min_cert_days=step.min_cert_days,
+                require_calls=request.require_calls,
+            )
         )
         runner.stream.write(render_smoke_text(report, redact) + "\n")
     path = out_dir / "smoke.json"

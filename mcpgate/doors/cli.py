@@ -20,6 +20,7 @@ import orjson
 from mcpgate import __version__
 from mcpgate.app import saved
 from mcpgate.app import verbs as app
+from mcpgate.app.init import InitFailed
 from mcpgate.app.probe import render_text, report_dict, run_probe
 from mcpgate.app.requests import (
     CLIENT_SECRET_ENV,
@@ -81,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--args", metavar="JSON", help="arguments for --call, a JSON object (default {})")
     probe.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     probe.set_defaults(handler=_probe)
+
+    init = verbs.add_parser("init", help="connect once and write a commented starter config")
+    init.add_argument("url", metavar="URL", help="the MCP endpoint, e.g. http://127.0.0.1:8000/mcp")
+    add_target_options(init)
+    init.add_argument("-o", "--output", type=Path, default=Path("mcpgate.yaml"), metavar="FILE")
+    init.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    init.set_defaults(handler=_init)
 
     run = verbs.add_parser("run", help="run a staged load test and judge its thresholds")
     add_options(run, RUN_OPTIONS)
@@ -148,6 +156,20 @@ def _probe(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_text(report, redact) + "\n")
     return exitcodes.OK if report.ok else exitcodes.CHECK_FAILED
+
+
+def _init(args: argparse.Namespace) -> int:
+    fields = read_options(args, TARGET_OPTIONS)
+    request = RunRequest(**fields, env_token=os.environ.get(TOKEN_ENV) or None, env_auth=_env_auth())
+    try:
+        written = app.init(args.url, request, args.output, force=args.force)
+    except InitFailed as exc:
+        print(f"mcpgate: error: {exc}", file=sys.stderr)
+        return exc.code
+    except UsageError as exc:
+        raise relabeled(exc, [("output", "--output")]) from None
+    print(f"wrote {written}: check it with `mcpgate validate {written}`, run it with `mcpgate run -c {written}`")
+    return exitcodes.OK
 
 
 def _run(args: argparse.Namespace) -> int:

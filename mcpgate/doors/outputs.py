@@ -44,6 +44,8 @@ def breakpoint_outputs(results: Results) -> dict[str, str]:
 
 def annotate(results: Results, runner: Runner, fail_on_thresholds: bool) -> None:
     level = "error" if fail_on_thresholds else "warning"
+    for warning in results.warnings:
+        runner.command("warning", warning, title="mcpgate: warning")
     for t in results.thresholds:
         if not t.ok:
             runner.command(level, f"{t.expression} failed: {measured(results, t)}", title=t.metric)

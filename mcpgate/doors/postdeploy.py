@@ -76,6 +76,7 @@ def register(
     )
     s.add_argument("--args", metavar="JSON", help="arguments for --call TOOL (default: made from its inputSchema)")
     s.add_argument("--allow-writes", action="store_true", help="let --call name a tool not marked readOnlyHint")
+    s.add_argument("--require-calls", action="store_true", help="fail when --call auto finds no read-only tool")
     s.add_argument("--min-cert-days", type=int, metavar="N", help="fail when the TLS certificate expires sooner")
     s.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     smoke.set_defaults(handler=functools.partial(smoke_verb, connect_spec=connect_spec))
@@ -116,6 +117,7 @@ def smoke_verb(args: argparse.Namespace, *, connect_spec: ConnectSpecFn) -> int:
                 arguments=arguments,
                 min_cert_days=args.min_cert_days,
                 allow_writes=args.allow_writes,
+                require_calls=args.require_calls,
             )
         )
     except UsageError as exc:

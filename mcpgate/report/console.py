@@ -15,6 +15,7 @@ from mcpgate.report.status import status_label
 from mcpgate.report.streams import stream_summary
 from mcpgate.report.thresholds import console_lines as threshold_lines
 from mcpgate.results.schema import Latency, Results
+from mcpgate.results.server import capability_line, shorten, unexercised_line
 from mcpgate.support.format import count, ms, pct, size
 
 
@@ -33,12 +34,14 @@ def _run(results: Results) -> list[str]:
     """The verdict line, then what ran against what."""
     run, target = results.run, results.target
     lines = [f"mcpgate: {status_label(results)} (exit {run.exit_code})" + (f": {run.reason}" if run.reason else "")]
+    lines.extend(f"WARNING: {warning}" for warning in results.warnings)
     lines.append("")
     lines.append(f"  target     {target.url}")
     if target.transport:
         server = target.server_info or {}
         who = f"{server.get('name', '?')} {server.get('version', '')}".strip()
         lines.append(f"  protocol   {target.transport}, {target.protocol_version}; server {who}")
+    lines.extend(_server_lines(results))
     for scenario in results.scenarios:
         lines.append(f"  scenario   {scenario.name}: {scenario.description}")
     span = f"{run.duration_s:.1f}s"
@@ -46,6 +49,19 @@ def _run(results: Results) -> list[str]:
     lines.extend(_shard_lines(results))
     for note in run.notes:
         lines.append(f"  note       {note}")
+    return lines
+
+
+def _server_lines(results: Results) -> list[str]:
+    """What the server offers (one line), its instructions (shortened), and what the run left unexercised."""
+    target = results.target
+    lines = []
+    if target.capabilities:
+        lines.append(f"  offers     {capability_line(target.capabilities)}")
+    if target.instructions and target.instructions.strip():
+        lines.append(f"  instructs  {shorten(target.instructions)}")
+    if target.unexercised:
+        lines.append(f"  unused     {unexercised_line(target.unexercised)}")
     return lines
 
 

@@ -17,6 +17,7 @@ from mcpgate.report.streams import stream_summary
 from mcpgate.report.thresholds import thresholds_context
 from mcpgate.report.timeline import timeline_context
 from mcpgate.results.schema import Latency, Results
+from mcpgate.results.server import capability_line, shorten, unexercised_line
 from mcpgate.support.format import count, pct, size
 
 MAX_TABLE_ROWS = 30
@@ -82,6 +83,10 @@ def _run(results: Results) -> dict[str, Any]:
     return {
         "run": results.run.model_dump(),
         "target": results.target.model_dump(),
+        "capabilities": capability_line(results.target.capabilities),
+        "instructions": shorten(results.target.instructions),
+        "unexercised": unexercised_line(results.target.unexercised),
+        "warnings": list(results.warnings),
         "server": f"{server.get('name', '')} {server.get('version', '')}".strip(),
         "scenarios": [s.model_dump() for s in results.scenarios],
         "vus_max": round(vus_max) if vus_max is not None else max((s.max_vus for s in results.scenarios), default=None),

@@ -8,7 +8,8 @@ is below ``min_breaking_point``), and, when the run
 did not start, was interrupted or stopped on an internal error, a case ``run``
 with an ``<error>`` that gives the status and reason. When drift was judged,
 each of its measures is a case in class ``drift`` (failing when it drifted
-past the limit, skipped when it had too few samples). Failed checks appear as
+past the limit, skipped when it had too few samples). The run's warnings (a run that called
+no tool) are ``warning`` properties and the suite's ``system-out``: they fail nothing. Failed checks appear as
 failures although they do not change mcpgate's exit code: CI dashboards are
 where people look for them.
 """
@@ -50,6 +51,8 @@ def render_junit(results: Results) -> str:
     for add in (_thresholds, _checks, _drift, _breakpoint, _run):
         add(suite, results)
     cases = suite.findall("testcase")
+    if results.warnings:  # warnings fail nothing: said beside the cases, after them as the schema orders it
+        ET.SubElement(suite, "system-out").text = xml_text("\n".join(f"WARNING: {w}" for w in results.warnings))
     counts = {
         "tests": str(len(cases)),
         "failures": str(sum(1 for c in cases if c.find("failure") is not None)),
@@ -80,6 +83,8 @@ def _properties(suite: ET.Element, results: Results) -> None:
     ):
         if value not in (None, ""):
             ET.SubElement(properties, "property", name=name, value=xml_text(value))
+    for warning in results.warnings:
+        ET.SubElement(properties, "property", name="warning", value=xml_text(warning))
 
 
 def _thresholds(suite: ET.Element, results: Results) -> None:

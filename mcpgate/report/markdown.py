@@ -38,7 +38,11 @@ Context variables (``summary_context`` in ``mcpgate.report.context``):
   ``config_digest``, ``mcpgate_version``, ``interrupted_iterations``,
   ``notes``, ``shard``: None, or ``index`` (None when merged), ``count``,
   ``start_at``, ``lag_s``, ``merged``, ``missing``, ``runs``); ``target``: ``url``, ``transport``, ``protocol_version``,
-  ``server_info``, ``chosen``, ``tools``; ``server``: "name version" or "";
+  ``server_info``, ``chosen``, ``tools``, ``capabilities`` (the server's, as given), ``instructions``,
+  ``unexercised`` (list); ``server``: "name version" or ""; ``capabilities``: the server's
+  capabilities in one line; ``instructions``: its instructions shortened to one line;
+  ``unexercised``: "prompts, logging offered but not exercised" or ""; ``warnings``: list of
+  one-line warnings (a run that called no tool);
   ``scenarios``: list of dicts with ``name``, ``executor``, ``description``,
   ``max_vus``, ``start_time``, ``duration``; ``vus_max``: int or None.
 - ``totals``: list of dicts with ``name`` and ``value`` (formatted text).

@@ -29,13 +29,16 @@ from mcpgate.results.schema import (
     ErrorClass,
     Results,
     RunInfo,
+    SeriesEntry,
     ShardInfo,
     ShardRun,
     Status,
+    TargetInfo,
     ThresholdResult,
     TimelinePoint,
     Timeseries,
 )
+from mcpgate.results.server import exercised, unexercised
 from mcpgate.results.shards import ShardFile, missing_said, shard_info
 from mcpgate.support.errors import UsageError
 from mcpgate.support.redact import Redactor
@@ -77,9 +80,10 @@ def results_of(
     """The merged run's results, given its verdict and its thresholds' results on the merged metrics."""
     shards, metrics = combined.shards, combined.metrics
     first = shards[0].results
+    series = series_entries(metrics)
     return Results(
         run=_run_info(combined, status, code, reason),
-        target=next((s.results.target for s in shards if s.results.target.transport), first.target),
+        target=_target(shards, series),
         scenarios=first.scenarios,
         thresholds=_marked(thresholds, combined.aborted),
         metrics=metric_entries(metrics, [(t.key.name, t.key.tags) for t in combined.thresholds]),
@@ -88,8 +92,17 @@ def results_of(
         errors=_errors(shards),
         preflight=next((s.results.preflight for s in shards if s.results.preflight), []),
         timeseries=combined.timeline,
-        series=series_entries(metrics),
+        series=series,
+        warnings=_unique(w for s in shards for w in s.results.warnings),
     )
+
+
+def _target(shards: Sequence[ShardFile], series: list[SeriesEntry]) -> TargetInfo:
+    """The server as a shard that reached it saw it; what went unexercised, judged over every shard's load."""
+    target = next((s.results.target for s in shards if s.results.target.transport), shards[0].results.target)
+    if not any(s.results.target.unexercised for s in shards):
+        return target  # every shard's load exercised all it offered (or none ran): the merge cannot miss more
+    return target.model_copy(update={"unexercised": unexercised(target.capabilities, exercised(series))})
 
 
 def _run_info(combined: Combined, status: Status, code: int, reason: str) -> RunInfo:

@@ -134,6 +134,9 @@ class TargetInfo(_Model):
     server_info: dict[str, Any] | None = None
     chosen: str = ""
     tools: list[str] = Field(default_factory=list)
+    capabilities: dict[str, Any] | None = None  # as the server's initialize (or discover) result gave them
+    instructions: str | None = None
+    unexercised: list[str] = Field(default_factory=list)  # offered capabilities no method the run sent used
 
 
 class ShardRun(_Model):
@@ -356,6 +359,7 @@ class Results(_Model):
     drift: Drift | None = None
     series: list[SeriesEntry] = Field(default_factory=list)
     breakpoint: BreakpointResult | None = None
+    warnings: list[str] = Field(default_factory=list)  # what a reader must not miss, though the run passed
 
     @property
     def passed(self) -> bool:

@@ -155,7 +155,8 @@ async def test_without_configured_tools_only_read_only_ones_are_called(faults: F
     results, _ = await run(plan_from(tmp_path, config))
     assert results.run.exit_code == exitcodes.OK
     assert count(results, "http_reqs{method:tools/call}") == 0  # the fault server marks nothing readOnlyHint
-    assert any("readOnlyHint" in note for note in results.run.notes)
+    assert len(results.warnings) == 1  # a warning now, not a note: the run called no tool
+    assert "none of the server's tools is marked readOnlyHint" in results.warnings[0]
 
 
 async def test_report_renders_saved_results_as_the_run_did(faults: FaultServer, tmp_path: Path) -> None:

@@ -77,6 +77,7 @@ class _Ask:
     call: str | None
     arguments: Mapping[str, Any] | None
     allow_writes: bool
+    require_calls: bool = False  # call auto finding no read-only tool fails the smoke instead of a warning
 
 
 class _Refused(Exception):
@@ -92,6 +93,7 @@ async def run_smoke(
     arguments: Mapping[str, Any] | None = None,
     min_cert_days: int | None = None,
     allow_writes: bool = False,
+    require_calls: bool = False,
 ) -> SmokeReport:
     """Run the smoke; every failure ends up in the report, bad arguments raise UsageError."""
     _check(spec, sessions=sessions, interval=interval, call=call, arguments=arguments, min_cert_days=min_cert_days)
@@ -104,7 +106,7 @@ async def run_smoke(
             spec.url, timeout=settings.connect_timeout, tls=settings.tls, proxies=settings.proxy
         )
     async with make_http(spec.settings) as http:
-        await _sessions(http, spec, report, _Ask(call, arguments, allow_writes), interval)
+        await _sessions(http, spec, report, _Ask(call, arguments, allow_writes, require_calls), interval)
     report.elapsed_s = loop.time() - begun
     report.reason = _reason(report)
     report.ok = report.reason is None
@@ -197,6 +199,9 @@ async def _session(mcp: McpSession, opened: Outcome, report: SmokeReport, record
         return True
     if chosen is None:
         note = "call auto: no tool is marked readOnlyHint, so no call was made"
+        if ask.require_calls:
+            record.failure = f"require-calls: {note} (tools: {', '.join(mcp.tools) or 'none'})"
+            return True
         if note not in report.warnings:
             report.warnings.append(note)
         return False
