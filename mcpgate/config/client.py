@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
-from mcpgate.config.base import Duration, Model, ThinkTime
+from mcpgate.config.base import Duration, Model, ThinkTime, duration_seconds
 
 MAX_DELAY = 600.0  # seconds: no configured answer waits longer, whatever its distribution draws
 
@@ -48,9 +48,22 @@ def _delay_kind(value: Any) -> str:
     return "lognormal" if lognormal else "uniform"
 
 
+def _uniform_text(value: Any) -> Any:
+    """``300ms..1.5s`` or one duration, checked here so its error names the key itself."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return value
+    low, _, high = value.partition("..") if isinstance(value, str) else (value, "", "")
+    low_s = duration_seconds(low.strip() if isinstance(low, str) else low)
+    high_s = duration_seconds(high.strip()) if high else low_s
+    if low_s > high_s:
+        raise ValueError("the range's low end is larger than its high end")
+    return {"min": low_s, "max": high_s}
+
+
 Delay = Annotated[
     Annotated[ThinkTime, Tag("uniform")] | Annotated[LognormalDelay, Tag("lognormal")],
     Discriminator(_delay_kind),
+    BeforeValidator(_uniform_text),
 ]
 
 
