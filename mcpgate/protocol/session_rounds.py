@@ -74,5 +74,5 @@ class InputRounds(ServerMessages):
         answer = await self._client_answer(method, params)
         self.meter.server_request_answered(method, time.perf_counter() - t0)
         if isinstance(answer, AnswerError):
-            raise fail(Kind.PROTOCOL_ERROR, shorten(f"no answer to the server's {method}: {answer.message}"))
+            raise fail(Kind.PROTOCOL_ERROR, shorten(answer.message))  # it names the method and the reason
         return answer

@@ -176,3 +176,15 @@ async def test_everything_server_hides_its_client_tools_without_client(peer: Pee
     async with opened(peer("ts-streamable"), "streamable-http", "2025-11-25", None) as session:
         tools = set(session.tools)
     assert not {"trigger-sampling-request", "trigger-elicitation-request", "get-roots-list"} & tools
+
+
+@pytest.mark.parametrize(("mode", "version"), [("stateful-sse", "2025-11-25"), ("stateless-json", "2026-07-28")])
+async def test_an_answer_that_cannot_be_made_fails_the_call_at_once(peer: PeerFactory, mode: str, version: str) -> None:
+    """A template that fails over the server's request: the server hears an error (or, on
+    2026-07-28, the call ends), instead of waiting out its timeout."""
+    broken = {"sampling": {"text": "{{ request.nothing.here }}"}}
+    (answer,) = await calls(peer(mode), "streamable-http", version, broken, ("summarize_with_llm", {"topic": "x"}))
+    assert not answer.outcome.ok
+    assert answer.outcome.kind is not Kind.TIMEOUT
+    assert answer.step.duration < 5
+    assert "mcpgate could not answer sampling/createMessage: client.sampling.text:" in answer.outcome.reason
