@@ -15,6 +15,7 @@ from tests.run.helpers import config_file, run_cli
 
 SAMPLED = "mcp_server_requests{method:sampling/createMessage}"
 ANSWERED = "mcp_server_request_duration{method:sampling/createMessage}"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "client-answers.yaml"
 
 
 def load_config(url: str, version: str) -> dict[str, object]:
@@ -55,3 +56,16 @@ async def test_a_sampling_tool_succeeds_under_load(
     assert 30 <= answered["med"] <= 60
     assert 60 <= answered["p(95)"] <= 140
     assert metrics["mcp_tool_duration{tool:summarize_with_llm}"]["values"]["med"] >= answered["med"]
+
+
+async def test_the_example_config_runs_clean(peer: PeerFactory, tmp_path: Path) -> None:
+    code, text, err, out = await run_cli(
+        tmp_path, "-c", str(EXAMPLE), "--url", peer("stateful-sse"), "--duration", "3s", "--vus", "4"
+    )
+    assert code == exitcodes.OK, text + err
+    metrics = json.loads(out.read_text())["metrics"]
+    for tool in ("summarize_with_llm", "confirm_action", "list_client_roots"):
+        assert metrics[f"mcp_tool_duration{{tool:{tool}}}"]["values"]["count"] > 0
+    assert metrics["mcp_tool_errors"]["values"]["rate"] == 0
+    for method in ("sampling/createMessage", "elicitation/create", "roots/list"):
+        assert metrics[f"mcp_server_requests{{method:{method}}}"]["values"]["count"] > 0
