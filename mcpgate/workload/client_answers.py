@@ -69,8 +69,8 @@ class ConfiguredAnswers:
 
     async def _elicit(self, elicitation: ElicitationConfig, params: JSONObject) -> JSONObject:
         await self._wait(elicitation.delay)
-        if elicitation.action != "accept":
-            return {"action": elicitation.action}
+        if elicitation.action != "accept" or params.get("mode") == "url":
+            return {"action": elicitation.action}  # a URL elicitation is done in the browser: no content
         assert self._content is not None
         return {"action": "accept", "content": render_over(self._content, {"request": params}, self._rng)}
 

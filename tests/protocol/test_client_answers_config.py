@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mcpgate.config.client import ClientConfig
+from mcpgate.protocol.client_side import AnswerError
 from mcpgate.support import exitcodes
 from mcpgate.workload.client_answers import ConfiguredAnswers, client_answers, draw
 from tests.run.helpers import config_file
@@ -82,3 +83,13 @@ def test_uniform_delay_stays_in_its_range() -> None:
     drawn = [draw(config.sampling.delay, rng) for _ in range(2000)]
     assert 0.3 <= min(drawn) < 0.35
     assert 1.45 < max(drawn) <= 1.5
+
+
+async def test_a_url_elicitation_is_accepted_without_content() -> None:
+    answers = client_answers(ClientConfig.model_validate({"elicitation": {"content": {"name": "x"}}}))
+    assert answers is not None
+    url = {"mode": "url", "url": "https://example.com/consent", "message": "m", "elicitationId": "e1"}
+    assert await answers.answer("elicitation/create", url) == {"action": "accept"}
+    form = {"message": "m", "requestedSchema": {"type": "object"}}
+    assert await answers.answer("elicitation/create", form) == {"action": "accept", "content": {"name": "x"}}
+    assert await answers.answer("roots/list", {}) == AnswerError(-32601, "mcpgate does not handle roots/list")
