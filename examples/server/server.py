@@ -21,9 +21,9 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
-from mcp.types import ToolAnnotations
-from pydantic import Field
+from mcp.server.mcpserver import AcceptedElicitation, Elicit, ElicitationResult, ListRoots, MCPServer, Resolve, Sample
+from mcp.types import CreateMessageResult, ListRootsResult, SamplingMessage, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
 
 RECORDS = 1000
 
@@ -84,7 +84,57 @@ def build(args: argparse.Namespace) -> MCPServer[Any]:
         await asyncio.sleep(random.uniform(ext_lo, ext_hi))
         return {"source": source, "resource_id": resource_id, "status": "fetched"}
 
+    _add_client_tools(app)
     return app
+
+
+class Confirmation(BaseModel):
+    """What confirm_action asks the user for."""
+
+    name: str
+    confirmed: bool
+
+
+def _ask_llm(topic: str) -> Sample:
+    message = SamplingMessage(role="user", content=TextContent(type="text", text=f"Summarize {topic}"))
+    return Sample([message], max_tokens=200, system_prompt="Answer in one sentence.")
+
+
+def _ask_user(action_name: str) -> Elicit[Confirmation]:
+    return Elicit(f"Go ahead with {action_name}?", Confirmation)
+
+
+def _ask_roots() -> ListRoots:
+    return ListRoots()
+
+
+def _add_client_tools(app: MCPServer[Any]) -> None:
+    """Tools that ask the client mid-call: sampling, elicitation, roots (a standalone request on
+    2025-11-25 and earlier, an input_required round on 2026-07-28)."""
+
+    @app.tool()
+    def summarize_with_llm(
+        topic: Annotated[str, Field(examples=["records"])],
+        sampled: Annotated[CreateMessageResult, Resolve(_ask_llm)],
+    ) -> dict[str, str]:
+        """Ask the client's LLM to summarize a topic (sampling/createMessage)."""
+        text = sampled.content.text if isinstance(sampled.content, TextContent) else ""
+        return {"topic": topic, "model": sampled.model, "text": text, "stop_reason": str(sampled.stop_reason)}
+
+    @app.tool()
+    def confirm_action(
+        action_name: Annotated[str, Field(examples=["deploy"])],
+        answer: Annotated[ElicitationResult[Confirmation], Resolve(_ask_user)],
+    ) -> dict[str, Any]:
+        """Ask the user to confirm an action (elicitation/create); says how they answered."""
+        if isinstance(answer, AcceptedElicitation):
+            return {"action": "accept", "name": answer.data.name, "confirmed": answer.data.confirmed}
+        return {"action": answer.action, "for": action_name}
+
+    @app.tool()
+    def list_client_roots(roots: Annotated[ListRootsResult, Resolve(_ask_roots)]) -> list[dict[str, Any]]:
+        """The roots the client offers (roots/list)."""
+        return [{"uri": str(root.uri), "name": root.name} for root in roots.roots]
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from pydantic import (
 
 from mcpgate.config.auth import AuthConfig
 from mcpgate.config.base import INT64_MAX, MAX_VUS, Duration, Model
+from mcpgate.config.client import ClientConfig
 from mcpgate.config.flow import FlowConfig
 from mcpgate.config.profiles import PROFILES
 from mcpgate.protocol.http import DEFAULT_MAX_RESPONSE_BYTES
@@ -271,6 +272,7 @@ def _tidy(value: float) -> float:
 class Config(Model):
     target: TargetConfig
     flow: FlowConfig = Field(default_factory=FlowConfig)
+    client: ClientConfig = Field(default_factory=ClientConfig, description="Answers to the server's requests")
     scenarios: dict[ScenarioName, Scenario] = Field(default_factory=dict)
     thresholds: dict[str, list[str | ThresholdItem]] = Field(default_factory=dict)
     datasets: dict[str, DatasetConfig] = Field(default_factory=dict)

@@ -71,7 +71,14 @@ _ALL = [
         "mcp_server_requests",
         C,
         "",
-        "requests the server sent on any stream (ping answered, others refused with -32601), tagged method",
+        "requests the server sent on any stream or in an input_required result (ping, and sampling, elicitation "
+        "and roots as client: configures them, answered; others refused with -32601), tagged method",
+    ),
+    _m(
+        "mcp_server_request_duration",
+        T,
+        "ms",
+        "from a server request's receipt to our answer sent (client: delay included), tagged method",
     ),
     _m("mcp_auth_duration", T, "ms", "one OAuth token request, until its answer (not MCP traffic)"),
     _m("mcp_auth_errors", C, "", "OAuth token requests that gave no token (refused, unreachable, no endpoint found)"),

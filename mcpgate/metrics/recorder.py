@@ -100,6 +100,7 @@ class Recorder:
         self._error_counters: dict[tuple[str, str, str | None], CounterSeries] = {}
         self._streams: _StreamHandles | None = None
         self._server_messages: dict[tuple[str, bool], CounterSeries] = {}
+        self._server_answers: dict[str, TrendSeries] = {}
 
     def _for(self, method: str, tool: str | None) -> _Handles:
         m, scenario = self._m, self.scenario
@@ -258,6 +259,18 @@ class Recorder:
                 counter = self._m.counter(name, tags_of(scenario=self.scenario, method=method))
                 self._server_messages[(method, request)] = counter
         counter.add()
+
+    def server_request_answered(self, method: str, seconds: float) -> None:
+        """From a server request's receipt to our answer sent, the configured delay included."""
+        trend = self._server_answers.get(method)
+        if trend is None:
+            if len(self._server_answers) >= MAX_SERVER_METHODS:
+                method = "other"
+                trend = self._server_answers.get(method)
+            if trend is None:
+                trend = self._m.trend("mcp_server_request_duration", tags_of(scenario=self.scenario, method=method))
+                self._server_answers[method] = trend
+        trend.add(seconds * 1000.0)
 
 
 @dataclass(slots=True)

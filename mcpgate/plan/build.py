@@ -33,7 +33,7 @@ from mcpgate.plan.auth import tenants
 from mcpgate.plan.breakpoint import GRACE as BREAKPOINT_GRACE
 from mcpgate.plan.breakpoint import SCENARIO as BREAKPOINT_SCENARIO
 from mcpgate.plan.breakpoint import BreakpointPlan, plan_breakpoint, vus_steps
-from mcpgate.plan.connect import connect_spec
+from mcpgate.plan.connect import connect_spec, with_answers
 from mcpgate.plan.schedule import ArrivalSchedule, Stage, max_vus, ramping_vus_steps, total_duration
 from mcpgate.protocol.negotiate import ConnectSpec
 from mcpgate.support.durations import format_duration
@@ -121,6 +121,7 @@ def build_plan(assembled: Assembled) -> Plan:
     config = assembled.config
     try:
         connect, redact = connect_spec(config.target)
+        connect = with_answers(connect, config.client, config.seed)
     except UsageError as exc:
         raise _located(assembled, exc.field, exc.message) from None
     search = _search(assembled)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+from mcpgate.config.client import ClientConfig
 from mcpgate.config.models import TargetConfig
 from mcpgate.config.target import check_url, parse_header
 from mcpgate.plan.auth import target_auth
@@ -22,6 +23,7 @@ from mcpgate.protocol.versions import is_modern
 from mcpgate.protocol.wire.proxy import PROXY_VARIABLES, ProxyRules, parse_proxy, rules_from
 from mcpgate.support.errors import UsageError
 from mcpgate.support.redact import Redactor
+from mcpgate.workload.client_answers import client_answers
 
 
 def connect_spec(target: TargetConfig, environ: Mapping[str, str] | None = None) -> tuple[ConnectSpec, Redactor]:
@@ -71,6 +73,12 @@ def connect_spec(target: TargetConfig, environ: Mapping[str, str] | None = None)
         oauth.spec = replace(oauth.spec, proxy=settings.proxy, tls=settings.tls)
     spec = ConnectSpec(target.url, target.transport, target.protocol_version, settings, expect, auth=oauth)
     return spec, redact
+
+
+def with_answers(spec: ConnectSpec, client: ClientConfig, seed: int | None = None) -> ConnectSpec:
+    """The spec whose sessions answer the server's requests as ``client:`` configures (templates
+    compiled here, so a bad one is a config error before any traffic)."""
+    return replace(spec, client=client_answers(client, seed))
 
 
 def _proxy(target: TargetConfig, redact: Redactor, environ: Mapping[str, str]) -> ProxyRules | None:

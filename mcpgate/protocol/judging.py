@@ -7,14 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from mcpgate.protocol import modern
+from mcpgate.protocol.client_side import MAX_INPUT_ROUNDS, ClientAnswers, answers
 from mcpgate.protocol.jsonrpc import JSONObject
 from mcpgate.protocol.outcome import OK, Kind, Outcome, shorten
 from mcpgate.protocol.records import Target, ToolInfo
 from mcpgate.protocol.versions import HANDSHAKE_VERSIONS
 
 
-def judge_era(modern_era: bool, method: str, result: JSONObject) -> Outcome:
-    """From 2026-07-28 every result says whether it is complete; before, nothing to check."""
+def judge_era(modern_era: bool, method: str, result: JSONObject, client: ClientAnswers | None = None) -> Outcome:
+    """From 2026-07-28 every result says whether it is complete; before, nothing to check.
+    An ``input_required`` result still here is one the client's rounds could not complete."""
     if not modern_era:
         return OK
     kind = result.get("resultType")
@@ -23,11 +25,20 @@ def judge_era(modern_era: bool, method: str, result: JSONObject) -> Outcome:
     if kind is None:
         return Outcome(Kind.PROTOCOL_ERROR, "result has no resultType (required from 2026-07-28)")
     if kind == "input_required":
-        # mcpgate declares no client capabilities, so no input may be asked of it.
-        return Outcome(
-            Kind.PROTOCOL_ERROR, "server asks for client input (input_required) mcpgate declared no capability for"
-        )
+        return _input_still_required(result, client)
     return Outcome(Kind.PROTOCOL_ERROR, f"unexpected resultType {shorten(repr(kind), 40)} for {method}")
+
+
+def _input_still_required(result: JSONObject, client: ClientAnswers | None) -> Outcome:
+    asked = result.get("inputRequests")
+    methods = [e.get("method") for e in asked.values() if isinstance(e, dict)] if isinstance(asked, dict) else []
+    refused = sorted({str(m) for m in methods if not answers(client, m)})
+    if refused:
+        return Outcome(
+            Kind.PROTOCOL_ERROR,
+            f"server asks for client input ({shorten(', '.join(refused), 80)}) mcpgate declared no capability for",
+        )
+    return Outcome(Kind.PROTOCOL_ERROR, f"server still asks for client input after {MAX_INPUT_ROUNDS} rounds")
 
 
 def judge_initialize(target: Target, result: JSONObject) -> Outcome:

@@ -31,8 +31,9 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _MAX_SAFE_INT = 2**53 - 1
 
 
-def meta(version: str, client_info: Mapping[str, str]) -> JSONObject:
-    return {VERSION_KEY: version, CLIENT_INFO_KEY: dict(client_info), CLIENT_CAPABILITIES_KEY: {}}
+def meta(version: str, client_info: Mapping[str, str], capabilities: JSONObject | None = None) -> JSONObject:
+    """What every request says of the client: the capabilities only for what it answers."""
+    return {VERSION_KEY: version, CLIENT_INFO_KEY: dict(client_info), CLIENT_CAPABILITIES_KEY: capabilities or {}}
 
 
 def encode_header_value(value: str) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from mcpgate.protocol.auth import AuthSource
+from mcpgate.protocol.client_side import ClientAnswers
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.jsonrpc import HEADER_MISMATCH, MISSING_CLIENT_CAPABILITY, IdSource
 from mcpgate.protocol.outcome import Kind, Outcome
@@ -41,6 +42,7 @@ class ConnectSpec:
     expect_version: str | None = None
     client_info: Mapping[str, str] = field(default_factory=lambda: dict(CLIENT_INFO))
     auth: AuthSource | None = None  # OAuth: access tokens instead of a fixed Authorization header
+    client: ClientAnswers | None = None  # answers to the server's requests (sampling, elicitation, roots)
 
 
 @dataclass(slots=True)
@@ -133,7 +135,9 @@ class _Negotiation:
         # Under auto the expectation is checked once negotiation is over, so an era the
         # server also speaks is not mistaken for a wrong answer.
         expect = spec.expect_version if spec.version != AUTO else None
-        return Target(spec.url, transport, version, spec.settings, expect, spec.client_info, auth=spec.auth)
+        return Target(
+            spec.url, transport, version, spec.settings, expect, spec.client_info, auth=spec.auth, client=spec.client
+        )
 
     async def _attempt(self, tgt: Target) -> tuple[McpSession, Outcome]:
         session = McpSession(self._http, tgt, ids=self._ids, sink=self._pending.append)

@@ -11,6 +11,7 @@ from typing import Any
 from mcpgate import __version__
 from mcpgate.protocol import modern
 from mcpgate.protocol.auth import AuthSource
+from mcpgate.protocol.client_side import ClientAnswers
 from mcpgate.protocol.http import HttpSettings
 from mcpgate.protocol.jsonrpc import JSONObject
 from mcpgate.protocol.outcome import Outcome
@@ -31,6 +32,7 @@ class Target:
     client_info: Mapping[str, str] = field(default_factory=lambda: dict(CLIENT_INFO))
     quirks: ServerQuirks = field(default_factory=ServerQuirks, compare=False)
     auth: AuthSource | None = field(default=None, compare=False)  # OAuth: where access tokens come from
+    client: ClientAnswers | None = field(default=None, compare=False)  # answers to server requests; None: none
 
 
 @dataclass(slots=True)

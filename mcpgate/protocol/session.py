@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 
 from mcpgate.protocol import modern
+from mcpgate.protocol.client_side import declared
 from mcpgate.protocol.jsonrpc import HEADER_MISMATCH, IdSource, JSONObject
 from mcpgate.protocol.judging import judge_tool_result, tool_info
 from mcpgate.protocol.outcome import OK, Kind, Outcome, shorten
@@ -56,7 +57,7 @@ class McpSession(Opening):
         self._relistening = None
         self._ending = False
         self.modern = is_modern(target.version)
-        self._meta = modern.meta(target.version, target.client_info) if self.modern else None
+        self._meta = modern.meta(target.version, target.client_info, declared(target.client)) if self.modern else None
         self.redirects = 0
         self._transport = self._new_transport()
         self._used = False

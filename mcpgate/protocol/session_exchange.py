@@ -17,7 +17,7 @@ from mcpgate.protocol.judging import judge_era
 from mcpgate.protocol.legacy_sse import LegacySseTransport
 from mcpgate.protocol.outcome import OK, Failure, Kind, Outcome
 from mcpgate.protocol.records import Step
-from mcpgate.protocol.session_replies import ServerMessages
+from mcpgate.protocol.session_rounds import INPUT_REQUIRED, InputRounds
 from mcpgate.protocol.streamable_http import StreamableHttpTransport
 from mcpgate.protocol.transport import SESSION_DELETE, Reply
 
@@ -35,7 +35,7 @@ class Answer:
     step: Step
 
 
-class Exchanging(ServerMessages):
+class Exchanging(InputRounds):
     """Requests sent and answers judged, over whichever transport the session has now."""
 
     async def _exchange(
@@ -106,7 +106,9 @@ class Exchanging(ServerMessages):
             deadline = asyncio.get_running_loop().time() + self._settings.timeout
             reply = await self._transport.request(request_id, body, headers, deadline)
             result = check_response(reply.message, request_id, http_status=reply.http_status)
-            outcome = judge_era(self.modern, method, result)
+            if self.modern and result.get("resultType") == INPUT_REQUIRED:
+                result, reply = await self._input_rounds(method, params, headers, result, reply, deadline=deadline)
+            outcome = judge_era(self.modern, method, result, self.target.client)
             if outcome.ok and judge is not None:
                 outcome = judge(result)
             if not outcome.ok:

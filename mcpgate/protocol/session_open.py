@@ -17,6 +17,7 @@ from collections.abc import Callable
 from functools import partial
 
 from mcpgate.protocol import modern
+from mcpgate.protocol.client_side import declared
 from mcpgate.protocol.jsonrpc import JSONObject, encode_notification
 from mcpgate.protocol.judging import judge_discover, judge_initialize
 from mcpgate.protocol.legacy_sse import LegacySseTransport
@@ -63,7 +64,7 @@ class Opening(Listening):
             return connected
         params: JSONObject = {
             "protocolVersion": self.target.version,
-            "capabilities": {},
+            "capabilities": declared(self.target.client),
             "clientInfo": dict(self.target.client_info),
         }
         judge = partial(judge_initialize, self.target)

@@ -3,6 +3,7 @@
 ``McpSession`` is built in layers, one job each, every layer using only those below it:
 
     session_replies    answering what the server sends us (its requests and notifications)
+    session_rounds     2026-07-28's input_required: the server's requests answered, the request sent again
     session_exchange   one request and its answer, timed, judged and recorded as a Step
     session_listen     the standalone GET stream, held and reopened
     session_open       opening a session, and opening it again when the server lost it

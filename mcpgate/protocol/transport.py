@@ -53,6 +53,8 @@ class SessionMeter(Protocol):
 
     def server_message(self, method: str, request: bool) -> None: ...
 
+    def server_request_answered(self, method: str, seconds: float) -> None: ...
+
     def session_reinitialized(self) -> None: ...
 
     def redirect_followed(self) -> None: ...
@@ -75,6 +77,9 @@ class NoMeter:
         return None
 
     def server_message(self, method: str, request: bool) -> None:
+        return None
+
+    def server_request_answered(self, method: str, seconds: float) -> None:
         return None
 
     def session_reinitialized(self) -> None:

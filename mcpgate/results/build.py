@@ -46,6 +46,7 @@ _SUBMETRIC_TAGS: dict[str, tuple[str, ...]] = {
     "checks": ("check",),
     "mcp_server_notifications": ("method",),
     "mcp_server_requests": ("method",),
+    "mcp_server_request_duration": ("method",),
 }
 
 

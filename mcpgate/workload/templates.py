@@ -245,3 +245,13 @@ def _error_text(exc: Exception) -> str:
     else:
         text = f"{type(exc).__name__}: {exc}"
     return " ".join(text.split())
+
+
+def render_over(template: ArgumentTemplate, variables: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
+    """``template`` rendered over names of the caller's own instead of a call's (a server request
+    answered: ``request``), with the helpers and the same bounds."""
+    if template._render is None:
+        return template._constant
+    context = {**HELPERS, **variables, RNG_KEY: rng, GUARD_KEY: Guard()}
+    result: dict[str, Any] = template._render(_BASE.new_context(context, shared=True))
+    return result

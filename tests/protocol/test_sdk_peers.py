@@ -13,7 +13,14 @@ from mcpgate.protocol.versions import HANDSHAKE_VERSIONS
 from tests.conftest import PeerFactory
 
 SETTINGS = HttpSettings(timeout=10, connect_timeout=2)
-EXAMPLE_TOOLS = {"get_record", "search_records", "fetch_external_data"}
+EXAMPLE_TOOLS = {
+    "get_record",
+    "search_records",
+    "fetch_external_data",
+    "summarize_with_llm",
+    "confirm_action",
+    "list_client_roots",
+}
 
 
 def methods(report: ProbeReport) -> list[str]:

@@ -75,6 +75,9 @@ class Log:
     def auth_refreshed(self) -> None:
         return None
 
+    def server_request_answered(self, method: str, seconds: float) -> None:
+        return None
+
     def methods(self) -> list[str]:
         return [s.method for s in self.steps]
 
