@@ -112,9 +112,11 @@ class McpSession(TaskCalls):
         arguments: Mapping[str, Any],
         *,
         check: Callable[[JSONObject], Outcome] | None = None,
+        label: str | None = None,
         options: CallOptions = PLAIN,
     ) -> Answer:
-        """tools/call; ``check`` judges a result the protocol found good (a step's ``expect:``).
+        """tools/call; ``check`` judges a result the protocol found good (a step's ``expect:``),
+        ``label`` is the step's name tag (default: the tool's name).
 
         ``options``: its own timeout (on expiry the server is told), a progressToken whose
         notifications are counted, or a task-augmented call measured to its final result.
@@ -125,7 +127,7 @@ class McpSession(TaskCalls):
         if options.task:
             refused = self.task_refusal(name)
             if refused is None:
-                return await self._task_call(params, name, judge, options)
+                return await self._task_call(params, name, judge, options, label)
         answer = await self._call(params, name, judge, options)
         if self.modern and answer.outcome.kind is Kind.JSONRPC_ERROR and answer.outcome.code == HEADER_MISMATCH:
             # The spec's recovery: the tool's schema may have changed; list again, then retry once.
@@ -138,6 +140,7 @@ class McpSession(TaskCalls):
             answer = await self._call(params, name, judge, options)
         if refused is not None:
             answer.step.note = refused
+        answer.step.name = label
         self.sink(answer.step)
         return answer
 

@@ -1,6 +1,6 @@
 """The client's side of MCP beyond tools: resources, prompts, completion, logging, ping, and any
 method by name. Every method answers with an ``Answer`` whose step is tagged with what it acted
-on (a resource's uri, a prompt's name), so the metrics can tell them apart.
+on (a resource's uri, a prompt's name) or the caller's ``label``, so the metrics can tell them apart.
 
 Each result is judged for the shape its method promises (a ``resources`` array, a ``contents``
 array, ``completion.values``...): a result of the wrong shape is a protocol error. The list
@@ -51,28 +51,40 @@ class Surface(Opening):
         self.sink(answer.step)
         return answer
 
-    async def list_resources(self, *, check: Check | None = None, options: CallOptions = PLAIN) -> Answer:
+    async def list_resources(
+        self, *, check: Check | None = None, label: str | None = None, options: CallOptions = PLAIN
+    ) -> Answer:
         """resources/list, every page (nextCursor followed); the result holds all of them."""
-        return await self._pages("resources/list", check, options)
+        return await self._pages("resources/list", check, label, options)
 
-    async def list_resource_templates(self, *, check: Check | None = None, options: CallOptions = PLAIN) -> Answer:
+    async def list_resource_templates(
+        self, *, check: Check | None = None, label: str | None = None, options: CallOptions = PLAIN
+    ) -> Answer:
         """resources/templates/list, every page."""
-        return await self._pages("resources/templates/list", check, options)
+        return await self._pages("resources/templates/list", check, label, options)
 
-    async def list_prompts(self, *, check: Check | None = None, options: CallOptions = PLAIN) -> Answer:
+    async def list_prompts(
+        self, *, check: Check | None = None, label: str | None = None, options: CallOptions = PLAIN
+    ) -> Answer:
         """prompts/list, every page."""
-        return await self._pages("prompts/list", check, options)
+        return await self._pages("prompts/list", check, label, options)
 
-    async def read_resource(self, uri: str, *, check: Check | None = None, options: CallOptions = PLAIN) -> Answer:
+    async def read_resource(
+        self, uri: str, *, check: Check | None = None, label: str | None = None, options: CallOptions = PLAIN
+    ) -> Answer:
         """resources/read of one uri (a template's uri filled in by the caller)."""
-        return await self._shaped("resources/read", {"uri": uri}, uri, check, options)
+        return await self._shaped("resources/read", {"uri": uri}, label or uri, check, options)
 
-    async def subscribe(self, uri: str, *, check: Check | None = None, options: CallOptions = PLAIN) -> Answer:
+    async def subscribe(
+        self, uri: str, *, check: Check | None = None, label: str | None = None, options: CallOptions = PLAIN
+    ) -> Answer:
         """resources/subscribe: the server's notifications/resources/updated are counted as they come."""
-        return await self._shaped("resources/subscribe", {"uri": uri}, uri, check, options)
+        return await self._shaped("resources/subscribe", {"uri": uri}, label or uri, check, options)
 
-    async def unsubscribe(self, uri: str, *, check: Check | None = None, options: CallOptions = PLAIN) -> Answer:
-        return await self._shaped("resources/unsubscribe", {"uri": uri}, uri, check, options)
+    async def unsubscribe(
+        self, uri: str, *, check: Check | None = None, label: str | None = None, options: CallOptions = PLAIN
+    ) -> Answer:
+        return await self._shaped("resources/unsubscribe", {"uri": uri}, label or uri, check, options)
 
     async def get_prompt(
         self,
@@ -80,13 +92,14 @@ class Surface(Opening):
         arguments: Mapping[str, str] | None = None,
         *,
         check: Check | None = None,
+        label: str | None = None,
         options: CallOptions = PLAIN,
     ) -> Answer:
         """prompts/get, with the prompt's arguments (strings, as the spec has them)."""
         params: JSONObject = {"name": name}
         if arguments:
             params["arguments"] = dict(arguments)
-        return await self._shaped("prompts/get", params, name, check, options)
+        return await self._shaped("prompts/get", params, label or name, check, options)
 
     async def complete(
         self,
@@ -95,6 +108,7 @@ class Surface(Opening):
         *,
         context: Mapping[str, Any] | None = None,
         check: Check | None = None,
+        label: str | None = None,
         options: CallOptions = PLAIN,
     ) -> Answer:
         """completion/complete for a prompt's or a resource template's argument: ``ref`` from
@@ -102,15 +116,19 @@ class Surface(Opening):
         params: JSONObject = {"ref": dict(ref), "argument": dict(argument)}
         if context:
             params["context"] = dict(context)
-        label = ref.get("name") if ref.get("type") == "ref/prompt" else ref.get("uri")
-        return await self._shaped("completion/complete", params, str(label), check, options)
+        target = ref.get("name") if ref.get("type") == "ref/prompt" else ref.get("uri")
+        return await self._shaped("completion/complete", params, label or str(target), check, options)
 
-    async def set_log_level(self, level: str, *, check: Check | None = None, options: CallOptions = PLAIN) -> Answer:
+    async def set_log_level(
+        self, level: str, *, check: Check | None = None, label: str | None = None, options: CallOptions = PLAIN
+    ) -> Answer:
         """logging/setLevel: the server's notifications/message are counted as they come."""
-        return await self._shaped("logging/setLevel", {"level": level}, level, check, options)
+        return await self._shaped("logging/setLevel", {"level": level}, label or level, check, options)
 
-    async def ping(self, *, check: Check | None = None, options: CallOptions = PLAIN) -> Answer:
-        return await self._shaped("ping", {}, None, check, options)
+    async def ping(
+        self, *, check: Check | None = None, label: str | None = None, options: CallOptions = PLAIN
+    ) -> Answer:
+        return await self._shaped("ping", {}, label, check, options)
 
     async def raw(
         self,
@@ -121,7 +139,8 @@ class Surface(Opening):
         check: Check | None = None,
         options: CallOptions = PLAIN,
     ) -> Answer:
-        """Any method by name, for what is newer than mcpgate: only the era's rules are judged."""
+        """Any method by name, for what is newer than mcpgate: only the era's rules are judged.
+        ``name`` tags the step (default: the method)."""
         return await self.request(method, params or {}, name=name or method, judge=check, options=options)
 
     async def _shaped(
@@ -130,7 +149,7 @@ class Surface(Opening):
         judge = partial(_judged, method, check)
         return await self.request(method, params, name=name, judge=judge, options=options)
 
-    async def _pages(self, method: str, check: Check | None, options: CallOptions) -> Answer:
+    async def _pages(self, method: str, check: Check | None, label: str | None, options: CallOptions) -> Answer:
         """Every page of a list, bounded; the answer's result is the last page with all items in its array."""
         key = RESULT_ARRAYS[method]
         items: list[Any] = []
@@ -138,7 +157,7 @@ class Surface(Opening):
         params: JSONObject = {}
         judge = partial(_page_judged, method, seen, check)
         while True:
-            answer = await self.request(method, params, judge=judge, options=options)
+            answer = await self.request(method, params, name=label, judge=judge, options=options)
             if not answer.outcome.ok or answer.result is None:
                 return answer
             items.extend(answer.result[key])

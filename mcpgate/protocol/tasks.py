@@ -42,26 +42,32 @@ class TaskCalls(Surface):
             return f"tool {tool} does not support tasks (execution.taskSupport): a plain call"
         return None
 
-    async def _task_call(self, params: JSONObject, tool: str, judge: Check, options: CallOptions) -> Answer:
+    async def _task_call(
+        self, params: JSONObject, tool: str, judge: Check, options: CallOptions, label: str | None = None
+    ) -> Answer:
+        """Every step of the task is tagged ``label`` (default: the tool)."""
         t0 = time.perf_counter()
+        tag = label or tool
         plain = replace(options, task=False, timeout=None)
         augmented = {**params, "task": {}}
         created = await self._recovering("tools/call", augmented, tool, judge_task_created, None, options=plain)
-        self._tag(created, tool)
+        self._tag(created, tag)
         if not created.outcome.ok or created.result is None:
             return created
         task: dict[str, Any] = created.result["task"]
         task_id = task["taskId"]
         limit = TASK_LIMIT if options.timeout is None else options.timeout
-        polled = await self._poll(task_id, tool, task, t0, limit)
+        polled = await self._poll(task_id, tool, tag, task, t0=t0, limit=limit)
         if polled is not None:
             return polled
         answer = await self._recovering("tasks/result", {"taskId": task_id}, tool, judge, None)
         answer.step.task_duration = time.perf_counter() - t0
-        self._tag(answer, tool)
+        self._tag(answer, tag)
         return answer
 
-    async def _poll(self, task_id: str, tool: str, task: dict[str, Any], t0: float, limit: float) -> Answer | None:
+    async def _poll(
+        self, task_id: str, tool: str, tag: str, task: dict[str, Any], *, t0: float, limit: float
+    ) -> Answer | None:
         """tasks/get until the task ends or asks for input (None), or the answer that ended the wait."""
         until = t0 + limit
         status = task.get("status")
@@ -75,27 +81,27 @@ class TaskCalls(Surface):
                 break
             await asyncio.sleep(wait)
             got = await self._recovering("tasks/get", {"taskId": task_id}, tool, judge_task_status, None)
-            self._tag(got, tool)
+            self._tag(got, tag)
             if not got.outcome.ok or got.result is None:
                 return got
             task = got.result
             status = task["status"]
-        return await self._give_up(task_id, tool, t0)
+        return await self._give_up(task_id, tool, tag, t0)
 
-    async def _give_up(self, task_id: str, tool: str, t0: float) -> Answer:
+    async def _give_up(self, task_id: str, tool: str, tag: str, t0: float) -> Answer:
         """The task outlived the call's limit: cancelled (tasks/cancel), and the call timed out."""
         cancel = await self._recovering("tasks/cancel", {"taskId": task_id}, tool, None, None)
         cancel.step.cancelled = True
-        self._tag(cancel, tool)
+        self._tag(cancel, tag)
         outcome = Outcome(Kind.TIMEOUT, "the task did not complete within the call's limit (tasks/cancel sent)")
         elapsed = time.perf_counter() - t0
         step = Step("tasks/result", outcome, elapsed, tool=tool, note="not fetched: the task was cancelled", wire=False)
         step.task_duration = elapsed
-        self._tag(Answer(outcome, None, step), tool)
+        self._tag(Answer(outcome, None, step), tag)
         return Answer(outcome, None, step)
 
-    def _tag(self, answer: Answer, tool: str) -> None:
-        answer.step.name = tool
+    def _tag(self, answer: Answer, tag: str) -> None:
+        answer.step.name = tag
         self.sink(answer.step)
 
 

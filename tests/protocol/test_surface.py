@@ -223,3 +223,18 @@ def test_method_names_are_bounded_per_method() -> None:
     # Another method has its own fifty.
     recorder.step(Step("prompts/get", OK, 0.001, 200, name="p"))
     assert metrics.trend_snapshot("mcp_method_duration", tags_of(method="prompts/get", name="p")) is not None
+
+
+async def test_a_label_names_the_step_instead(example: dict[str, servers.Server], http: Pool) -> None:
+    _, url, transport, version = server_for(example, "handshake-json")
+    r = Run(http, url, transport, version)
+    assert (await r.mcp.open()).ok
+    assert (await r.mcp.read_resource("records://rec_8", label="one record")).outcome.ok
+    assert (await r.mcp.call_tool("get_record", {"id": "rec_8"}, label="fetch")).outcome.ok
+    assert (await r.mcp.call_tool("get_record", {"id": "rec_9"})).outcome.ok
+    assert r.count("mcp_method_duration", method="resources/read", name="one record") == 1
+    assert r.count("mcp_method_duration", method="tools/call", name="fetch") == 1
+    assert r.count("mcp_method_duration", method="tools/call", name="get_record") == 1
+    assert r.count("mcp_tool_duration", tool="get_record") == 2  # the tool's own series, whatever the label
+    await r.mcp.close()
+    r.mcp.abandon()
