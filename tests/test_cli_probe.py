@@ -37,7 +37,7 @@ async def test_probe_json_against_the_sdk(peer: PeerFactory) -> None:
     assert report["ok"] is True
     assert (report["transport"], report["protocol_version"]) == ("streamable-http", "2026-07-28")
     assert report["server_info"]["name"] == "mcpgate-example"
-    assert sorted(report["tools"]) == ["fetch_external_data", "get_record", "search_records"]
+    assert set(report["tools"]) >= {"fetch_external_data", "get_record", "search_records"}
     steps = report["steps"]
     assert [s["method"] for s in steps] == ["server/discover", "tools/list", "tools/call"]
     for step in steps:

@@ -46,6 +46,10 @@ _SUBMETRIC_TAGS: dict[str, tuple[str, ...]] = {
     "checks": ("check",),
     "mcp_server_notifications": ("method",),
     "mcp_server_requests": ("method",),
+    "mcp_method_duration": ("method",),
+    "mcp_progress_notifications": ("tool",),
+    "mcp_cancelled": ("method",),
+    "mcp_task_duration": ("tool",),
 }
 
 
