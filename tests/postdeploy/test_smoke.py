@@ -50,7 +50,7 @@ async def test_smoke_against_the_sdk(
     assert (report.transport, report.protocol_version) == ("streamable-http", version)
     assert report.server_info is not None
     assert report.server_info["name"] == "mcpgate-example"
-    assert sorted(report.tools) == sorted(SDK_TOOLS)
+    assert set(report.tools) >= set(SDK_TOOLS)  # the seed's three, and any the server added
     assert report.call == called
     assert report.cert is None
     assert [s.number for s in report.sessions] == [1, 2, 3]
