@@ -1,4 +1,5 @@
-"""Example MCP server on the official SDK with the seed guide's three tools.
+"""Example MCP server on the official SDK: the seed guide's three tools, resources (a paged
+list, a records:// template), prompts with a completable argument, logging, and progress.
 
 Run it in any transport and mode the SDK offers, so mcpgate (and its tests) can
 meet every shape a real deployment has:
@@ -21,8 +22,34 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import AcceptedElicitation, Elicit, ElicitationResult, ListRoots, MCPServer, Resolve, Sample
-from mcp.types import CreateMessageResult, ListRootsResult, SamplingMessage, TextContent, ToolAnnotations
+from mcp.server.mcpserver import (
+    AcceptedElicitation,
+    Context,
+    Elicit,
+    ElicitationResult,
+    ListRoots,
+    MCPServer,
+    Resolve,
+    Sample,
+)
+from mcp.types import (
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    CreateMessageResult,
+    EmptyResult,
+    ListResourcesResult,
+    ListRootsResult,
+    PaginatedRequestParams,
+    PromptReference,
+    ResourceTemplateReference,
+    SamplingMessage,
+    SetLevelRequestParams,
+    SubscribeRequestParams,
+    TextContent,
+    ToolAnnotations,
+    UnsubscribeRequestParams,
+)
 from pydantic import BaseModel, Field
 
 RECORDS = 1000
@@ -84,8 +111,120 @@ def build(args: argparse.Namespace) -> MCPServer[Any]:
         await asyncio.sleep(random.uniform(ext_lo, ext_hi))
         return {"source": source, "resource_id": resource_id, "status": "fetched"}
 
+    _add_resources(app, con)
+    _add_prompts(app, con)
     _add_client_tools(app)
     return app
+
+
+RESOURCE_PAGE = 2  # resources/list answers in pages this long, so clients must follow nextCursor
+
+
+def _add_resources(app: MCPServer[Any], con: sqlite3.Connection) -> None:
+    """Static resources listed in pages, the template records://{id} over the database, subscriptions
+    (touch_record notifies each session subscribed to that record), logging/setLevel, and a tool
+    that reports progress and says in the server's log when it was cancelled."""
+    count = con.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+
+    @app.resource("records://stats", mime_type="application/json")
+    def stats() -> str:
+        return f'{{"records": {count}}}'
+
+    @app.resource("records://readme", mime_type="text/plain")
+    def readme() -> str:
+        return "Records rec_0 .. rec_999: read one as records://rec_42."
+
+    @app.resource("records://schema", mime_type="text/plain")
+    def schema() -> str:
+        return "records(id TEXT PRIMARY KEY, title TEXT, body TEXT)"
+
+    @app.resource("records://{id}", mime_type="application/json")
+    def record(id: str) -> str:
+        row = con.execute("SELECT id, title, body FROM records WHERE id = ?", (id,)).fetchone()
+        if row is None:
+            raise ValueError(f"no record {id}")
+        return f'{{"id": "{row[0]}", "title": "{row[1]}", "body": "{row[2].strip()}"}}'
+
+    async def list_resources(ctx: Any, params: PaginatedRequestParams) -> ListResourcesResult:
+        every = await app.list_resources()
+        start = int(params.cursor) if params.cursor and params.cursor.isdigit() else 0
+        page = every[start : start + RESOURCE_PAGE]
+        more = start + RESOURCE_PAGE < len(every)
+        return ListResourcesResult(resources=page, next_cursor=str(start + RESOURCE_PAGE) if more else None)
+
+    # uri -> the subscribed connections (each request has a session object of its own; the connection lasts)
+    subscribers: dict[str, dict[int, Any]] = {}
+
+    async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        subscribers.setdefault(str(params.uri), {})[id(ctx.session._connection)] = ctx.session
+        return EmptyResult()
+
+    async def unsubscribe(ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
+        subscribers.get(str(params.uri), {}).pop(id(ctx.session._connection), None)
+        return EmptyResult()
+
+    async def set_level(ctx: Any, params: SetLevelRequestParams) -> EmptyResult:
+        return EmptyResult()
+
+    lowlevel = app._lowlevel_server
+    lowlevel.add_request_handler("resources/list", PaginatedRequestParams, list_resources)
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+    lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+
+    @app.tool()
+    async def touch_record(id: str) -> str:
+        """Mark a record changed: every session subscribed to records://<id> is notified."""
+        uri = f"records://{id}"
+        for key, session in list(subscribers.get(uri, {}).items()):
+            try:
+                await session.send_resource_updated(uri)
+            except Exception:
+                subscribers[uri].pop(key, None)  # that session is gone
+        return uri
+
+    @app.tool()  # not marked read-only, so a run's default mix keeps to the seed's tools
+    async def count_slowly(ctx: Context, steps: int = 3, delay: float = 0.05) -> int:
+        """Count to steps, one step per delay seconds, reporting progress and logging each step."""
+        steps = max(1, min(steps, 100))
+        try:
+            for i in range(1, steps + 1):
+                await asyncio.sleep(max(0.0, min(delay, 10.0)))
+                await ctx.report_progress(i, steps, f"step {i} of {steps}")
+                await ctx.info(f"count_slowly: step {i} of {steps}")
+        except asyncio.CancelledError:
+            print(f"count_slowly cancelled (request {ctx.request_id})", flush=True)
+            raise
+        return steps
+
+
+def _add_prompts(app: MCPServer[Any], con: sqlite3.Connection) -> None:
+    """A prompt over one record, whose id argument (and the records:// template's) completes from the database."""
+
+    @app.prompt()
+    def summarize_record(id: str) -> str:
+        """Ask for a summary of one record."""
+        row = con.execute("SELECT title, body FROM records WHERE id = ?", (id,)).fetchone()
+        if row is None:
+            raise ValueError(f"no record {id}")
+        return f"Summarize {id} ({row[0]}) in one sentence: {row[1].strip()}"
+
+    @app.prompt()
+    def greeting() -> str:
+        """A prompt without arguments."""
+        return "Say hello to the records service."
+
+    @app.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it untyped
+    async def complete(
+        ref: PromptReference | ResourceTemplateReference, argument: CompletionArgument, _: CompletionContext | None
+    ) -> Completion | None:
+        if argument.name != "id":
+            return None
+        rows = con.execute(
+            "SELECT id FROM records WHERE id LIKE ? ORDER BY id LIMIT 10", (argument.value.replace("%", "") + "%",)
+        ).fetchall()
+        total = con.execute("SELECT COUNT(*) FROM records WHERE id LIKE ?", (argument.value + "%",)).fetchone()[0]
+        return Completion(values=[r[0] for r in rows], total=total, has_more=total > len(rows))
 
 
 class Confirmation(BaseModel):

@@ -20,6 +20,7 @@ from mcpgate.metrics.catalog import BUILTIN
 from mcpgate.metrics.registry import CounterSeries, GaugeSeries, Metrics, RateSeries, TrendSeries, tags_of
 from mcpgate.protocol.outcome import Kind, Outcome
 from mcpgate.protocol.records import Step
+from mcpgate.protocol.transport import SESSION_DELETE, SSE_CONNECT, SSE_LISTEN
 
 MAX_REASONS = 10  # distinct sample reasons kept per error class; the rest are counted as "other"
 MAX_SERVER_METHODS = 32  # distinct server message methods counted by name per scenario; the rest as "other"
@@ -28,6 +29,12 @@ STREAMS_OPEN = "mcp_streams_open"  # one gauge for the process (and, merged, for
 _ERROR_COUNTERS = tuple(name for name in BUILTIN if name.startswith("mcp_errors_"))
 # A request that got no complete response failed at the HTTP level whatever its status line said.
 _NO_RESPONSE = (Kind.TIMEOUT, Kind.CONNECTION_ERROR)
+
+MAX_NAMES = 50  # distinct name tags of mcp_method_duration per method per scenario; the rest as "other"
+OTHER_NAME = "other"
+_OVERFLOW = "\x00other"  # the handles key every name past the bound shares (never a real name)
+# Steps that are HTTP actions or notifications, not client requests: no mcp_method_duration.
+_NOT_REQUESTS = frozenset({SSE_CONNECT, SSE_LISTEN, SESSION_DELETE})
 
 _METHOD_TREND = {
     "initialize": "mcp_init_duration",
@@ -73,6 +80,8 @@ class _Handles:
     check: RateSeries
     method_trend: TrendSeries | None
     tool: _ToolHandles | None
+    method_duration: TrendSeries | None  # mcp_method_duration{method,name}: every client request
+    name: str | None  # the step's name tag, bounded (None: none, or only the tool)
 
 
 class Recorder:
@@ -81,7 +90,9 @@ class Recorder:
         self.scenario = scenario
         self._errors = errors
         self._tags = tags_of(scenario=scenario)
-        self._handles: dict[tuple[str, str | None], _Handles] = {}
+        self._handles: dict[tuple[str, str | None, str | None], _Handles] = {}
+        self._names: dict[str, set[str]] = {}  # per method: the names that have a tag of their own
+        self._extras = _ExtraHandles({}, {}, {})
         m, tags = metrics, self._tags
         self._sent = m.counter("data_sent", tags)
         self._received = m.counter("data_received", tags)
@@ -97,15 +108,21 @@ class Recorder:
         self._auth: _AuthHandles | None = None  # with the first token request: a run without OAuth shows none
         for name in _ERROR_COUNTERS:  # zero from the start, so count<1 holds on a clean run
             m.counter(name, tags)
-        self._error_counters: dict[tuple[str, str, str | None], CounterSeries] = {}
+        self._error_counters: dict[tuple[str, str, str | None, str | None], CounterSeries] = {}
         self._streams: _StreamHandles | None = None
         self._server_messages: dict[tuple[str, bool], CounterSeries] = {}
         self._server_answers: dict[str, TrendSeries] = {}
 
-    def _for(self, method: str, tool: str | None) -> _Handles:
+    def _for(self, method: str, tool: str | None, name: str | None) -> _Handles:
+        label = self._bounded(method, name if name is not None else tool)
+        key = (method, tool, name)
+        if label == OTHER_NAME and tool is None:  # past the bound: one set of handles for every such name
+            key = (method, None, _OVERFLOW)
+            if (found := self._handles.get(key)) is not None:
+                return found
         m, scenario = self._m, self.scenario
         tags = tags_of(scenario=scenario, method=method, tool=tool)
-        label = f"{method} {tool}" if tool else method
+        check_label = f"{method} {tool}" if tool else method
         trend_name = _METHOD_TREND.get(method)
         tool_handles = None
         if method == "tools/call":
@@ -115,19 +132,36 @@ class Recorder:
                 m.rate("mcp_tool_errors", tool_tags),
                 m.rate("mcp_tool_is_error", tool_tags),
             )
+        request = method not in _NOT_REQUESTS and not method.startswith("notifications/")
         handles = _Handles(
             duration=m.trend("http_req_duration", tags, track_interval=True),
             reqs=m.counter("http_reqs", tags),
             failed=m.rate("http_req_failed", tags),
-            check=m.rate("checks", tags_of(scenario=scenario, check=f"{label} is ok")),
+            check=m.rate("checks", tags_of(scenario=scenario, check=f"{check_label} is ok")),
             method_trend=m.trend(trend_name, tags_of(scenario=scenario)) if trend_name else None,
             tool=tool_handles,
+            method_duration=m.trend("mcp_method_duration", tags_of(scenario=scenario, method=method, name=label))
+            if request
+            else None,
+            name=label if name is not None else None,
         )
-        self._handles[(method, tool)] = handles
+        self._handles[key] = handles
         return handles
 
+    def _bounded(self, method: str, name: str | None) -> str | None:
+        """The name tag a step gets: its own for the first ``MAX_NAMES`` names of its method, then "other"."""
+        if name is None:
+            return None
+        names = self._names.setdefault(method, set())
+        if name in names:
+            return name
+        if len(names) < MAX_NAMES:
+            names.add(name)
+            return name
+        return OTHER_NAME
+
     def step(self, step: Step) -> None:
-        h = self._handles.get((step.method, step.tool)) or self._for(step.method, step.tool)
+        h = self._handles.get((step.method, step.tool, step.name)) or self._for(step.method, step.tool, step.name)
         outcome = step.outcome
         ok = outcome.kind is Kind.OK
         if step.wire:
@@ -142,24 +176,52 @@ class Recorder:
                 return  # recovered: the retry that follows is the call's real outcome
             if h.method_trend is not None:
                 h.method_trend.add(ms)
+            if h.method_duration is not None:
+                h.method_duration.add(ms)
             if h.tool is not None:
                 h.tool.duration.add(ms)
+        if step.progress or step.cancelled or step.task_duration is not None:
+            self._beyond(step)
         h.check.add(ok)
         if h.tool is not None:
             h.tool.errors.add(not ok)
             h.tool.is_error.add(outcome.kind is Kind.TOOL_ERROR)
         if not ok:
-            self._failed(outcome, step.method, step.tool)
+            self._failed(outcome, step.method, step.tool, h.name)
 
-    def _failed(self, outcome: Outcome, method: str, tool: str | None) -> None:
-        self._error(outcome.kind.value, method, tool).add()
+    def _beyond(self, step: Step) -> None:
+        """What a request brought beyond its answer: progress notifications, a cancel, a task's whole span."""
+        extras, m, scenario = self._extras, self._m, self.scenario
+        tool = step.tool
+        if step.progress:
+            counter = extras.progress.get(tool)
+            if counter is None:
+                counter = extras.progress[tool] = m.counter(
+                    "mcp_progress_notifications", tags_of(scenario=scenario, tool=tool)
+                )
+            counter.add(step.progress)
+        if step.cancelled:
+            key = (step.method, tool)
+            cancelled = extras.cancelled.get(key)
+            if cancelled is None:
+                tags = tags_of(scenario=scenario, method=step.method, tool=tool)
+                cancelled = extras.cancelled[key] = m.counter("mcp_cancelled", tags)
+            cancelled.add()
+        if step.task_duration is not None and step.outcome.ok:
+            trend = extras.tasks.get(tool)
+            if trend is None:
+                trend = extras.tasks[tool] = m.trend("mcp_task_duration", tags_of(scenario=scenario, tool=tool))
+            trend.add(step.task_duration * 1000.0)
+
+    def _failed(self, outcome: Outcome, method: str, tool: str | None, name: str | None = None) -> None:
+        self._error(outcome.kind.value, method, tool, name).add()
         self._errors.add(outcome.kind.value, outcome.describe(), method, tool)
 
-    def _error(self, kind: str, method: str, tool: str | None) -> CounterSeries:
-        key = (kind, method, tool)
+    def _error(self, kind: str, method: str, tool: str | None, name: str | None = None) -> CounterSeries:
+        key = (kind, method, tool, name)
         counter = self._error_counters.get(key)
         if counter is None:
-            tags = tags_of(scenario=self.scenario, method=method, tool=tool)
+            tags = tags_of(scenario=self.scenario, method=method, tool=tool, name=name)
             counter = self._error_counters[key] = self._m.counter(f"mcp_errors_{kind}", tags)
         return counter
 
@@ -286,3 +348,10 @@ class _AuthHandles:
     duration: TrendSeries
     errors: CounterSeries
     refresh: CounterSeries
+
+
+@dataclass(slots=True)
+class _ExtraHandles:
+    progress: dict[str | None, CounterSeries]  # per tool
+    cancelled: dict[tuple[str, str | None], CounterSeries]  # per (method, tool)
+    tasks: dict[str | None, TrendSeries]  # per tool

@@ -102,6 +102,9 @@ def tool_info(raw: Any, warnings: list[str], modern_era: bool) -> ToolInfo | Non
         annotations if isinstance(annotations, dict) else {},
         description if isinstance(description, str) else "",
     )
+    execution = raw.get("execution")
+    if isinstance(execution, dict) and execution.get("taskSupport") in ("optional", "required"):
+        tool.task_support = execution["taskSupport"]
     if modern_era:
         headers, problem = modern.param_headers(schema)
         if problem is not None:
@@ -110,3 +113,40 @@ def tool_info(raw: Any, warnings: list[str], modern_era: bool) -> ToolInfo | Non
             return None
         tool.param_headers = headers
     return tool
+
+
+# The array each method's result must hold (the list methods' arrays, and the contents of a read or a prompt).
+RESULT_ARRAYS = {
+    "resources/list": "resources",
+    "resources/templates/list": "resourceTemplates",
+    "prompts/list": "prompts",
+    "resources/read": "contents",
+    "prompts/get": "messages",
+}
+
+
+def judge_shape(method: str, result: JSONObject) -> Outcome:
+    """A result of the shape its method promises: the array it must hold, or completion.values."""
+    key = RESULT_ARRAYS.get(method)
+    if key is not None and not isinstance(result.get(key), list):
+        return Outcome(Kind.PROTOCOL_ERROR, f"{method} result has no {key} array")
+    if method == "completion/complete":
+        completion = result.get("completion")
+        if not isinstance(completion, dict) or not isinstance(completion.get("values"), list):
+            return Outcome(Kind.PROTOCOL_ERROR, "completion/complete result has no completion.values array")
+    return OK
+
+
+def judge_task_created(result: JSONObject) -> Outcome:
+    """A task-augmented tools/call answers with the task it created (CreateTaskResult), not the tool's result."""
+    task = result.get("task")
+    if not isinstance(task, dict) or not isinstance(task.get("taskId"), str):
+        return Outcome(Kind.PROTOCOL_ERROR, "task-augmented tools/call result has no task with a taskId")
+    return OK
+
+
+def judge_task_status(result: JSONObject) -> Outcome:
+    """tasks/get answers with the task itself: a taskId and a status."""
+    if not isinstance(result.get("taskId"), str) or not isinstance(result.get("status"), str):
+        return Outcome(Kind.PROTOCOL_ERROR, "tasks/get result has no taskId and status")
+    return OK

@@ -54,6 +54,9 @@ class Step:
     wire: bool = True  # False: never sent (its session could not be re-opened); no HTTP request to count
     allowed_status: bool = False  # a status >= 400 the protocol allows here (405 to the GET stream or a DELETE)
     name: str | None = None  # what a method other than tools/call acted on: a prompt's name, a resource's uri
+    progress: int = 0  # notifications/progress that carried this request's progressToken
+    cancelled: bool = False  # given up on, and the server told (notifications/cancelled; 2026: stream closed)
+    task_duration: float | None = None  # seconds from a task-augmented tools/call to its final result (tasks/result)
 
 
 StepSink = Callable[[Step], None]
@@ -87,6 +90,7 @@ class ToolInfo:
     annotations: JSONObject
     description: str = ""
     param_headers: list[modern.ParamHeader] = field(default_factory=list)
+    task_support: str = "forbidden"  # execution.taskSupport: forbidden | optional | required (2025-11-25 tasks)
 
     @property
     def read_only(self) -> bool:

@@ -7,7 +7,8 @@ list, or the load engine's metrics). Nothing raises out of a session except bugs
 
 The class is built in layers, listed in session_state.py: the eras and their openings
 (session_open.py), the standalone GET stream a session may hold as the official clients
-do (session_listen.py), and the answers to what the server sends (session_replies.py).
+do (session_listen.py), the answers to what the server sends (session_replies.py), the
+client surface beyond tools (surface.py) and task-augmented calls (tasks.py).
 A legacy session lives on its held GET stream.
 """
 
@@ -25,7 +26,7 @@ from mcpgate.protocol.judging import judge_tool_result, tool_info
 from mcpgate.protocol.outcome import OK, Kind, Outcome, shorten
 from mcpgate.protocol.records import PLAIN, CallOptions, StepSink, Target, ToolInfo
 from mcpgate.protocol.session_exchange import Answer
-from mcpgate.protocol.session_open import Opening
+from mcpgate.protocol.tasks import TaskCalls
 from mcpgate.protocol.transport import NO_METER, SESSION_DELETE, SessionMeter, Streams
 from mcpgate.protocol.versions import is_modern
 from mcpgate.protocol.wire.pool import Pool
@@ -33,7 +34,7 @@ from mcpgate.protocol.wire.pool import Pool
 MAX_TOOL_PAGES = 100
 
 
-class McpSession(Opening):
+class McpSession(TaskCalls):
     """One virtual user's MCP client: each ``open()`` a new session, every method an ``Outcome``."""
 
     def __init__(
@@ -66,6 +67,7 @@ class McpSession(Opening):
         self.warnings = []
         self.reinits = 0
         self.server_messages = Counter()
+        self._progress = {}
         self._background = set()
         self.auth = target.auth.provider() if target.auth is not None else None
         self._bearer = None
@@ -105,34 +107,29 @@ class McpSession(Opening):
             seen.add(cursor)
             params = {"cursor": cursor}
 
-    async def request(
-        self,
-        method: str,
-        params: JSONObject,
-        *,
-        name: str | None = None,
-        judge: Callable[[JSONObject], Outcome] | None = None,
-        options: CallOptions = PLAIN,
-    ) -> Answer:
-        """Any client request, recovered as every request is (a lost session re-opened once), and
-        recorded; ``name`` tags its step (the prompt, the resource) for per-method metrics."""
-        answer = await self._recovering(method, params, None, judge, None)
-        answer.step.name = name
-        self.sink(answer.step)
-        return answer
-
     async def call_tool(
         self,
         name: str,
         arguments: Mapping[str, Any],
         *,
         check: Callable[[JSONObject], Outcome] | None = None,
+        label: str | None = None,
         options: CallOptions = PLAIN,
     ) -> Answer:
-        """tools/call; ``check`` judges a result the protocol found good (a step's ``expect:``)."""
+        """tools/call; ``check`` judges a result the protocol found good (a step's ``expect:``),
+        ``label`` is the step's name tag (default: the tool's name).
+
+        ``options``: its own timeout (on expiry the server is told), a progressToken whose
+        notifications are counted, or a task-augmented call measured to its final result.
+        """
         params: JSONObject = {"name": name, "arguments": arguments if isinstance(arguments, dict) else dict(arguments)}
         judge = judge_tool_result if check is None else partial(_checked, check)
-        answer = await self._call(params, name, judge)
+        refused = None
+        if options.task:
+            refused = self.task_refusal(name)
+            if refused is None:
+                return await self._task_call(params, name, judge, options, label)
+        answer = await self._call(params, name, judge, options)
         if self.modern and answer.outcome.kind is Kind.JSONRPC_ERROR and answer.outcome.code == HEADER_MISMATCH:
             # The spec's recovery: the tool's schema may have changed; list again, then retry once.
             answer.step.note = "header mismatch: tools listed again and the call retried"
@@ -141,15 +138,20 @@ class McpSession(Opening):
             listed = await self.list_tools()
             if not listed.ok:
                 return Answer(listed, None, answer.step)
-            answer = await self._call(params, name, judge)
+            answer = await self._call(params, name, judge, options)
+        if refused is not None:
+            answer.step.note = refused
+        answer.step.name = label
         self.sink(answer.step)
         return answer
 
-    async def _call(self, params: JSONObject, name: str, judge: Callable[[JSONObject], Outcome]) -> Answer:
+    async def _call(
+        self, params: JSONObject, name: str, judge: Callable[[JSONObject], Outcome], options: CallOptions = PLAIN
+    ) -> Answer:
         extra: dict[str, str] | None = None
         if self.modern and (tool := self.tools.get(name)) is not None and tool.param_headers:
             extra = modern.argument_headers(tool.param_headers, params["arguments"])
-        return await self._recovering("tools/call", params, name, judge, extra)
+        return await self._recovering("tools/call", params, name, judge, extra, options=options)
 
     async def close(self, within: float | None = None) -> Outcome:
         """End the session on the wire: drop its streams, then DELETE when the server gave a session id.

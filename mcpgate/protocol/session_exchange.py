@@ -16,7 +16,7 @@ from mcpgate.protocol.jsonrpc import JSONObject, check_response, encode_notifica
 from mcpgate.protocol.judging import judge_era
 from mcpgate.protocol.legacy_sse import LegacySseTransport
 from mcpgate.protocol.outcome import OK, Failure, Kind, Outcome
-from mcpgate.protocol.records import Step
+from mcpgate.protocol.records import PLAIN, CallOptions, Step
 from mcpgate.protocol.session_rounds import INPUT_REQUIRED, InputRounds
 from mcpgate.protocol.streamable_http import StreamableHttpTransport
 from mcpgate.protocol.transport import SESSION_DELETE, Reply
@@ -38,6 +38,16 @@ class Answer:
 class Exchanging(InputRounds):
     """Requests sent and answers judged, over whichever transport the session has now."""
 
+    _progress: dict[object, int]  # progressTokens of requests in flight, and the notifications each brought
+
+    def _on_server_message(self, message: JSONObject) -> None:
+        if self._progress and message.get("method") == "notifications/progress":
+            params = message.get("params")
+            token = params.get("progressToken") if isinstance(params, dict) else None
+            if isinstance(token, str | int) and token in self._progress:
+                self._progress[token] += 1
+        super()._on_server_message(message)
+
     async def _exchange(
         self,
         method: str,
@@ -45,6 +55,8 @@ class Exchanging(InputRounds):
         tool: str | None,
         judge: Callable[[JSONObject], Outcome] | None,
         headers: dict[str, str] | None,
+        *,
+        options: CallOptions = PLAIN,
     ) -> tuple[Answer, Reply | None]:
         """Send one request and judge its answer; the caller emits the step.
 
@@ -57,7 +69,7 @@ class Exchanging(InputRounds):
                 await self._authorize()
             except Failure as failure:
                 return _unsent(method, tool, failure.outcome), None
-        answer, reply = await self._exchange_once(method, params, tool, judge, headers)
+        answer, reply = await self._exchange_once(method, params, tool, judge, headers, options=options)
         if self.auth is None or answer.outcome.kind is not Kind.HTTP_ERROR or answer.outcome.http_status != 401:
             return answer, reply
         refused = self._bearer
@@ -71,7 +83,7 @@ class Exchanging(InputRounds):
         answer.step.retried = True
         self.sink(answer.step)
         self.meter.auth_refreshed()
-        return await self._exchange_once(method, params, tool, judge, headers)
+        return await self._exchange_once(method, params, tool, judge, headers, options=options)
 
     async def _authorize(self, refused: str | None = None) -> None:
         """The transport carries a good access token (OAuth); raises the failure when none can be had."""
@@ -92,18 +104,20 @@ class Exchanging(InputRounds):
         tool: str | None,
         judge: Callable[[JSONObject], Outcome] | None,
         headers: dict[str, str] | None,
+        *,
+        options: CallOptions = PLAIN,
     ) -> tuple[Answer, Reply | None]:
-        if self._meta is not None:
-            params = {**params, "_meta": self._meta}
-            mirrored = modern.request_headers(method, params)
-            headers = {**mirrored, **headers} if headers else mirrored
         request_id = self._ids()
+        if options.progress or self._meta is not None:
+            params, headers = self._dressed(method, params, headers, request_id, options.progress)
         body = encode_request(request_id, method, params)
         result: JSONObject | None = None
         reply: Reply | None = None
+        cancelled = False
+        limit = self._settings.timeout if options.timeout is None else options.timeout
         t0 = time.perf_counter()
         try:
-            deadline = asyncio.get_running_loop().time() + self._settings.timeout
+            deadline = asyncio.get_running_loop().time() + limit
             reply = await self._transport.request(request_id, body, headers, deadline)
             result = check_response(reply.message, request_id, http_status=reply.http_status)
             if self.modern and result.get("resultType") == INPUT_REQUIRED:
@@ -115,22 +129,35 @@ class Exchanging(InputRounds):
                 outcome = self._private(outcome)
         except Exception as exc:
             outcome = self._classify(exc)
-            if outcome.kind is Kind.TIMEOUT and not self.modern:
-                self._cancel(request_id)
+            if outcome.kind is Kind.TIMEOUT and method != "initialize":
+                cancelled = self._cancel(request_id)
+                if options.timeout is not None:
+                    outcome = Outcome(Kind.TIMEOUT, f"no response within {limit:g}s (the request's own limit)")
         done = reply.done_at if reply is not None else time.perf_counter()
         status = outcome.http_status or (reply.http_status if reply is not None else self._transport.status)
-        step = Step(
-            method,
-            outcome,
-            done - t0,
-            status,
-            tool,
-            reply.server_messages if reply is not None else 0,
-            len(body),
-            reply.received if reply is not None else 0,
-            framing=reply.framing if reply is not None else None,
-        )
+        step = Step(method, outcome, done - t0, status, tool, sent=len(body))
+        if reply is not None:
+            step.server_messages, step.received, step.framing = reply.server_messages, reply.received, reply.framing
+        if options.progress:
+            step.progress = self._progress.pop(request_id, 0)
+        if cancelled:
+            step.cancelled = True
+            step.note = "timed out: the request cancelled" + ("" if self.modern else " (notifications/cancelled sent)")
         return Answer(outcome, result if outcome.ok else None, step), reply
+
+    def _dressed(
+        self, method: str, params: JSONObject, headers: dict[str, str] | None, request_id: int, progress: bool
+    ) -> tuple[JSONObject, dict[str, str] | None]:
+        """The request as it goes: a progressToken (the request's own id, as the SDKs use), and from
+        2026-07-28 the ``_meta`` every request carries and the headers that mirror it."""
+        if progress:
+            params = _with_meta(params, {"progressToken": request_id})
+            self._progress[request_id] = 0
+        if self._meta is not None:
+            params = _with_meta(params, self._meta)
+            mirrored = modern.request_headers(method, params)
+            headers = {**mirrored, **headers} if headers else mirrored
+        return params, headers
 
     async def _timed(
         self,
@@ -201,10 +228,20 @@ class Exchanging(InputRounds):
             )
         return outcome
 
-    def _cancel(self, request_id: int) -> None:
-        """Tell the server we gave up on a request, as real clients do (handshake era only)."""
-        body = encode_notification("notifications/cancelled", {"requestId": request_id, "reason": "client timeout"})
-        self._spawn(self._transport.answer(body))
+    def _cancel(self, request_id: int) -> bool:
+        """Tell the server we gave up on a request, as the SDKs do: ``notifications/cancelled`` in the
+        handshake era; from 2026-07-28 closing the request's stream is the cancellation, and the
+        timeout closed it (the wire aborts a connection whose deadline passed)."""
+        if not self.modern:
+            body = encode_notification("notifications/cancelled", {"requestId": request_id, "reason": "client timeout"})
+            self._spawn(self._transport.answer(body))
+        return True
+
+
+def _with_meta(params: JSONObject, meta: JSONObject) -> JSONObject:
+    """``params`` with ``meta`` merged into its ``_meta`` (a progressToken beside the 2026-07-28 keys)."""
+    have = params.get("_meta")
+    return {**params, "_meta": {**have, **meta} if isinstance(have, dict) else meta}
 
 
 def _unsent(method: str, tool: str | None, outcome: Outcome) -> Answer:

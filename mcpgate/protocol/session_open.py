@@ -22,7 +22,7 @@ from mcpgate.protocol.jsonrpc import JSONObject, encode_notification
 from mcpgate.protocol.judging import judge_discover, judge_initialize
 from mcpgate.protocol.legacy_sse import LegacySseTransport
 from mcpgate.protocol.outcome import OK, Kind, Outcome
-from mcpgate.protocol.records import ServerIdentity, Step
+from mcpgate.protocol.records import PLAIN, CallOptions, ServerIdentity, Step
 from mcpgate.protocol.session_exchange import Answer
 from mcpgate.protocol.session_http import SessionHttp
 from mcpgate.protocol.session_listen import Listening
@@ -150,6 +150,8 @@ class Opening(Listening):
         tool: str | None,
         judge: Callable[[JSONObject], Outcome] | None,
         headers: dict[str, str] | None,
+        *,
+        options: CallOptions = PLAIN,
     ) -> Answer:
         """One request; if the server lost our session, re-initialize once and send it again.
 
@@ -159,14 +161,14 @@ class Opening(Listening):
         reopened_first = self._stream_gone()
         if reopened_first and (unsent := await self._reopen_for(method, tool)) is not None:
             return unsent
-        answer, _ = await self._exchange(method, params, tool, judge, headers)
+        answer, _ = await self._exchange(method, params, tool, judge, headers, options=options)
         if not reopened_first and self._session_lost(answer.outcome):
             answer.step.note = "session lost: re-initialized and retried"
             answer.step.retried = True
             self.sink(answer.step)
             if (unsent := await self._reopen_for(method, tool)) is not None:
                 return unsent
-            answer, _ = await self._exchange(method, params, tool, judge, headers)
+            answer, _ = await self._exchange(method, params, tool, judge, headers, options=options)
         return answer
 
     async def _reopen_for(self, method: str, tool: str | None) -> Answer | None:

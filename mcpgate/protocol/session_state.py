@@ -7,6 +7,8 @@
     session_exchange   one request and its answer, timed, judged and recorded as a Step
     session_listen     the standalone GET stream, held and reopened
     session_open       opening a session, and opening it again when the server lost it
+    surface            requests by method: resources, prompts, completion, logging, ping, any method
+    tasks              task-augmented tools/call: polled to the task's end, its result fetched
     session            the public flow: list tools, call them, close
 
 The layers are classes of one instance, so a request costs the calls it always did.

@@ -47,6 +47,10 @@ _SUBMETRIC_TAGS: dict[str, tuple[str, ...]] = {
     "mcp_server_notifications": ("method",),
     "mcp_server_requests": ("method",),
     "mcp_server_request_duration": ("method",),
+    "mcp_method_duration": ("method",),
+    "mcp_progress_notifications": ("tool",),
+    "mcp_cancelled": ("method",),
+    "mcp_task_duration": ("tool",),
 }
 
 
