@@ -37,6 +37,8 @@ from mcpgate.protocol.session import McpSession
 from mcpgate.protocol.transport import Streams
 from mcpgate.protocol.wire.pool import Pool
 from mcpgate.workload.datasets import RowPicker
+from mcpgate.workload.discovery import discover, discovery_of
+from mcpgate.workload.steps import Program, run_steps
 from mcpgate.workload.synthesize import synthesize_arguments
 from mcpgate.workload.templates import ArgumentTemplate, CallContext
 
@@ -49,7 +51,8 @@ class VirtualUser:
     iteration: int = 0
     session: McpSession | None = None  # one client per VU, reused by every iteration
     opened_at: float | None = None  # perf_counter() when its open MCP session began; None: none is open
-    calls: int = 0  # tools/call made in that session
+    calls: int = 0  # tools/call made in that session (with steps: the iterations it ran)
+    vars: dict[str, Any] = field(default_factory=dict)  # what the session's steps captured
 
 
 def streams_of(flow: FlowConfig) -> Streams:
@@ -147,11 +150,16 @@ def resolve_tools(
 
 
 class Flow:
-    def __init__(self, http: Pool, target: Target, mix: ToolMix, flow: FlowConfig) -> None:
+    def __init__(
+        self, http: Pool, target: Target, mix: ToolMix, flow: FlowConfig, program: Program | None = None
+    ) -> None:
         self._http = http
         self._target = target
         self._mix = mix
-        self._tools_list = flow.tools_list
+        self._discover, self._offered_only = discovery_of(flow)
+        self._program = program
+        if program is not None:  # the steps' own path: the tool mix's stays as it is
+            self.iteration = self._steps_iteration  # type: ignore[method-assign]
         self._calls = flow.calls  # per session; None: no limit
         self._per_vu = flow.session == "per-vu"
         self._lifetime = flow.session_lifetime
@@ -222,8 +230,9 @@ class Flow:
         rec.opened(opened.ok)
         if not opened.ok:
             return None
-        if self._tools_list:
-            await session.list_tools()
+        vu.vars = {}
+        if self._discover:
+            await discover(session, self._discover, self._offered_only)
         return session
 
     async def _call(self, session: McpSession, vu: VirtualUser, rec: Recorder) -> bool:
@@ -239,6 +248,32 @@ class Flow:
             return True
         await session.call_tool(choice.name, arguments)
         return True
+
+    async def _steps_iteration(self, vu: VirtualUser, rec: Recorder) -> None:
+        """One iteration of a flow of steps: the picked flow's steps once, on the VU's session."""
+        if not self._per_vu:
+            session = await self._open(vu, rec)
+            if session is not None:
+                await self._run_steps(session, vu, rec)
+            await self._close(vu, rec)
+            vu.iteration += 1
+            return
+        if vu.opened_at is not None and self._expired(vu):
+            await self._close(vu, rec)
+        session = vu.session if vu.opened_at is not None else await self._open(vu, rec)
+        if session is not None:
+            await self._run_steps(session, vu, rec)
+            vu.calls += 1
+        budget = self._calls
+        if session is None or (budget is not None and vu.calls >= budget) or self._expired(vu):
+            await self._close(vu, rec)
+        vu.iteration += 1
+
+    async def _run_steps(self, session: McpSession, vu: VirtualUser, rec: Recorder) -> None:
+        program = self._program
+        if program is not None:
+            base = CallContext(vu.number, vu.iteration, rec.scenario, vu.rng)
+            await run_steps(program.pick(vu.rng), session, base, vu.vars, rec)
 
     async def _close(self, vu: VirtualUser, rec: Recorder, within: float | None = None) -> None:
         """End the VU's session on the wire and record how long it lived."""
