@@ -28,6 +28,9 @@ from mcpgate.workload.synthesize import synthesize_arguments
 from mcpgate.workload.templates import CallContext, TemplateError
 
 
+_GUARDED = {"get", "keys", "items", "values"}  # vars.get('x', default): a value that may not be captured yet
+
+
 @dataclass(slots=True)
 class ProgramResolution:
     program: Program | None
@@ -77,7 +80,7 @@ def _vars_read(value: Any) -> set[str]:
         except jinja2.TemplateSyntaxError:
             continue  # compiling it says what is wrong
         for node in tree.find_all(nodes.Getattr):
-            if isinstance(node.node, nodes.Name) and node.node.name == "vars":
+            if isinstance(node.node, nodes.Name) and node.node.name == "vars" and node.attr not in _GUARDED:
                 found.add(node.attr)
         for item in tree.find_all(nodes.Getitem):
             if isinstance(item.node, nodes.Name) and item.node.name == "vars" and isinstance(item.arg, nodes.Const):
