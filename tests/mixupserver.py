@@ -29,8 +29,7 @@ class MixupServer:
     def __init__(self, work: float = 0.02) -> None:
         self.work = work
         self.latest = ""  # the id the server was last asked for, by anyone
-        self.asked: list[str] = []
-        self.answered: list[str] = []
+        self.mixed = 0  # answers that carried another request's record
         self.app = web.Application()
         self.app.router.add_route("*", "/mcp", self._mcp)
         self._runner: web.AppRunner | None = None
@@ -72,10 +71,9 @@ class MixupServer:
 
     async def _get_record(self, asked: str) -> Json:
         self.latest = asked
-        self.asked.append(asked)
         await asyncio.sleep(self.work)
         record = {"id": self.latest, "title": f"Record {self.latest}"}
-        self.answered.append(self.latest)
+        self.mixed += self.latest != asked
         return {"content": [{"type": "text", "text": json.dumps(record)}], "structuredContent": record}
 
 

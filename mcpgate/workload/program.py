@@ -27,7 +27,6 @@ from mcpgate.workload.steps import Action, Node, Program, compile_action, flows_
 from mcpgate.workload.synthesize import synthesize_arguments
 from mcpgate.workload.templates import CallContext, TemplateError
 
-
 _GUARDED = {"get", "keys", "items", "values"}  # vars.get('x', default): a value that may not be captured yet
 
 

@@ -161,7 +161,7 @@ async def test_discover_lists_what_it_says(
     example: Server, tmp_path: Path, discover: object, expected: set[str]
 ) -> None:
     steps = [{"ping": True}]
-    config = {
+    config: dict[str, object] = {
         "target": handshake(example.url("/mcp")),
         "flow": {"steps": steps, "discover": discover},
         "scenarios": vus(1, "1s"),
@@ -222,11 +222,10 @@ async def test_answers_meant_for_another_session_fail_the_checks(mixup: MixupSer
         "thresholds": {"checks{check:own answer}": ["rate>0.99"]},
     }
     results, text = await run(plan_from(tmp_path, config))
-    mixed = sum(1 for asked, answered in zip(mixup.asked, mixup.answered, strict=False) if asked != answered)
-    assert mixed > 0  # the server did mix them up
+    assert mixup.mixed > 0  # the server did mix them up
     assert results.run.status == "failed", text
     assert count(results, "mcp_errors_check_failed") > 0
-    assert results.metric("mcp_tool_errors", "rate") > 0
+    assert (results.metric("mcp_tool_errors", "rate") or 0) > 0
     assert "check_failed" in text
     # Without the check, the same answers all count as good: what the check is for.
     plain = {**config, "flow": {"tools": [{"name": "get_record", "arguments": {"id": "rec_{{ vu }}"}}]}}
