@@ -106,7 +106,7 @@ def test_paths() -> None:
     assert resolve(doc, parse_path('.a["b c"][0].x')) == 1
     assert resolve(doc, parse_path("structuredContent.result.1")) == "rec_2"  # the monitor's dotted form
     assert resolve(doc, parse_path("$")) is doc
-    with pytest.raises(LookupError, match="no item of a.b c has zz"):
+    with pytest.raises(LookupError, match=r"no item of a\.b c has zz"):
         resolve(doc, parse_path("$.a['b c'][*].zz"))
     with pytest.raises(LookupError, match="has 2 item"):
         resolve(doc, parse_path("$.structuredContent.result[-3]"))
