@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from mcpgate.config.base import INT64_MAX, Duration, Model, ThinkTime
-from mcpgate.config.steps import StepConfig
+from mcpgate.config.steps import ExpectConfig, StepConfig
 from mcpgate.protocol.transport import DEFAULT_STREAM_IDLE
 
 
@@ -22,6 +22,7 @@ class ToolConfig(Model):
     )
     allow_writes: bool = Field(False, description="Allow arguments: auto on a tool not marked readOnlyHint")
     dataset: str | None = Field(None, description="Name of a dataset whose row is 'row' in templates")
+    expect: ExpectConfig | None = Field(None, description="Checks of each answer: a wrong one fails as check_failed")
 
 
 Discovery = Literal["tools", "resources", "resource_templates", "prompts"]

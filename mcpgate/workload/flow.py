@@ -38,6 +38,7 @@ from mcpgate.protocol.transport import Streams
 from mcpgate.protocol.wire.pool import Pool
 from mcpgate.workload.datasets import RowPicker
 from mcpgate.workload.discovery import discover, discovery_of
+from mcpgate.workload.expect import Expect
 from mcpgate.workload.steps import Program, run_steps
 from mcpgate.workload.synthesize import synthesize_arguments
 from mcpgate.workload.templates import ArgumentTemplate, CallContext
@@ -67,6 +68,8 @@ class ToolChoice:
     weight: float
     template: ArgumentTemplate
     rows: RowPicker | None = None
+    expect: Expect | None = None  # the tool's expect: checks, with their check's name
+    check_name: str = ""
 
     def arguments(self, vu: VirtualUser, scenario: str) -> dict[str, Any]:
         row = self.rows.pick(vu.number, vu.iteration, vu.rng) if self.rows is not None else None
@@ -145,7 +148,8 @@ def resolve_tools(
         rows = None
         if cfg.dataset is not None:
             rows = RowPicker(datasets[cfg.dataset], dataset_configs[cfg.dataset].order, stride, worker=worker)
-        choices.append(ToolChoice(cfg.name, cfg.weight, template, rows))
+        expect = Expect(cfg.expect, f"{where}.expect") if cfg.expect is not None else None
+        choices.append(ToolChoice(cfg.name, cfg.weight, template, rows, expect, f"tools/call {cfg.name} expect"))
     return Resolution(ToolMix(choices), problems, notes)
 
 
@@ -246,8 +250,23 @@ class Flow:
         except ValueError as exc:  # a template that fails for this VU or row
             rec.template_error(choice.name, str(exc))
             return True
-        await session.call_tool(choice.name, arguments)
+        if choice.expect is None:
+            await session.call_tool(choice.name, arguments)
+        else:
+            await self._checked_call(session, choice, arguments, vu, rec)
         return True
+
+    async def _checked_call(
+        self, session: McpSession, choice: ToolChoice, arguments: dict[str, Any], vu: VirtualUser, rec: Recorder
+    ) -> None:
+        """A tool's call whose answer its ``expect:`` checks: a wrong one is check_failed."""
+        expect = choice.expect
+        assert expect is not None
+        ctx = CallContext(vu.number, vu.iteration, rec.scenario, vu.rng, vars=vu.vars)
+        answer = await session.call_tool(
+            choice.name, arguments, check=lambda result: expect.check(result, ctx, arguments)
+        )
+        rec.step_checked(choice.check_name, answer.outcome.ok)
 
     async def _steps_iteration(self, vu: VirtualUser, rec: Recorder) -> None:
         """One iteration of a flow of steps: the picked flow's steps once, on the VU's session."""

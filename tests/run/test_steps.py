@@ -14,8 +14,8 @@ import pytest
 
 from mcpgate.results.schema import Results
 from tests.mixupserver import MixupServer
-from tests.run.helpers import count, plan_from, run
-from tests.servers import Server, example_cmd, serving
+from tests.run.helpers import count, plan_from, run, run_cli
+from tests.servers import ROOT, Server, example_cmd, serving
 
 pytestmark = pytest.mark.asyncio
 
@@ -246,3 +246,15 @@ async def test_the_same_checks_pass_against_the_example_server(example: Server, 
     results, text = await run(plan_from(tmp_path, config))
     assert results.run.status == "passed", results.run.reason + text
     assert count(results, "mcp_errors_check_failed") == 0
+
+
+async def test_the_steps_example_runs_clean(example: Server, log_path: Path, tmp_path: Path) -> None:
+    config = ROOT / "examples" / "steps.yaml"
+    ran = await run_cli(tmp_path, "-c", str(config), "--url", example.url("/mcp"), "--duration", "3s", "--vus", "3")
+    assert ran.code == 0, ran.stdout + ran.stderr
+    metrics = json.loads(ran.out.read_text())["metrics"]
+    assert metrics["checks{check:fetch}"]["values"]["rate"] == 1
+    logged = calls(log_path)
+    found = {record for c in logged if c["tool"] == "search_records" for record in c["result"][:1]}
+    fetched = {c["id"] for c in logged if c["tool"] == "get_record"}
+    assert fetched and fetched <= found  # every fetch asked for an id a search returned
