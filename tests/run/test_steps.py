@@ -257,4 +257,5 @@ async def test_the_steps_example_runs_clean(example: Server, log_path: Path, tmp
     logged = calls(log_path)
     found = {record for c in logged if c["tool"] == "search_records" for record in c["result"][:1]}
     fetched = {c["id"] for c in logged if c["tool"] == "get_record"}
-    assert fetched and fetched <= found  # every fetch asked for an id a search returned
+    assert fetched
+    assert fetched <= found  # every fetch asked for an id a search returned
