@@ -161,6 +161,7 @@ class Flow:
         self._target = target
         self._mix = mix
         self._discover, self._offered_only = discovery_of(flow)
+        self._tools_only = self._discover == ("tools",)
         self._program = program
         if program is not None:  # the steps' own path: the tool mix's stays as it is
             self.iteration = self._steps_iteration  # type: ignore[method-assign]
@@ -234,8 +235,11 @@ class Flow:
         rec.opened(opened.ok)
         if not opened.ok:
             return None
-        vu.vars = {}
-        if self._discover:
+        if vu.vars:
+            vu.vars = {}  # a new session: what the last one captured is gone
+        if self._tools_only:  # the seed's flow, as fast as it ever was
+            await session.list_tools()
+        elif self._discover:
             await discover(session, self._discover, self._offered_only)
         return session
 
