@@ -165,7 +165,12 @@ async def _send(action: Action, session: McpSession, params: dict[str, Any], jud
         return await session.call_tool(action.tool, params, check=judge, options=action.options)
     if action.list_kind is not None:
         return await list_all(session, action.list_kind, judge)
-    name = params.get("uri") if action.method in _URI_METHODS.values() else action.name
+    if action.method in _URI_METHODS.values():
+        name = params.get("uri")
+    elif action.method == "prompts/get":
+        name = params.get("name")
+    else:
+        name = action.name
     return await session.request(
         action.method, params, name=name if isinstance(name, str) else None, judge=judge, options=action.options
     )
