@@ -259,3 +259,16 @@ async def test_the_steps_example_runs_clean(example: Server, log_path: Path, tmp
     fetched = {c["id"] for c in logged if c["tool"] == "get_record"}
     assert fetched
     assert fetched <= found  # every fetch asked for an id a search returned
+
+
+async def test_worker_processes_run_the_steps(example: Server, log_path: Path, tmp_path: Path) -> None:
+    config = {"target": handshake(example.url("/mcp")), "flow": {"steps": CHAIN}, "scenarios": vus(4)}
+    results, text = await run(plan_from(tmp_path, config), workers=2)
+    assert results.run.status == "passed", results.run.reason + text
+    assert results.run.workers == 2
+    logged = calls(log_path)
+    searched = {c["result"][0] for c in logged if c["tool"] == "search_records"}
+    fetched = [c["id"] for c in logged if c["tool"] == "get_record"]
+    assert len(fetched) > 10
+    assert set(fetched) <= searched
+    assert results.metric("checks{check:fetch}", "rate") == 1.0
