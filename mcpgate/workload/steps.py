@@ -15,7 +15,7 @@ import asyncio
 import bisect
 import itertools
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -160,7 +160,9 @@ async def _run(action: Action, session: McpSession, base: CallContext, values: d
     return True
 
 
-async def _send(action: Action, session: McpSession, params: dict[str, Any], judge: Any) -> Answer:
+async def _send(
+    action: Action, session: McpSession, params: dict[str, Any], judge: Callable[[JSONObject], Outcome]
+) -> Answer:
     if action.tool is not None:
         return await session.call_tool(action.tool, params, check=judge, options=action.options)
     if action.list_kind is not None:
