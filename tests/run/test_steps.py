@@ -272,3 +272,25 @@ async def test_worker_processes_run_the_steps(example: Server, log_path: Path, t
     assert len(fetched) > 10
     assert set(fetched) <= searched
     assert results.metric("checks{check:fetch}", "rate") == 1.0
+
+
+async def test_a_step_whose_template_fails_is_not_sent(example: Server, log_path: Path, tmp_path: Path) -> None:
+    steps = [
+        {
+            "tool": "search_records",
+            "arguments": {"query": "body 7 ", "limit": 1},
+            "capture": {"record_id": "$.structuredContent.result[0]"},
+        },
+        {"tool": "get_record", "arguments": {"id": "{{ vars.record_id.missing }}"}, "capture": {"t": "$.content"}},
+        {"tool": "get_record", "arguments": {"id": "rec_1"}},
+    ]
+    config = {
+        "target": handshake(example.url("/mcp")),
+        "flow": {"steps": steps, "discover": "none"},
+        "scenarios": vus(1, "1s"),
+    }
+    results, text = await run(plan_from(tmp_path, config))
+    searches = Counter(c["tool"] for c in calls(log_path))
+    assert set(searches) == {"search_records"}  # the failed render took its captures, and the rest, with it
+    assert count(results, "template_errors") == searches["search_records"] > 0
+    assert "has no attribute 'missing'" in text
