@@ -181,6 +181,7 @@ def mcpgate_config(url: str, scenario: str, *, think: str = "0s", tools_list: bo
 target: {{url: "{url}", transport: streamable-http, protocol_version: "2025-11-25", timeout: 10s}}
 flow:
   tools_list: {str(tools_list).lower()}
+  discover: seed               # tools/list only: the flow k6 and Locust run
   think_time: {think}
   tools: [{{name: echo, arguments: {{text: hello}}}}]
 scenarios:

@@ -122,6 +122,7 @@ target:
   timeout: 10s
 flow:
   tools_list: true
+  discover: seed
   think_time: 0s
   calls_per_session: 1
   tools:

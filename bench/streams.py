@@ -142,6 +142,7 @@ flow:
   session: per-vu              # one long session per VU, as an agent keeps it
   listen: true                 # hold the GET stream (legacy SSE: the session lives on its stream anyway)
   tools_list: true
+  discover: seed               # tools/list only: the flow k6 and Locust run
   think_time: {o.think}
   stream_idle_timeout: {o.stream_idle_timeout}
   tools: [{{name: {TOOL}, arguments: {{id: "rec_{{{{ randint(0, 999) }}}}"}}}}]

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -72,7 +74,19 @@ def _parse_range(text: str) -> tuple[float, float]:
     return low, float(hi) if hi else low
 
 
+def _call_log(path: str | None) -> Callable[..., None]:
+    """``--log-calls FILE``: each tool call as one JSON line (what was asked, what was answered)."""
+
+    def log(tool: str, **fields: Any) -> None:
+        if path is not None:
+            with open(path, "a", encoding="utf-8") as out:
+                out.write(json.dumps({"tool": tool, **fields}) + "\n")
+
+    return log
+
+
 def build(args: argparse.Namespace) -> MCPServer[Any]:
+    log = _call_log(getattr(args, "log_calls", None))
     db = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="mcpgate-example-")) / "records.db"
     _make_db(db)
     con = sqlite3.connect(db, check_same_thread=False)
@@ -89,6 +103,7 @@ def build(args: argparse.Namespace) -> MCPServer[Any]:
     ) -> dict[str, str]:
         """Read one record from SQLite by id (e.g. rec_42)."""
         row = con.execute("SELECT id, title, body FROM records WHERE id = ?", (id,)).fetchone()
+        log("get_record", id=id)
         if row is None:
             raise ValueError(f"no record {id}")
         return {"id": row[0], "title": row[1], "body": row[2]}
@@ -101,6 +116,7 @@ def build(args: argparse.Namespace) -> MCPServer[Any]:
         ).fetchall()
         if search_delay > 0:
             await asyncio.sleep(search_delay)
+        log("search_records", query=query, result=[r[0] for r in rows])
         return [r[0] for r in rows]
 
     @app.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True))
@@ -286,6 +302,7 @@ def main() -> None:
     p.add_argument("--db", help="SQLite file to use (default: a fresh temporary one)")
     p.add_argument("--search-delay", type=float, default=0.2, help="seconds search_records works (default 0.2)")
     p.add_argument("--external-delay", default="2..5", help="fetch_external_data delay range in s (default 2..5)")
+    p.add_argument("--log-calls", metavar="FILE", help="append each tool call to FILE as a JSON line")
     args = p.parse_args()
     app = build(args)
     if args.transport == "sse":

@@ -17,7 +17,9 @@ from mcpgate.protocol.records import ServerIdentity, Step, Target, ToolInfo, fir
 from mcpgate.protocol.session import McpSession
 from mcpgate.protocol.wire.pool import Pool
 from mcpgate.support import exitcodes
-from mcpgate.workload.flow import ToolMix, resolve_tools, streams_of
+from mcpgate.workload.flow import Resolution, ToolMix, resolve_tools, streams_of
+from mcpgate.workload.program import resolve_program, unrenderable
+from mcpgate.workload.steps import Program
 from mcpgate.workload.templates import TemplateError
 
 
@@ -33,6 +35,7 @@ class Preflight:
     offered: dict[str, ToolInfo] = field(default_factory=dict)  # the server's tools, as listed
     steps: list[Step] = field(default_factory=list)
     mix: ToolMix | None = None
+    program: Program | None = None  # the flows of steps, when the config has them
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # every report shows them; the run still passes
 
@@ -64,23 +67,31 @@ async def preflight(http: Pool, plan: Plan, *, rows: tuple[int, int] = (0, 1)) -
     if not listed.ok:
         return _failed(result, exitcodes.COULD_NOT_START, _why(steps, listed.describe()))
     config = plan.config
-    resolution = resolve_tools(
-        config.flow.tools, session.tools, plan.datasets, config.datasets, plan.max_vus, worker=rows
-    )
-    warning = no_call_warning(bool(config.flow.tools), len(resolution.mix.choices), session.tools)
+    flows = resolve_program(config, session.tools, plan.datasets, plan.max_vus, worker=rows)
+    if flows.program is not None:  # a flow of steps: no tool mix of its own
+        resolution = Resolution(ToolMix([]), [], [])
+    else:
+        resolution = resolve_tools(
+            config.flow.tools, session.tools, plan.datasets, config.datasets, plan.max_vus, worker=rows
+        )
+    called = {c.name for c in resolution.mix.choices} | (flows.program.tools if flows.program else set())
+    configured = bool(config.flow.tools) or flows.program is not None
+    warning = no_call_warning(configured, len(called), session.tools)
     said = [] if warning is not None else resolution.notes  # the warning says what those notes would
     result.notes = [*session.warnings, *said, *_stream_notes(plan, session)]
     if warning is not None:
         result.warnings.append(warning)
         if config.flow.require_calls:
             return _failed(result, exitcodes.COULD_NOT_START, f"require-calls: {warning}")
-    problems = [*resolution.problems, *_uncalled(plan, resolution.mix)]
+    problems = [*resolution.problems, *flows.problems, *_uncalled(plan, called)]
     if problems:
         return _failed(result, exitcodes.COULD_NOT_START, "; ".join(problems))
     broken = _unrenderable(plan, resolution.mix)
+    if broken is None and flows.program is not None:
+        broken = unrenderable(flows.program, plan.scenarios[0].name if plan.scenarios else "")
     if broken is not None:
         return _failed(result, exitcodes.INVALID_INPUT, broken)
-    result.mix = resolution.mix
+    result.mix, result.program = resolution.mix, flows.program
     return result
 
 
@@ -99,9 +110,8 @@ def _failed(result: Preflight, code: int, reason: str) -> Preflight:
     return result
 
 
-def _uncalled(plan: Plan, mix: ToolMix) -> list[str]:
+def _uncalled(plan: Plan, called: set[str]) -> list[str]:
     """Thresholds on a tool this run never calls (and that do not allow no data): a config mistake, caught now."""
-    called = {c.name for c in mix.choices}
     problems: list[str] = []
     for threshold in plan.thresholds:
         tool = dict(threshold.key.tags).get("tool")

@@ -146,7 +146,7 @@ def _engine(record: RunRecord, http: Pool) -> Engine:
         within = shard if shard != WHOLE else None
         driver = Fleet(plan, pre.target, pre.offered, count=record.workers, interval=record.interval, within=within)
     else:
-        driver = LocalDriver(plan, Flow(http, pre.target, pre.mix, plan.config.flow), shard=shard)
+        driver = LocalDriver(plan, Flow(http, pre.target, pre.mix, plan.config.flow, pre.program), shard=shard)
     return Engine(
         plan, driver, record.metrics, record.errors, interval=record.interval, abort=record.abort, steps=record.search
     )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from mcpgate.config.base import INT64_MAX, Duration, Model, ThinkTime
+from mcpgate.config.steps import ExpectConfig, StepConfig
 from mcpgate.protocol.transport import DEFAULT_STREAM_IDLE
 
 
@@ -21,6 +22,7 @@ class ToolConfig(Model):
     )
     allow_writes: bool = Field(False, description="Allow arguments: auto on a tool not marked readOnlyHint")
     dataset: str | None = Field(None, description="Name of a dataset whose row is 'row' in templates")
+    expect: ExpectConfig | None = Field(None, description="Checks of each answer: a wrong one fails as check_failed")
 
 
 Discovery = Literal["tools", "resources", "resource_templates", "prompts"]
@@ -43,6 +45,9 @@ class FlowConfig(Model):
     )
     tools: list[ToolConfig] = Field(
         default_factory=list, description="Weighted mix; empty: every read-only tool with arguments: auto"
+    )
+    steps: list[StepConfig] = Field(
+        default_factory=list, description="Ordered steps, the whole list once per iteration (instead of tools)"
     )
     session: Literal["per-iteration", "per-vu"] = Field(
         "per-iteration",
@@ -72,6 +77,13 @@ class FlowConfig(Model):
                 raise ValueError("applies to session: per-vu only")
             if value <= 0:
                 raise ValueError("must be more than 0")
+        return value
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_or_tools(cls, value: list[StepConfig], info: ValidationInfo) -> list[StepConfig]:
+        if value and info.data.get("tools"):
+            raise ValueError("flow.tools and flow.steps are exclusive: give one of them")
         return value
 
     @property

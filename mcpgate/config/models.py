@@ -22,6 +22,7 @@ from mcpgate.config.base import INT64_MAX, MAX_VUS, Duration, Model
 from mcpgate.config.client import ClientConfig
 from mcpgate.config.flow import FlowConfig
 from mcpgate.config.profiles import PROFILES
+from mcpgate.config.steps import Flows
 from mcpgate.protocol.http import DEFAULT_MAX_RESPONSE_BYTES
 from mcpgate.protocol.versions import KNOWN_VERSIONS
 from mcpgate.support.durations import format_duration
@@ -273,6 +274,7 @@ class Config(Model):
     target: TargetConfig
     flow: FlowConfig = Field(default_factory=FlowConfig)
     client: ClientConfig = Field(default_factory=ClientConfig, description="Answers to the server's requests")
+    flows: Flows = Field(default_factory=list, description="Weighted named flows of steps, one picked per iteration")
     scenarios: dict[ScenarioName, Scenario] = Field(default_factory=dict)
     thresholds: dict[str, list[str | ThresholdItem]] = Field(default_factory=dict)
     datasets: dict[str, DatasetConfig] = Field(default_factory=dict)

@@ -31,6 +31,7 @@ from mcpgate.protocol.http import make_http
 from mcpgate.protocol.records import Target, ToolInfo
 from mcpgate.support import eventloop
 from mcpgate.workload.flow import Flow, resolve_tools
+from mcpgate.workload.program import resolve_program
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,12 @@ async def _work(spec: WorkerSpec, reader: asyncio.StreamReader, writer: asyncio.
         plan.max_vus,
         worker=shard.rows(),
     )
+    steps = resolve_program(config, spec.tools, plan.datasets, plan.max_vus, worker=shard.rows())
     metrics, errors, control = Metrics(), ErrorLog(), Control()
     taker = DeltaTaker(metrics, errors, plan.redact)
     loop = asyncio.get_running_loop()
     async with make_http(spec.target.settings, limit=spec.connections) as http:
-        flow = Flow(http, spec.target, resolution.mix, config.flow)
+        flow = Flow(http, spec.target, resolution.mix, config.flow, steps.program)
         ipc.write_message(writer, {"t": "ready"})
         go = await ipc.read_message(reader)
         if go.get("t") != "go":

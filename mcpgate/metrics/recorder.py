@@ -105,6 +105,7 @@ class Recorder:
         self._dropped = m.counter("dropped_iterations", tags)
         self._template_errors = m.counter("template_errors", tags)
         self._internal_errors = m.counter("internal_errors", tags)
+        self._step_checks: dict[str, RateSeries] = {}  # a flow step's expect: checks{check:<its name>}
         self._auth: _AuthHandles | None = None  # with the first token request: a run without OAuth shows none
         for name in _ERROR_COUNTERS:  # zero from the start, so count<1 holds on a clean run
             m.counter(name, tags)
@@ -333,6 +334,20 @@ class Recorder:
                 trend = self._m.trend("mcp_server_request_duration", tags_of(scenario=self.scenario, method=method))
                 self._server_answers[method] = trend
         trend.add(seconds * 1000.0)
+
+    # -- flow steps: their checks and the templates that failed before a request -----------------
+
+    def step_checked(self, check: str, ok: bool) -> None:
+        """A step's ``expect:``: ``checks{check:<the step's name>}``, thresholdable like any check."""
+        series = self._step_checks.get(check)
+        if series is None:
+            series = self._step_checks[check] = self._m.rate("checks", tags_of(scenario=self.scenario, check=check))
+        series.add(ok)
+
+    def step_template_error(self, method: str, name: str | None, reason: str) -> None:
+        """A step whose templates failed for this VU (a capture it reads is missing): not sent."""
+        self._template_errors.add()
+        self._errors.add("template_error", reason, method, name)
 
 
 @dataclass(slots=True)

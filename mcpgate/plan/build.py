@@ -40,6 +40,8 @@ from mcpgate.support.durations import format_duration
 from mcpgate.support.errors import UsageError, field_name
 from mcpgate.support.redact import MASK, Redactor, sensitive_name
 from mcpgate.workload.datasets import load_dataset
+from mcpgate.workload.expect import Expect
+from mcpgate.workload.program import check_program
 from mcpgate.workload.templates import ArgumentTemplate
 
 
@@ -216,6 +218,15 @@ def _check_tools(assembled: Assembled, datasets: Mapping[str, list[dict[str, Any
                 ArgumentTemplate(tool.arguments, f"{where}.arguments")
             except UsageError as exc:
                 raise _located(assembled, exc.field, exc.message) from None
+        if tool.expect is not None:
+            try:
+                Expect(tool.expect, f"{where}.expect")
+            except UsageError as exc:
+                raise _located(assembled, exc.field, exc.message) from None
+    try:  # the flows of steps: templates compile, datasets exist, captures come before their use
+        check_program(assembled.config)
+    except UsageError as exc:
+        raise _located(assembled, exc.field, exc.message) from None
 
 
 _FIELD_PART = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]|\[('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\]")

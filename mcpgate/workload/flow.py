@@ -37,6 +37,9 @@ from mcpgate.protocol.session import McpSession
 from mcpgate.protocol.transport import Streams
 from mcpgate.protocol.wire.pool import Pool
 from mcpgate.workload.datasets import RowPicker
+from mcpgate.workload.discovery import discover, discovery_of
+from mcpgate.workload.expect import Expect
+from mcpgate.workload.steps import Program, run_steps
 from mcpgate.workload.synthesize import synthesize_arguments
 from mcpgate.workload.templates import ArgumentTemplate, CallContext
 
@@ -49,7 +52,8 @@ class VirtualUser:
     iteration: int = 0
     session: McpSession | None = None  # one client per VU, reused by every iteration
     opened_at: float | None = None  # perf_counter() when its open MCP session began; None: none is open
-    calls: int = 0  # tools/call made in that session
+    calls: int = 0  # tools/call made in that session (with steps: the iterations it ran)
+    vars: dict[str, Any] = field(default_factory=dict)  # what the session's steps captured
 
 
 def streams_of(flow: FlowConfig) -> Streams:
@@ -64,6 +68,8 @@ class ToolChoice:
     weight: float
     template: ArgumentTemplate
     rows: RowPicker | None = None
+    expect: Expect | None = None  # the tool's expect: checks, with their check's name
+    check_name: str = ""
 
     def arguments(self, vu: VirtualUser, scenario: str) -> dict[str, Any]:
         row = self.rows.pick(vu.number, vu.iteration, vu.rng) if self.rows is not None else None
@@ -142,16 +148,23 @@ def resolve_tools(
         rows = None
         if cfg.dataset is not None:
             rows = RowPicker(datasets[cfg.dataset], dataset_configs[cfg.dataset].order, stride, worker=worker)
-        choices.append(ToolChoice(cfg.name, cfg.weight, template, rows))
+        expect = Expect(cfg.expect, f"{where}.expect") if cfg.expect is not None else None
+        choices.append(ToolChoice(cfg.name, cfg.weight, template, rows, expect, f"tools/call {cfg.name} expect"))
     return Resolution(ToolMix(choices), problems, notes)
 
 
 class Flow:
-    def __init__(self, http: Pool, target: Target, mix: ToolMix, flow: FlowConfig) -> None:
+    def __init__(
+        self, http: Pool, target: Target, mix: ToolMix, flow: FlowConfig, program: Program | None = None
+    ) -> None:
         self._http = http
         self._target = target
         self._mix = mix
-        self._tools_list = flow.tools_list
+        self._discover, self._offered_only = discovery_of(flow)
+        self._tools_only = self._discover == ("tools",)
+        self._program = program
+        if program is not None:  # the steps' own path: the tool mix's stays as it is
+            self.iteration = self._steps_iteration  # type: ignore[method-assign]
         self._calls = flow.calls  # per session; None: no limit
         self._per_vu = flow.session == "per-vu"
         self._lifetime = flow.session_lifetime
@@ -222,8 +235,12 @@ class Flow:
         rec.opened(opened.ok)
         if not opened.ok:
             return None
-        if self._tools_list:
+        if vu.vars:
+            vu.vars = {}  # a new session: what the last one captured is gone
+        if self._tools_only:  # the seed's flow, as fast as it ever was
             await session.list_tools()
+        elif self._discover:
+            await discover(session, self._discover, self._offered_only)
         return session
 
     async def _call(self, session: McpSession, vu: VirtualUser, rec: Recorder) -> bool:
@@ -237,8 +254,49 @@ class Flow:
         except ValueError as exc:  # a template that fails for this VU or row
             rec.template_error(choice.name, str(exc))
             return True
-        await session.call_tool(choice.name, arguments)
+        if choice.expect is None:
+            await session.call_tool(choice.name, arguments)
+        else:
+            await self._checked_call(session, choice, arguments, vu, rec)
         return True
+
+    async def _checked_call(
+        self, session: McpSession, choice: ToolChoice, arguments: dict[str, Any], vu: VirtualUser, rec: Recorder
+    ) -> None:
+        """A tool's call whose answer its ``expect:`` checks: a wrong one is check_failed."""
+        expect = choice.expect
+        assert expect is not None
+        ctx = CallContext(vu.number, vu.iteration, rec.scenario, vu.rng, vars=vu.vars)
+        answer = await session.call_tool(
+            choice.name, arguments, check=lambda result: expect.check(result, ctx, arguments)
+        )
+        rec.step_checked(choice.check_name, answer.outcome.ok)
+
+    async def _steps_iteration(self, vu: VirtualUser, rec: Recorder) -> None:
+        """One iteration of a flow of steps: the picked flow's steps once, on the VU's session."""
+        if not self._per_vu:
+            session = await self._open(vu, rec)
+            if session is not None:
+                await self._run_steps(session, vu, rec)
+            await self._close(vu, rec)
+            vu.iteration += 1
+            return
+        if vu.opened_at is not None and self._expired(vu):
+            await self._close(vu, rec)
+        session = vu.session if vu.opened_at is not None else await self._open(vu, rec)
+        if session is not None:
+            await self._run_steps(session, vu, rec)
+            vu.calls += 1
+        budget = self._calls
+        if session is None or (budget is not None and vu.calls >= budget) or self._expired(vu):
+            await self._close(vu, rec)
+        vu.iteration += 1
+
+    async def _run_steps(self, session: McpSession, vu: VirtualUser, rec: Recorder) -> None:
+        program = self._program
+        if program is not None:
+            base = CallContext(vu.number, vu.iteration, rec.scenario, vu.rng)
+            await run_steps(program.pick(vu.rng), session, base, vu.vars, rec)
 
     async def _close(self, vu: VirtualUser, rec: Recorder, within: float | None = None) -> None:
         """End the VU's session on the wire and record how long it lived."""

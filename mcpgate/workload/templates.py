@@ -31,6 +31,8 @@ class CallContext:
     scenario: str
     rng: random.Random  # the VU's own RNG (for repeatable runs with a seed)
     row: Mapping[str, Any] | None = None  # the dataset row for this call, when the tool names a dataset
+    vars: Mapping[str, Any] | None = None  # what a flow's steps captured so far in this session
+    extra: Mapping[str, Any] | None = None  # more names for one use: a check's args, a capture's result
 
 
 class TemplateError(ValueError):
@@ -84,6 +86,10 @@ class ArgumentTemplate:
             RNG_KEY: ctx.rng,
             GUARD_KEY: Guard(),
         }
+        if ctx.vars is not None:
+            variables["vars"] = ctx.vars
+        if ctx.extra is not None:
+            variables.update(ctx.extra)
         result: dict[str, Any] = self._render(_BASE.new_context(variables, shared=True))
         return result
 

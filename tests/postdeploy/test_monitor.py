@@ -286,8 +286,8 @@ async def test_markdown_shows_the_last_polls_only(api: FakeApi) -> None:
 def test_paths() -> None:
     assert parse_path("status") == ("status",)
     assert parse_path("monitors.0.status") == ("monitors", "0", "status")
-    assert parse_path(".monitors[0].status") == ("monitors", "0", "status")
-    assert parse_path("$.a[1][2]") == ("a", "1", "2")
+    assert parse_path(".monitors[0].status") == ("monitors", 0, "status")
+    assert parse_path("$.a[1][2]") == ("a", 1, 2)
     assert parse_path("") == parse_path(".") == ()
     assert resolve("up", ()) == "up"
     with pytest.raises(ValueError, match="expected a dotted path"):

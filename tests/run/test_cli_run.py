@@ -63,6 +63,8 @@ async def test_seed_config_measures_each_tool_as_it_is(peer: PeerFactory, tmp_pa
     assert 200 <= p50("search_records") < 260  # the server works 200 ms
     assert 300 <= p50("fetch_external_data") < 460  # 300-400 ms upstream
     assert p50("get_record") < 50  # a SQLite read
+    assert metrics["checks{check:tools/call get_record expect}"]["values"]["rate"] == 1  # the record asked for
+    assert metrics["mcp_errors_check_failed"]["values"]["count"] == 0
     entry = metrics["mcp_tool_duration"]
     assert set(entry["values"]) == {"count", "avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"}
     assert entry["hdr"].startswith("HISTF")

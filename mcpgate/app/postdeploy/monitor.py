@@ -37,12 +37,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 from mcpgate.app.postdeploy import MARK_FAIL, MARK_OK, md_cell
-from mcpgate.app.postdeploy.jsonpath import parse_path, resolve, scalar_text
 from mcpgate.config.target import check_url
 from mcpgate.protocol.http import body_excerpt
 from mcpgate.protocol.outcome import shorten
 from mcpgate.support.durations import format_duration
 from mcpgate.support.errors import UsageError
+from mcpgate.support.jsonpath import Part, parse_path, resolve, scalar_text
 from mcpgate.support.jsonvalues import kind
 from mcpgate.support.lazy import load
 from mcpgate.support.redact import Redactor, redact_env_proxies
@@ -190,7 +190,7 @@ def failure_reason(report: MonitorReport, last_status: int | None) -> str:
 
 
 def judge_body(
-    spec: MonitorSpec, keys: tuple[str, ...], status: int, body: bytes, content_type: str
+    spec: MonitorSpec, keys: tuple[Part, ...], status: int, body: bytes, content_type: str
 ) -> tuple[str | None, str]:
     """A whole 2xx body: (the value at the path, a note for people)."""
     try:

@@ -10,7 +10,6 @@ from typing import NamedTuple
 
 import aiohttp
 
-from mcpgate.app.postdeploy.jsonpath import parse_path
 from mcpgate.app.postdeploy.monitor import (
     FATAL_STATUSES,
     MAX_BODY,
@@ -26,6 +25,7 @@ from mcpgate.app.postdeploy.monitor import (
 )
 from mcpgate.protocol.http import body_excerpt
 from mcpgate.protocol.outcome import shorten
+from mcpgate.support.jsonpath import Part, parse_path
 from mcpgate.support.web import EnvProxy, env_proxy, web_session
 from mcpgate.support.webfail import web_failure
 
@@ -76,7 +76,7 @@ class _Request(NamedTuple):
     bound: float  # seconds this request may take, all told
 
 
-async def _poll(request: _Request, keys: tuple[str, ...]) -> tuple[int | None, str | None, str]:
+async def _poll(request: _Request, keys: tuple[Part, ...]) -> tuple[int | None, str | None, str]:
     """One GET: (HTTP status, the value at the path, a note for people)."""
     spec, proxy, bound = request.spec, request.proxy, request.bound
     answered: int | None = None
