@@ -66,6 +66,11 @@ async def preflight(http: Pool, plan: Plan, *, rows: tuple[int, int] = (0, 1)) -
     )
     if not listed.ok:
         return _failed(result, exitcodes.COULD_NOT_START, _why(steps, listed.describe()))
+    return _judge_flow(result, plan, session, rows)
+
+
+def _judge_flow(result: Preflight, plan: Plan, session: McpSession, rows: tuple[int, int]) -> Preflight:
+    """The configured flow against what the server offers: the mix or the steps, what will be called."""
     config = plan.config
     flows = resolve_program(config, session.tools, plan.datasets, plan.max_vus, worker=rows)
     if flows.program is not None:  # a flow of steps: no tool mix of its own

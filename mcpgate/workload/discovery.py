@@ -9,10 +9,12 @@ means no tools/list. Lists follow ``nextCursor`` to the last page, a bounded num
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Final
 
 from mcpgate.config.flow import FlowConfig
 from mcpgate.protocol.jsonrpc import JSONObject
+from mcpgate.protocol.judging import judge_shape
 from mcpgate.protocol.outcome import Outcome
 from mcpgate.protocol.session import McpSession
 from mcpgate.protocol.session_exchange import Answer
@@ -57,15 +59,21 @@ async def discover(session: McpSession, kinds: Sequence[str], offered_only: bool
 
 
 async def list_all(session: McpSession, kind: str, first: Judge | None = None) -> Answer:
-    """One kind listed to its last page; ``first`` judges the first page (a step's checks)."""
+    """One kind listed to its last page, each page judged for its method's shape; ``first`` judges
+    the first page too (a step's checks and captures read what a client shows first)."""
     method = LIST_METHODS[kind]
     seen: set[str] = set()
-    params: JSONObject = {}
-    answer = await session.request(method, params, judge=first)
+    answer = await session.request(method, {}, judge=partial(shaped, method, first))
     while answer.outcome.ok and answer.result is not None and len(seen) < MAX_PAGES:
         cursor = answer.result.get("nextCursor")
         if not isinstance(cursor, str) or cursor in seen:
             break
         seen.add(cursor)
-        answer = await session.request(method, {"cursor": cursor})
+        answer = await session.request(method, {"cursor": cursor}, judge=partial(shaped, method, None))
     return answer
+
+
+def shaped(method: str, then: Judge | None, result: JSONObject) -> Outcome:
+    """The shape the method promises (a resources array, completion.values...), then ``then``."""
+    outcome = judge_shape(method, result)
+    return then(result) if outcome.ok and then is not None else outcome

@@ -17,6 +17,7 @@ import itertools
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from mcpgate.config.base import ThinkTime
@@ -30,7 +31,7 @@ from mcpgate.protocol.session import McpSession
 from mcpgate.protocol.session_exchange import Answer
 from mcpgate.workload.capture import Captures, compile_captures
 from mcpgate.workload.datasets import RowPicker
-from mcpgate.workload.discovery import LIST_METHODS, list_all
+from mcpgate.workload.discovery import LIST_METHODS, list_all, shaped
 from mcpgate.workload.expect import Expect
 from mcpgate.workload.templates import ArgumentTemplate, CallContext
 
@@ -174,7 +175,11 @@ async def _send(
     else:
         name = action.name
     return await session.request(
-        action.method, params, name=name if isinstance(name, str) else None, judge=judge, options=action.options
+        action.method,
+        params,
+        name=name if isinstance(name, str) else None,
+        judge=partial(shaped, action.method, judge),
+        options=action.options,
     )
 
 
@@ -230,7 +235,8 @@ def label_of(step: StepConfig, method: str) -> str:
         "list": None,
         "method": None,
     }.get(step.action)
-    return f"{method} {what} expect" if what else f"{method} expect"
+    # A templated target ("records://{{ vars.id }}") has braces no threshold key may hold: the method alone.
+    return f"{method} {what} expect" if what and "{" not in what else f"{method} expect"
 
 
 def options_of(step: StepConfig) -> CallOptions:

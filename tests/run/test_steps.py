@@ -172,8 +172,9 @@ async def test_discover_lists_what_it_says(
     assert {row.name for row in results.phases if row.name in lists} == expected
     sessions = phase(results, "initialize")
     assert sessions == phase(results, "ping") > 3
+    pages = {"resources/list": 2}  # the example server lists its three resources two to a page
     for method in expected:
-        assert phase(results, method) == sessions
+        assert phase(results, method) == sessions * pages.get(method, 1)
 
 
 @pytest.mark.parametrize("session", ["per-vu", "per-iteration"])
@@ -254,6 +255,10 @@ async def test_the_steps_example_runs_clean(example: Server, log_path: Path, tmp
     assert ran.code == 0, ran.stdout + ran.stderr
     metrics = json.loads(ran.out.read_text())["metrics"]
     assert metrics["checks{check:fetch}"]["values"]["rate"] == 1
+    # the captured id also reads as a resource and fills the summary prompt, both checked
+    assert metrics["checks{check:resources/read expect}"]["values"]["rate"] == 1
+    assert metrics["http_reqs{method:resources/read}"]["values"]["count"] > 0
+    assert metrics["mcp_errors_check_failed"]["values"]["count"] == 0
     logged = calls(log_path)
     found = {record for c in logged if c["tool"] == "search_records" for record in c["result"][:1]}
     fetched = {c["id"] for c in logged if c["tool"] == "get_record"}
