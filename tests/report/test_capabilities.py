@@ -15,6 +15,7 @@ from tests import servers, writeserver
 from tests.conftest import PeerFactory
 from tests.test_cli_probe import mcpgate
 
+UNUSED = ["resources subscribe", "logging", "tasks", "completions"]
 EVERYTHING_OFFERS = ["tools", "prompts", "resources", "logging", "tasks", "completions"]
 
 
@@ -115,10 +116,11 @@ async def test_results_and_summaries_record_the_server_and_name_what_was_not_exe
     target = results["target"]
     assert list(target["capabilities"]) == EVERYTHING_OFFERS
     assert "Everything Server" in target["instructions"]
-    # The flow sent tools/list and tools/call only: everything else the server offered went unexercised.
-    assert target["unexercised"] == ["prompts", "resources (subscribe)", "logging", "tasks", "completions"]
+    # Sessions listed tools, prompts and resources (discover: auto) and called echo: subscriptions,
+    # logging, tasks and completions went unexercised.
+    assert target["unexercised"] == UNUSED
     lines = console.splitlines()
-    assert "  unused     prompts, resources (subscribe), logging, tasks, completions offered but not exercised" in lines
+    assert f"  unused     {', '.join(UNUSED)} offered but not exercised" in lines
     assert any(line.startswith("  offers     tools (listChanged), prompts (listChanged)") for line in lines)
     instructs = next(line for line in lines if line.startswith("  instructs "))
     assert len(instructs) <= len("  instructs  ") + 160
@@ -127,24 +129,21 @@ async def test_results_and_summaries_record_the_server_and_name_what_was_not_exe
     assert row.startswith("| instructions | # Everything Server – Server Instructions Audience: ")  # one line
     assert row.endswith("… |")
     assert row.count("|") == 3
-    assert (
-        "| not exercised | prompts, resources (subscribe), logging, tasks, completions offered but not exercised |"
-        in (markdown)
-    )
+    assert f"| not exercised | {', '.join(UNUSED)} offered but not exercised |" in (markdown)
     assert "| capabilities | tools (listChanged), prompts (listChanged)" in markdown
     code, text, _ = await mcpgate("report", str(tmp_path / "results.json"))
-    assert "  unused     prompts, resources (subscribe), logging, tasks, completions offered but not exercised" in (
-        text.splitlines()
-    )
+    assert f"  unused     {', '.join(UNUSED)} offered but not exercised" in (text.splitlines())
 
 
 async def test_a_merge_keeps_the_server_and_judges_unexercised_over_every_shard(
     peer: PeerFactory, tmp_path: Path
 ) -> None:
     url = peer("stateful-json")
+    config = tmp_path / "seed.yaml"  # the seed's flow: sessions list tools only, so resources and prompts go unused
+    config.write_text(f"target: {{url: '{url}'}}\nflow: {{discover: seed}}\n")
     runs = [
         mcpgate(
-            "run", "--url", url, "--protocol-version", "2025-11-25", "--vus", "2", "--duration", "2s",
+            "run", "-c", str(config), "--protocol-version", "2025-11-25", "--vus", "2", "--duration", "2s",
             "--shard", f"{i}/2", "--no-progress", "--out", str(tmp_path / f"shard-{i}.json"),
         )
         for i in range(2)
@@ -159,8 +158,9 @@ async def test_a_merge_keeps_the_server_and_judges_unexercised_over_every_shard(
     assert target["capabilities"] == shard["capabilities"]
     assert "tools" in target["capabilities"]
     assert "tools" not in target["unexercised"]
-    assert target["unexercised"] == shard["unexercised"] == ["prompts", "resources"]
-    assert "  unused     prompts, resources offered but not exercised" in out.splitlines()
+    assert target["unexercised"] == shard["unexercised"]
+    assert {"prompts", "resources (subscribe)", "completions"} <= set(target["unexercised"])
+    assert f"  unused     {', '.join(target['unexercised'])} offered but not exercised" in out.splitlines()
 
 
 async def test_a_server_whose_tools_are_never_called_has_tools_unexercised(tmp_path: Path) -> None:
