@@ -100,6 +100,11 @@ class StepConfig(Model):
     repeat: int = Field(1, ge=1, le=MAX_REPEAT, description="Run the step this many times in a row")
     think_time: ThinkTime | None = Field(None, description="Pause after this step")
     timeout: Duration | None = Field(None, description="This request's time limit (the target's timeout otherwise)")
+    cancel_after: Duration | None = Field(
+        None,
+        description="tool steps: give the call up after this long, as a user who stops it: the server is told "
+        "(notifications/cancelled), the step counts in mcp_cancelled and is not a failure",
+    )
     progress: bool = Field(False, description="tool steps: ask for progress notifications")
     task: bool = Field(False, description="tool steps: a task-augmented call when the server offers tasks")
     capture: dict[str, str] = Field(
@@ -121,11 +126,23 @@ class StepConfig(Model):
             raise ValueError("arguments: auto applies to tool steps only")
         if self.params is not None and action != "method":
             raise ValueError(f"params apply to method steps, not {action}")
-        if action != "tool" and (self.progress or self.task):
-            raise ValueError("progress and task apply to tool steps only")
+        if action != "tool" and (self.progress or self.task or self.cancel_after is not None):
+            raise ValueError("progress, task and cancel_after apply to tool steps only")
+        self._check_cancel()
         if action == "one_of" and (self.capture or self.expect is not None or self.repeat != 1):
             raise ValueError("one_of takes weight, probability and think_time; capture, expect, repeat go on its steps")
         return self
+
+    def _check_cancel(self) -> None:
+        after = self.cancel_after
+        if after is None:
+            return
+        if after <= 0:
+            raise ValueError("cancel_after must be more than 0")
+        if self.timeout is not None and after >= self.timeout:
+            raise ValueError("cancel_after must be shorter than the step's timeout")
+        if self.capture or self.expect is not None or self.task:
+            raise ValueError("a step with cancel_after has no answer to capture from or check (and is no task)")
 
     @field_validator("capture")
     @classmethod

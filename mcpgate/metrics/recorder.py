@@ -168,19 +168,20 @@ class Recorder:
         if step.wire:
             ms = step.duration * 1000.0
             status = step.http_status
-            h.duration.add(ms)
+            abandoned = ok and step.cancelled  # given up on purpose (cancel_after): no answer, no duration
+            if not abandoned:
+                h.duration.add(ms)
             h.reqs.add()
-            h.failed.add(outcome.kind in _NO_RESPONSE or status is None or (status >= 400 and not step.allowed_status))
+            h.failed.add(
+                not abandoned
+                and (outcome.kind in _NO_RESPONSE or status is None or (status >= 400 and not step.allowed_status))
+            )
             self._sent.add(step.sent)
             self._received.add(step.received)
             if step.retried:
                 return  # recovered: the retry that follows is the call's real outcome
-            if h.method_trend is not None:
-                h.method_trend.add(ms)
-            if h.method_duration is not None:
-                h.method_duration.add(ms)
-            if h.tool is not None:
-                h.tool.duration.add(ms)
+            if not abandoned:
+                self._durations(h, ms)
         if step.progress or step.cancelled or step.task_duration is not None:
             self._beyond(step)
         h.check.add(ok)
@@ -189,6 +190,15 @@ class Recorder:
             h.tool.is_error.add(outcome.kind is Kind.TOOL_ERROR)
         if not ok:
             self._failed(outcome, step.method, step.tool, h.name)
+
+    @staticmethod
+    def _durations(h: _Handles, ms: float) -> None:
+        if h.method_trend is not None:
+            h.method_trend.add(ms)
+        if h.method_duration is not None:
+            h.method_duration.add(ms)
+        if h.tool is not None:
+            h.tool.duration.add(ms)
 
     def _beyond(self, step: Step) -> None:
         """What a request brought beyond its answer: progress notifications, a cancel, a task's whole span."""

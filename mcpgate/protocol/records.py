@@ -69,6 +69,7 @@ class CallOptions:
     timeout: float | None = None  # this request's limit instead of the target's; on expiry the server is told
     progress: bool = False  # send _meta.progressToken and count the notifications/progress it brings
     task: bool = False  # a task-augmented tools/call, when the server offers tasks for tools/call
+    cancel_after: float | None = None  # give the request up after this long, on purpose: cancelled, and ok
 
 
 PLAIN = CallOptions()

@@ -115,6 +115,8 @@ class Exchanging(InputRounds):
         reply: Reply | None = None
         cancelled = False
         limit = self._settings.timeout if options.timeout is None else options.timeout
+        if options.cancel_after is not None:
+            limit = min(limit, options.cancel_after)
         t0 = time.perf_counter()
         try:
             deadline = asyncio.get_running_loop().time() + limit
@@ -131,8 +133,7 @@ class Exchanging(InputRounds):
             outcome = self._classify(exc)
             if outcome.kind is Kind.TIMEOUT and method != "initialize":
                 cancelled = self._cancel(request_id)
-                if options.timeout is not None:
-                    outcome = Outcome(Kind.TIMEOUT, f"no response within {limit:g}s (the request's own limit)")
+                outcome = _given_up(outcome, options, limit)
         done = reply.done_at if reply is not None else time.perf_counter()
         status = outcome.http_status or (reply.http_status if reply is not None else self._transport.status)
         step = Step(method, outcome, done - t0, status, tool, sent=len(body))
@@ -140,9 +141,10 @@ class Exchanging(InputRounds):
             step.server_messages, step.received, step.framing = reply.server_messages, reply.received, reply.framing
         if options.progress:
             step.progress = self._progress.pop(request_id, 0)
-        if cancelled:
+        if cancelled or (outcome.ok and result is None):
             step.cancelled = True
-            step.note = "timed out: the request cancelled" + ("" if self.modern else " (notifications/cancelled sent)")
+            told = "" if self.modern else " (notifications/cancelled sent)"
+            step.note = ("given up as the flow says: cancelled" if outcome.ok else "timed out: cancelled") + told
         return Answer(outcome, result if outcome.ok else None, step), reply
 
     def _dressed(
@@ -242,6 +244,16 @@ def _with_meta(params: JSONObject, meta: JSONObject) -> JSONObject:
     """``params`` with ``meta`` merged into its ``_meta`` (a progressToken beside the 2026-07-28 keys)."""
     have = params.get("_meta")
     return {**params, "_meta": {**have, **meta} if isinstance(have, dict) else meta}
+
+
+def _given_up(outcome: Outcome, options: CallOptions, limit: float) -> Outcome:
+    """A request that ran out of time: a failure, or, when the flow gives it up on purpose
+    (``cancel_after``, as a user who stops a call), an ok step that was cancelled."""
+    if options.cancel_after is not None and limit >= options.cancel_after:
+        return OK
+    if options.timeout is not None:
+        return Outcome(Kind.TIMEOUT, f"no response within {limit:g}s (the request's own limit)")
+    return outcome
 
 
 def _unsent(method: str, tool: str | None, outcome: Outcome) -> Answer:

@@ -240,7 +240,7 @@ def label_of(step: StepConfig, method: str) -> str:
 
 
 def options_of(step: StepConfig) -> CallOptions:
-    return CallOptions(timeout=step.timeout, progress=step.progress, task=step.task)
+    return CallOptions(timeout=step.timeout, progress=step.progress, task=step.task, cancel_after=step.cancel_after)
 
 
 def compile_action(step: StepConfig, where: str, arguments: Mapping[str, Any], rows: RowPicker | None) -> Action:

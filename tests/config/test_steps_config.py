@@ -53,6 +53,15 @@ def error_of(tmp_path: Path, config: dict[str, Any]) -> str:
         ),
         ({"flows": [{"name": "f", "steps": [{"tool": "a", "dataset": "nope"}]}]}, "flows[0].steps[0].dataset: no"),
         ({"flows": [{"name": "f", "steps": []}]}, "flows.0.steps"),
+        ({"flow": {"steps": [{"ping": True, "cancel_after": "1s"}]}}, "cancel_after apply to tool steps only"),
+        (
+            {"flow": {"steps": [{"tool": "a", "cancel_after": "2s", "timeout": "1s"}]}},
+            "cancel_after must be shorter than the step's timeout",
+        ),
+        (
+            {"flow": {"steps": [{"tool": "a", "cancel_after": "1s", "capture": {"x": "$.a"}}]}},
+            "a step with cancel_after has no answer to capture from or check",
+        ),
     ],
 )
 def test_step_errors_are_one_line_naming_the_field(tmp_path: Path, config: dict[str, Any], expected: str) -> None:
