@@ -89,8 +89,9 @@ def _no_errors(metrics: dict[str, Any]) -> None:
 
 
 def _every_report_has(methods: tuple[str, ...], metrics: dict[str, Any], console: str, md: str, junit: str) -> None:
-    ET.fromstring(junit)  # well-formed
+    cases = [case.get("name", "") for case in ET.fromstring(junit).iter("testcase")]
     for method in methods:
+        assert any(name.startswith(f"{method} ") for name in cases), (method, cases)  # its check a test case
         assert metrics[f"mcp_method_duration{{method:{method}}}"]["values"]["count"] > 0, method
         assert f" {method} " in console, method
         assert f"| {method} |" in md or f"`{method}`" in md, method
