@@ -25,6 +25,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.aioserve import serve
+
 Json = dict[str, Any]
 LATEST = "2025-11-25"
 TOOLS: list[Json] = [
@@ -93,14 +95,8 @@ class FaultServer:
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.base = f"http://127.0.0.1:{port}"
+        self._runner, base = await serve(self.app)
+        self.base = base
 
     async def stop(self) -> None:
         self.stopping.set()

@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.aioserve import serve
+
 Json = dict[str, Any]
 VERSION = "2025-11-25"
 TOOL: Json = {
@@ -36,14 +38,8 @@ class MixupServer:
         self.url = ""
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{port}/mcp"
+        self._runner, base = await serve(self.app)
+        self.url = base + "/mcp"
 
     async def stop(self) -> None:
         if self._runner is not None:
